@@ -1,0 +1,59 @@
+/* store.h: the SQLite results store. Schema: docs/SCHEMA.md.
+ * One file holds many runs; each run is written in transactions and marked
+ * completed only by ts_store_run_end(). */
+#ifndef TS_STORE_H
+#define TS_STORE_H
+
+#include "core/ts_error.h"
+#include "core/ts_types.h"
+
+struct ts_store; /* opaque handle */
+
+/* What identifies a run. Strings are copied; NULL stores NULL. */
+struct ts_run_info {
+	const char *backend;       /* "sim" or "exec" */
+	const char *policy;        /* e.g. "fixed-sp:2", "tetriserve" */
+	const char *policy_params; /* JSON object text of the policy's knobs, or NULL */
+	const char *trace_name;    /* path as given */
+	uint64_t trace_hash;
+	const char *profile_name;
+	uint64_t profile_hash;
+	int32_t gpus;
+	uint64_t seed;
+	const char *version;       /* tetriserve version string */
+	const char *options;       /* JSON object text of the other options (slo scale, noise...) or NULL */
+};
+
+/* Opens (creating if needed) the database at path and creates the schema if
+ * absent. Returns TS_EIO naming the path and SQLite's message on failure. */
+int ts_store_open(struct ts_store **out, const char *path, struct ts_error *err);
+
+/* Inserts a runs row (completed = 0, start wall time = now) and starts a
+ * transaction for its rows; *run_id receives the new id. */
+int ts_store_run_begin(struct ts_store *s, const struct ts_run_info *info,
+		       int64_t *run_id, struct ts_error *err);
+
+/* Appends a segment of the current run. Rows are committed in batches (every
+ * few thousand rows), so a killed process loses at most the last batch. */
+int ts_store_segment(struct ts_store *s, const struct ts_segment *seg, struct ts_error *err);
+
+/* Appends the outcome of one request of the current run: start/finish < 0
+ * are stored as NULL; met_slo = finish >= 0 && finish <= deadline. */
+int ts_store_request(struct ts_store *s, const struct ts_request *r, ts_ns start,
+		     ts_ns finish, struct ts_error *err);
+
+/* Appends one planning round of the current run. */
+int ts_store_round(struct ts_store *s, const struct ts_round_rec *rr, struct ts_error *err);
+
+/* Commits everything written so far (the run stays incomplete). */
+int ts_store_flush(struct ts_store *s, struct ts_error *err);
+
+/* Commits, stores summary_json (may be NULL) and the end wall time, and marks
+ * the current run completed = 1. */
+int ts_store_run_end(struct ts_store *s, const char *summary_json, struct ts_error *err);
+
+/* Commits what is pending and closes the file; a run not ended stays
+ * completed = 0. Safe with NULL. */
+void ts_store_close(struct ts_store *s);
+
+#endif
