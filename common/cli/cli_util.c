@@ -1,0 +1,31 @@
+#include "cli/cli_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+int ts_cli_parse_int(const char *text, long long lo, long long hi, long long *out,
+		     const char *option, struct ts_error *err)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(text, &end, 10);
+	if (end == text || *end != '\0' || errno == ERANGE || v < lo || v > hi)
+		return ts_err_set(err, TS_EINVAL, "%s needs a whole number in %lld..%lld, got '%s'",
+				  option, lo, hi, text);
+	*out = v;
+	return 0;
+}
+
+int ts_cli_parse_double(const char *text, double lo, double hi, double *out, const char *option,
+			struct ts_error *err)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+		return ts_err_set(err, TS_EINVAL, "%s needs a number in %g..%g, got '%s'", option, lo,
+				  hi, text);
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,403 @@
+/* cmd_sim.c: `tetriserve sim` — replay a trace on the simulated cluster under
+ * one or more policies, print the SLO-attainment table, store the results. */
+#include "cli/cmd_sim.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_util.h"
+#include "cli/store_sink.h"
+#include "driver/driver.h"
+#include "io/profile.h"
+#include "io/trace.h"
+#include "report/summary.h"
+#include "sim_backend.h"
+#include "store/store.h"
+
+#define MAX_POLICIES 32
+
+struct sim_args {
+	const char *trace, *profile, *db, *model, *gpu_type, *rssp_map;
+	char policies[1024];
+	int gpus;
+	double slo_scale;
+	uint64_t seed;
+	bool noise, json, interpolate, no_db, quiet;
+	struct ts_sim_opts sim;
+	struct ts_policy_env env; /* knobs only; trace/classes set later */
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void sim_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tetriserve sim [options]\n"
+		"Replays a request trace on a simulated node of N GPUs under one or more policies,\n"
+		"prints an SLO-attainment table and writes every run to a SQLite file.\n\n"
+		"  --trace F          request trace CSV (default %s)\n"
+		"  --profile F        step-latency profile CSV (default %s)\n"
+		"  --gpus N           GPUs in the node, 1..64 (default 4)\n"
+		"  --policy P[,P...]  policies to compare (default %s):\n"
+		"                     fixed-sp:K, edf-fixed:K, rssp[:S=k,...|HxW=k,...], tetriserve\n"
+		"  --slo-scale X      multiply every request's SLO by X (default 1.0)\n"
+		"  --db F             SQLite results file (default results.db); --no-db to skip\n"
+		"  --seed S           seed of the step-time noise (default 1)\n"
+		"  --noise            draw step times around the profile mean with the profile's CV\n"
+		"  --move-us U        fixed cost of a latent move between GPU sets, us (default 30)\n"
+		"  --move-gbps B      latent move bandwidth, GB/s (default 50)\n"
+		"  --model M          model of requests whose trace has no model column\n"
+		"  --gpu-type G       profile rows of this GPU (when the profile has several)\n"
+		"  --interpolate      estimate missing profile cells (log-log in token count)\n"
+		"  --round-steps G    tetriserve: round length in steps of the reference request (default 5)\n"
+		"  --round-ms T       tetriserve: round length in milliseconds\n"
+		"  --no-placement, --no-elastic, --no-batching   tetriserve ablation switches\n"
+		"  --rssp-map MAP     rssp: resolution to degree map (default 256=1,512=1,1024=2,2048=8)\n"
+		"  --json             print the summaries as JSON instead of the table\n"
+		"  --quiet            print nothing but errors (and --json output)\n"
+		"  --help             this text\n",
+		TS_DEFAULT_TRACE, TS_DEFAULT_PROFILE, TS_DEFAULT_POLICIES);
+}
+
+enum {
+	OPT_TRACE = 256, OPT_PROFILE, OPT_GPUS, OPT_POLICY, OPT_SLO, OPT_DB, OPT_NODB, OPT_SEED,
+	OPT_NOISE, OPT_MOVE_US, OPT_MOVE_GBPS, OPT_MODEL, OPT_GPU_TYPE, OPT_INTERP, OPT_ROUND_STEPS,
+	OPT_ROUND_MS, OPT_NO_PLACEMENT, OPT_NO_ELASTIC, OPT_NO_BATCHING, OPT_RSSP_MAP, OPT_JSON,
+	OPT_QUIET, OPT_HELP,
+};
+
+static const struct option sim_options[] = {
+	{ "trace", required_argument, NULL, OPT_TRACE },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "gpus", required_argument, NULL, OPT_GPUS },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "slo-scale", required_argument, NULL, OPT_SLO },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "no-db", no_argument, NULL, OPT_NODB },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "noise", no_argument, NULL, OPT_NOISE },
+	{ "move-us", required_argument, NULL, OPT_MOVE_US },
+	{ "move-gbps", required_argument, NULL, OPT_MOVE_GBPS },
+	{ "model", required_argument, NULL, OPT_MODEL },
+	{ "gpu-type", required_argument, NULL, OPT_GPU_TYPE },
+	{ "interpolate", no_argument, NULL, OPT_INTERP },
+	{ "round-steps", required_argument, NULL, OPT_ROUND_STEPS },
+	{ "round-ms", required_argument, NULL, OPT_ROUND_MS },
+	{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
+	{ "no-elastic", no_argument, NULL, OPT_NO_ELASTIC },
+	{ "no-batching", no_argument, NULL, OPT_NO_BATCHING },
+	{ "rssp-map", required_argument, NULL, OPT_RSSP_MAP },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int set_option(struct sim_args *a, int opt, const char *val, struct ts_error *err)
+{
+	long long ll;
+	double d;
+	switch (opt) {
+	case OPT_TRACE: a->trace = val; return 0;
+	case OPT_PROFILE: a->profile = val; return 0;
+	case OPT_GPUS:
+		if (ts_cli_parse_int(val, 1, TS_MAX_GPUS, &ll, "--gpus", err))
+			return TS_EINVAL;
+		a->gpus = (int)ll;
+		return 0;
+	case OPT_POLICY: snprintf(a->policies, sizeof(a->policies), "%s", val); return 0;
+	case OPT_SLO: return ts_cli_parse_double(val, 1e-9, 1e9, &a->slo_scale, "--slo-scale", err);
+	case OPT_DB: a->db = val; return 0;
+	case OPT_NODB: a->no_db = true; return 0;
+	case OPT_SEED:
+		if (ts_cli_parse_int(val, 0, INT64_MAX, &ll, "--seed", err))
+			return TS_EINVAL;
+		a->seed = (uint64_t)ll;
+		a->sim.seed = a->seed;
+		return 0;
+	case OPT_NOISE: a->sim.noise = true; return 0;
+	case OPT_MOVE_US:
+		if (ts_cli_parse_double(val, 0, 1e9, &d, "--move-us", err))
+			return TS_EINVAL;
+		a->sim.move_fixed_ns = (ts_ns)(d * TS_NS_PER_US);
+		return 0;
+	case OPT_MOVE_GBPS: return ts_cli_parse_double(val, 1e-6, 1e9, &a->sim.move_gbps, "--move-gbps", err);
+	case OPT_MODEL: a->model = val; return 0;
+	case OPT_GPU_TYPE: a->gpu_type = val; return 0;
+	case OPT_INTERP: a->interpolate = true; return 0;
+	case OPT_ROUND_STEPS:
+		if (ts_cli_parse_int(val, 1, 1000000, &ll, "--round-steps", err))
+			return TS_EINVAL;
+		a->env.round_steps = (int)ll;
+		return 0;
+	case OPT_ROUND_MS:
+		if (ts_cli_parse_double(val, 1e-3, 1e9, &d, "--round-ms", err))
+			return TS_EINVAL;
+		a->env.round_ns = (ts_ns)(d * TS_NS_PER_MS);
+		return 0;
+	case OPT_NO_PLACEMENT: a->env.no_placement = true; return 0;
+	case OPT_NO_ELASTIC: a->env.no_elastic = true; return 0;
+	case OPT_NO_BATCHING: a->env.no_batching = true; return 0;
+	case OPT_RSSP_MAP: a->env.rssp_map = val; return 0;
+	case OPT_JSON: a->json = true; return 0;
+	case OPT_QUIET: a->quiet = true; return 0;
+	}
+	return ts_err_set(err, TS_EINVAL, "unknown option");
+}
+
+/* Returns 0 to run, 1 when --help was printed, 2 on bad usage. */
+static int parse_sim_args(struct sim_args *a, int argc, char **argv)
+{
+	struct ts_error err = { 0 };
+	*a = (struct sim_args){ .trace = TS_DEFAULT_TRACE, .profile = TS_DEFAULT_PROFILE,
+				.db = "results.db", .gpus = 4, .slo_scale = 1.0, .seed = 1 };
+	snprintf(a->policies, sizeof(a->policies), "%s", TS_DEFAULT_POLICIES);
+	ts_sim_opts_defaults(&a->sim);
+	optind = 1;
+	opterr = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", sim_options, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			sim_usage(stdout);
+			return 1;
+		}
+		if (opt == '?') {
+			fprintf(stderr, "tetriserve sim: unknown or incomplete option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+		if (set_option(a, opt, optarg, &err)) {
+			fprintf(stderr, "tetriserve sim: %s\n", err.msg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tetriserve sim: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+/* Splits the policy list at commas that start a new policy name, so an rssp
+ * map ("rssp:256=1,512=2") stays one spec. Returns the count. */
+static int split_policies(char *list, char **spec, int max)
+{
+	int n = 0;
+	char *p = list;
+	while (*p && n < max) {
+		spec[n++] = p;
+		char *c = p;
+		while ((c = strchr(c, ',')) && !isalpha((unsigned char)c[1]))
+			c++;
+		if (!c)
+			break;
+		*c = '\0';
+		p = c + 1;
+	}
+	return n;
+}
+
+static void apply_slo_scale(struct ts_trace *t, double scale)
+{
+	if (scale == 1.0)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		t->req[i].slo = (ts_ns)llround((double)t->req[i].slo * scale);
+		t->req[i].deadline = t->req[i].arrival + t->req[i].slo;
+	}
+}
+
+struct sim_inputs {
+	struct ts_trace trace;
+	struct ts_profile profile;
+	struct ts_classes cls;
+};
+
+static int load_inputs(struct sim_inputs *in, const struct sim_args *a, struct ts_error *err)
+{
+	int rc = ts_trace_load(&in->trace, a->trace, err);
+	if (rc)
+		return rc;
+	apply_slo_scale(&in->trace, a->slo_scale);
+	rc = ts_profile_load(&in->profile, a->profile, err);
+	if (rc)
+		return rc;
+	struct ts_classes_opts co = { .model = a->model, .gpu = a->gpu_type, .max_degree = a->gpus,
+				      .interpolate = a->interpolate };
+	return ts_classes_build(&in->cls, &in->trace, &in->profile, &co, err);
+}
+
+static void free_inputs(struct sim_inputs *in)
+{
+	ts_classes_free(&in->cls);
+	ts_profile_free(&in->profile);
+	ts_trace_free(&in->trace);
+}
+
+static void options_json(const struct sim_args *a, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "{\"slo_scale\":%g,\"noise\":%s,\"move_us\":%g,\"move_gbps\":%g,\"interpolate\":%s,"
+		 "\"model\":%s%s%s}",
+		 a->slo_scale, a->sim.noise ? "true" : "false", (double)a->sim.move_fixed_ns / 1e3,
+		 a->sim.move_gbps, a->interpolate ? "true" : "false", a->model ? "\"" : "",
+		 a->model ? a->model : "null", a->model ? "\"" : "");
+}
+
+struct policy_run {
+	const char *spec;
+	const struct ts_policy_ops *ops;
+	void *self;
+	struct ts_summary sum;
+};
+
+static int init_policies(struct policy_run *pr, int n, const struct ts_policy_env *env,
+			 struct ts_error *err)
+{
+	for (int i = 0; i < n; i++) {
+		const char *params;
+		pr[i].ops = ts_policy_find(pr[i].spec, &params, err);
+		if (!pr[i].ops)
+			return TS_EINVAL;
+		int rc = pr[i].ops->init(&pr[i].self, params, env, err);
+		if (rc)
+			return ts_err_prefix(err, "policy %s", pr[i].spec);
+	}
+	return 0;
+}
+
+static void close_policies(struct policy_run *pr, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (pr[i].ops && pr[i].ops->close && pr[i].self)
+			pr[i].ops->close(pr[i].self);
+}
+
+/* Runs one policy; results go to store (may be NULL) and pr->sum. */
+static int run_policy(struct policy_run *pr, const struct sim_args *a, const struct sim_inputs *in,
+		      struct ts_store *store, struct ts_error *err)
+{
+	void *sim = NULL;
+	int rc = ts_sim_create(&sim, &a->sim, &in->cls, err);
+	if (rc)
+		return rc;
+	if (store) {
+		char opts[512];
+		options_json(a, opts, sizeof(opts));
+		struct ts_run_info info = {
+			.backend = "sim", .policy = pr->spec,
+			.policy_params = pr->ops->describe ? pr->ops->describe(pr->self) : NULL,
+			.trace_name = a->trace, .trace_hash = in->trace.hash,
+			.profile_name = a->profile, .profile_hash = in->profile.hash, .gpus = a->gpus,
+			.seed = a->seed, .version = TS_VERSION, .options = opts,
+		};
+		int64_t run_id;
+		rc = ts_store_run_begin(store, &info, &run_id, err);
+		if (rc)
+			goto out_close_sim;
+	}
+	struct ts_driver_config cfg = {
+		.trace = &in->trace, .cls = &in->cls, .gpus = a->gpus, .policy = pr->ops,
+		.policy_self = pr->self, .backend = &ts_sim_backend, .backend_self = sim,
+		.sink = store ? &ts_store_sink : NULL, .sink_self = store, .stop = &stop_flag,
+	};
+	struct ts_run_result res;
+	rc = ts_driver_run(&cfg, &res, err);
+	if (rc)
+		goto out_free_res;
+	rc = ts_summary_compute(&pr->sum, &in->trace, &res, a->gpus, err);
+	if (rc || !store)
+		goto out_free_res;
+	rc = ts_store_unfinished(store, &in->trace, res.st, err);
+	if (rc)
+		goto out_free_res;
+	char json[8192];
+	ts_summary_json(&pr->sum, pr->spec, json, sizeof(json));
+	rc = ts_store_run_end(store, json, err);
+out_free_res:
+	ts_run_result_free(&res);
+out_close_sim:
+	ts_sim_backend.close(sim);
+	return rc;
+}
+
+static void print_results(const struct sim_args *a, const struct sim_inputs *in,
+			  const struct policy_run *pr, int n)
+{
+	if (a->json) {
+		static char json[8192];
+		printf(n > 1 ? "[" : "");
+		for (int i = 0; i < n; i++) {
+			ts_summary_json(&pr[i].sum, pr[i].spec, json, sizeof(json));
+			printf("%s%s", i ? "," : "", json);
+		}
+		printf(n > 1 ? "]\n" : "\n");
+		return;
+	}
+	if (a->quiet)
+		return;
+	printf("trace %s (%zu requests), profile %s, %d GPUs, SLO scale %g\n", a->trace, in->trace.n,
+	       a->profile, a->gpus, a->slo_scale);
+	ts_summary_print_header(stdout, &pr[0].sum);
+	for (int i = 0; i < n; i++)
+		ts_summary_print_row(stdout, &pr[i].sum, pr[i].spec);
+	if (!a->no_db)
+		printf("results written to %s\n", a->db);
+}
+
+int ts_cmd_sim(int argc, char **argv)
+{
+	struct sim_args a;
+	int prc = parse_sim_args(&a, argc, argv);
+	if (prc)
+		return prc == 1 ? 0 : 2;
+	struct ts_error err = { 0 };
+	struct sim_inputs in = { 0 };
+	struct policy_run pr[MAX_POLICIES] = { 0 };
+	char *spec[MAX_POLICIES];
+	int npol = split_policies(a.policies, spec, MAX_POLICIES);
+	for (int i = 0; i < npol; i++)
+		pr[i].spec = spec[i];
+	struct ts_store *store = NULL;
+	int status = 1;
+	if (load_inputs(&in, &a, &err))
+		goto out;
+	a.env.gpus = a.gpus;
+	a.env.trace = &in.trace;
+	a.env.cls = &in.cls;
+	if (init_policies(pr, npol, &a.env, &err))
+		goto out;
+	if (!a.no_db && ts_store_open(&store, a.db, &err))
+		goto out;
+	signal(SIGINT, on_sigint);
+	for (int i = 0; i < npol; i++) {
+		if (run_policy(&pr[i], &a, &in, store, &err))
+			goto out;
+	}
+	print_results(&a, &in, pr, npol);
+	status = 0;
+out:
+	if (status) {
+		fprintf(stderr, "tetriserve sim: %s\n", err.msg);
+		if (err.code == TS_EINTR) {
+			fprintf(stderr, "tetriserve sim: results so far are in %s; the interrupted run is marked incomplete\n",
+				a.no_db ? "(no database)" : a.db);
+			status = 130;
+		}
+	}
+	ts_store_close(store);
+	close_policies(pr, npol);
+	free_inputs(&in);
+	return status;
+}

@@ -1,0 +1,45 @@
+/* main.c: the `tetriserve` command: dispatches to its sub-commands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cmd_sim.h"
+#include "cli/cmd_trace.h"
+#ifdef TS_HAVE_CUDA
+#include "ts_profile_cmd.h"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tetriserve <command> [options]\n\n"
+		"commands:\n"
+		"  sim        replay a trace on the simulated GPU cluster (tetriserve sim --help)\n"
+		"  trace gen  generate a request trace (tetriserve trace gen --help)\n"
+#ifdef TS_HAVE_CUDA
+		"  profile    measure step latencies on this machine's GPUs (tetriserve profile --help)\n"
+#endif
+		"  --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("tetriserve %s\n", TS_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "sim"))
+		return ts_cmd_sim(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "trace"))
+		return ts_cmd_trace(argc - 1, argv + 1);
+#ifdef TS_HAVE_CUDA
+	if (!strcmp(argv[1], "profile"))
+		return ts_cmd_profile(argc - 1, argv + 1);
+#endif
+	fprintf(stderr, "tetriserve: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,51 @@
+/* driver.h: the driver loop shared by the simulator and the executor. It
+ * feeds arrivals and completions to a policy, checks every launch the policy
+ * returns, starts it on the backend and records segments and outcomes. */
+#ifndef TS_DRIVER_H
+#define TS_DRIVER_H
+
+#include <signal.h>
+
+#include "driver/backend.h"
+#include "io/trace.h"
+#include "sched/policy.h"
+
+struct ts_driver_config {
+	const struct ts_trace *trace;
+	const struct ts_classes *cls;
+	int gpus;                               /* 1..64 */
+	const struct ts_policy_ops *policy;
+	void *policy_self;                      /* from policy->init() */
+	const struct ts_backend_ops *backend;
+	void *backend_self;
+	const struct ts_sink_ops *sink;         /* may be NULL */
+	void *sink_self;
+	volatile sig_atomic_t *stop;            /* when set (e.g. by SIGINT), the run ends with TS_EINTR; may be NULL */
+};
+
+struct ts_run_result {
+	struct ts_req_state *st;  /* one per trace request (owned; ts_run_result_free) */
+	size_t n;
+	ts_ns makespan;           /* time of the last completion */
+	int64_t busy_gpu_ns;      /* sum over launches of GPUs x duration */
+	int64_t launches;
+	int64_t plan_calls;
+	int64_t rounds;
+	int64_t moves;            /* launches that moved a latent */
+};
+
+/* Runs the trace to the end: every request arrives at its time and runs
+ * until all its steps are done. Every launch is checked (free GPUs, a
+ * power-of-two GPU set inside the node, an arrived, idle, unfinished request,
+ * steps within what remains, a profile cell for the degree and batch);
+ * a violation ends the run with TS_EPOLICY naming the rule. Also TS_EPOLICY
+ * when the policy leaves requests waiting with all GPUs idle and no timer.
+ * On success and on failure *res holds the state reached (free it with
+ * ts_run_result_free). */
+int ts_driver_run(const struct ts_driver_config *cfg, struct ts_run_result *res,
+		  struct ts_error *err);
+
+/* Frees what *res owns. */
+void ts_run_result_free(struct ts_run_result *res);
+
+#endif

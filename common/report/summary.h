@@ -1,0 +1,51 @@
+/* summary.h: the figures a run is judged by: SLO attainment (overall and per
+ * resolution), latency percentiles, GPU utilisation. */
+#ifndef TS_SUMMARY_H
+#define TS_SUMMARY_H
+
+#include <stdio.h>
+
+#include "driver/driver.h"
+
+#define TS_SUMMARY_MAX_RES 32
+
+struct ts_res_summary {
+	int32_t height, width;
+	int64_t requests, met;
+	double sar;
+};
+
+struct ts_summary {
+	int64_t requests;     /* in the trace */
+	int64_t finished;
+	int64_t met;          /* finished by the deadline */
+	double sar;           /* met / requests */
+	struct ts_res_summary res[TS_SUMMARY_MAX_RES]; /* by resolution, ascending pixels */
+	int nres;             /* distinct resolutions (those past TS_SUMMARY_MAX_RES are folded into none) */
+	double lat_p50_s, lat_p95_s, lat_p99_s, lat_mean_s; /* finish - arrival of finished requests; NaN if none */
+	double gpu_util;      /* busy GPU-time / (gpus x makespan) */
+	double makespan_s;
+	int64_t launches, moves, rounds;
+};
+
+/* Computes the summary of a run of trace t on `gpus` GPUs. Percentiles use
+ * linear interpolation between closest ranks (numpy's default). Returns
+ * TS_ENOMEM if the latency array cannot be allocated. */
+int ts_summary_compute(struct ts_summary *s, const struct ts_trace *t,
+		       const struct ts_run_result *res, int gpus, struct ts_error *err);
+
+/* p-th percentile (0..100) of sorted values v[0..n-1] by linear
+ * interpolation; NaN when n == 0. */
+double ts_percentile_sorted(const double *v, size_t n, double p);
+
+/* Writes s as one JSON object (no trailing newline) into buf; returns the
+ * length that the full text needs (snprintf semantics). */
+int ts_summary_json(const struct ts_summary *s, const char *policy, char *buf, size_t size);
+
+/* Prints the header of the comparison table. */
+void ts_summary_print_header(FILE *f, const struct ts_summary *s);
+
+/* Prints one row of the table for a policy. */
+void ts_summary_print_row(FILE *f, const struct ts_summary *s, const char *policy);
+
+#endif

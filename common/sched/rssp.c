@@ -1,0 +1,174 @@
+/* rssp.c: resolution-specific static SP (RSSP), strict FCFS. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/baselines.h"
+#include "sched/queue.h"
+
+#define RSSP_DEFAULT_MAP "256=1,512=1,1024=2,2048=8"
+#define RSSP_MAX_ENTRIES 32
+
+struct rssp_entry {
+	int32_t h, w;
+	int degree;
+};
+
+struct rssp {
+	int gpus;
+	int *degree;          /* per class */
+	struct ts_fifo fifo;
+	int oom;
+	char desc[512];
+};
+
+/* Parses "S=k" or "HxW=k" items separated by commas. */
+static int rssp_parse_map(const char *map, struct rssp_entry *e, int *n, struct ts_error *err)
+{
+	*n = 0;
+	const char *p = map;
+	while (*p) {
+		int h, w, k, used = 0;
+		if (sscanf(p, "%dx%d=%d%n", &h, &w, &k, &used) == 3) {
+			/* HxW=k */
+		} else if (sscanf(p, "%d=%d%n", &h, &k, &used) == 2) {
+			w = h;
+		} else {
+			return ts_err_set(err, TS_EINVAL,
+					  "rssp map '%s': cannot parse entry at '%s' (expected S=k or HxW=k)", map, p);
+		}
+		if (h <= 0 || w <= 0 || ts_deg_index(k) < 0)
+			return ts_err_set(err, TS_EINVAL,
+					  "rssp map '%s': entry at '%s' needs positive sizes and a power-of-two degree",
+					  map, p);
+		if (*n == RSSP_MAX_ENTRIES)
+			return ts_err_set(err, TS_EINVAL, "rssp map '%s': more than %d entries", map,
+					  RSSP_MAX_ENTRIES);
+		e[(*n)++] = (struct rssp_entry){ h, w, k };
+		p += used;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return ts_err_set(err, TS_EINVAL, "rssp map '%s': unexpected '%c'", map, *p);
+	}
+	if (*n == 0)
+		return ts_err_set(err, TS_EINVAL, "rssp map is empty");
+	return 0;
+}
+
+/* Degree for a resolution: the exact entry, else the entry nearest in
+ * log(token count); capped at the largest power of two <= gpus. */
+static int rssp_degree_for(const struct rssp_entry *e, int n, int32_t h, int32_t w, int gpus)
+{
+	int best = 0;
+	double best_dist = INFINITY;
+	for (int i = 0; i < n; i++) {
+		double dist = fabs(log((double)e[i].h * e[i].w) - log((double)h * w));
+		if (dist < best_dist) {
+			best_dist = dist;
+			best = i;
+		}
+	}
+	int k = e[best].degree;
+	while (k > gpus)
+		k >>= 1;
+	return k;
+}
+
+static int rssp_init(void **self, const char *params, const struct ts_policy_env *env,
+		     struct ts_error *err)
+{
+	const char *map = params && *params ? params : env->rssp_map ? env->rssp_map : RSSP_DEFAULT_MAP;
+	struct rssp_entry e[RSSP_MAX_ENTRIES];
+	int n, rc = rssp_parse_map(map, e, &n, err);
+	if (rc)
+		return rc;
+	struct rssp *p = calloc(1, sizeof(*p));
+	if (!p)
+		return ts_err_set(err, TS_ENOMEM, "out of memory");
+	p->gpus = env->gpus;
+	p->degree = calloc((size_t)env->cls->n + 1, sizeof(*p->degree));
+	if (!p->degree) {
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+		goto out_free_p;
+	}
+	int off = snprintf(p->desc, sizeof(p->desc), "{\"map\":\"%s\",\"degrees\":{", map);
+	for (int32_t c = 0; c < env->cls->n; c++) {
+		const struct ts_class *cl = &env->cls->cls[c];
+		p->degree[c] = rssp_degree_for(e, n, cl->height, cl->width, env->gpus);
+		rc = ts_classes_require(env->cls, c, p->degree[c], err);
+		if (rc)
+			goto out_free_degree;
+		if (off < (int)sizeof(p->desc))
+			off += snprintf(p->desc + off, sizeof(p->desc) - (size_t)off, "%s\"%dx%d\":%d",
+					c ? "," : "", cl->height, cl->width, p->degree[c]);
+	}
+	if (off < (int)sizeof(p->desc))
+		snprintf(p->desc + off, sizeof(p->desc) - (size_t)off, "}}");
+	*self = p;
+	return 0;
+
+out_free_degree:
+	free(p->degree);
+out_free_p:
+	free(p);
+	return rc;
+}
+
+static void rssp_on_arrival(void *self, const struct ts_sched_view *v, int32_t r)
+{
+	struct rssp *p = self;
+	(void)v;
+	if (ts_fifo_push(&p->fifo, r))
+		p->oom = 1;
+}
+
+static int rssp_plan(void *self, const struct ts_sched_view *v, struct ts_plan *out,
+		     struct ts_error *err)
+{
+	struct rssp *p = self;
+	if (p->oom)
+		return ts_err_set(err, TS_ENOMEM, "out of memory queueing requests");
+	uint64_t busy = v->busy;
+	out->wake_at = -1;
+	while (p->fifo.len) {
+		int32_t r = ts_fifo_peek(&p->fifo);
+		int k = p->degree[v->req[r].cls];
+		uint64_t block = ts_free_aligned_block(busy, p->gpus, k);
+		if (!block)
+			break; /* strict FCFS: nobody overtakes the head */
+		ts_fifo_pop(&p->fifo);
+		struct ts_launch l = { .nreq = 1, .req = { r }, .gpus = block,
+				       .nsteps = v->req[r].steps - v->st[r].steps_done };
+		int rc = ts_plan_push(out, &l, err);
+		if (rc)
+			return rc;
+		busy |= block;
+	}
+	return 0;
+}
+
+static const char *rssp_describe(void *self)
+{
+	return ((struct rssp *)self)->desc;
+}
+
+static void rssp_close(void *self)
+{
+	struct rssp *p = self;
+	if (!p)
+		return;
+	ts_fifo_free(&p->fifo);
+	free(p->degree);
+	free(p);
+}
+
+const struct ts_policy_ops ts_policy_rssp = {
+	.name = "rssp",
+	.init = rssp_init,
+	.on_arrival = rssp_on_arrival,
+	.plan = rssp_plan,
+	.describe = rssp_describe,
+	.close = rssp_close,
+};

@@ -1,0 +1,32 @@
+/* sim_backend.h: the discrete-event simulated GPU cluster. A launch takes the
+ * profile's mean step time per step at its degree and batch (optionally with
+ * seeded noise from the profile's CV), plus a latent-transfer cost when a
+ * request's GPU set changes. Virtual time jumps from event to event. */
+#ifndef TS_SIM_BACKEND_H
+#define TS_SIM_BACKEND_H
+
+#include "driver/backend.h"
+
+struct ts_sim_opts {
+	bool noise;            /* draw launch times around the mean using the profile's CV */
+	uint64_t seed;         /* seed of the noise stream */
+	ts_ns move_fixed_ns;   /* fixed cost of a latent move (launch + sync); default 30 us */
+	double move_gbps;      /* latent move bandwidth in GB/s; default 50 */
+};
+
+/* Fills the documented defaults: no noise, seed 1, 30 us + bytes / 50 GB/s. */
+void ts_sim_opts_defaults(struct ts_sim_opts *o);
+
+/* Cost of moving the bf16 latent of an h x w image ((h/8)(w/8) x 16 values)
+ * to another GPU set under o. */
+ts_ns ts_sim_move_ns(const struct ts_sim_opts *o, int32_t height, int32_t width);
+
+/* Creates a simulator over the class tables cls (not copied: must outlive
+ * it). Returns TS_EINVAL for a non-positive bandwidth or negative cost. */
+int ts_sim_create(void **self, const struct ts_sim_opts *o, const struct ts_classes *cls,
+		  struct ts_error *err);
+
+/* The ops table; close() frees what ts_sim_create() made. */
+extern const struct ts_backend_ops ts_sim_backend;
+
+#endif
