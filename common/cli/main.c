@@ -4,7 +4,7 @@
 
 #include "cli/cmd_sim.h"
 #include "cli/cmd_trace.h"
-#ifdef TS_HAVE_CUDA
+#ifdef TS_HAVE_EXEC
 #include "ts_profile_cmd.h"
 #endif
 
@@ -15,7 +15,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  sim        replay a trace on the simulated GPU cluster (tetriserve sim --help)\n"
 		"  trace gen  generate a request trace (tetriserve trace gen --help)\n"
-#ifdef TS_HAVE_CUDA
+#ifdef TS_HAVE_EXEC
 		"  profile    measure step latencies on this machine's GPUs (tetriserve profile --help)\n"
 #endif
 		"  --version  print the version\n");
@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 		return ts_cmd_sim(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "trace"))
 		return ts_cmd_trace(argc - 1, argv + 1);
-#ifdef TS_HAVE_CUDA
+#ifdef TS_HAVE_EXEC
 	if (!strcmp(argv[1], "profile"))
 		return ts_cmd_profile(argc - 1, argv + 1);
 #endif

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the `tetriserve` command as a user runs it: sim and
+trace gen, the SQLite results, errors on bad input, determinism, Ctrl-C."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+EXE = sys.argv[1]
+DATA = sys.argv[2]
+PROFILE = os.path.join(DATA, "profile_small.csv")
+failures = 0
+checks = 0
+
+
+def check(cond, what):
+    global failures, checks
+    checks += 1
+    if not cond:
+        failures += 1
+        print(f"check failed: {what}", file=sys.stderr)
+
+
+def run(*args, **kw):
+    return subprocess.run([EXE, *args], capture_output=True, text=True, **kw)
+
+
+def gen(path, *extra):
+    r = run("trace", "gen", "--out", path, *extra)
+    check(r.returncode == 0, f"trace gen {extra}: {r.stderr}")
+
+
+def test_help(tmp):
+    for args in ([], ["sim"], ["trace", "gen"]):
+        r = run(*args, "--help")
+        check(r.returncode == 0 and "usage" in r.stdout, f"--help of {args}")
+    r = run("bogus")
+    check(r.returncode == 2 and "unknown command" in r.stderr, "unknown command")
+
+
+def test_sim_and_db(tmp):
+    trace = os.path.join(tmp, "t.csv")
+    db = os.path.join(tmp, "r.db")
+    gen(trace, "--count", "120", "--seed", "5", "--rate", "6")
+    r = run("sim", "--trace", trace, "--profile", PROFILE, "--gpus", "4",
+            "--policy", "fixed-sp:1,rssp", "--db", db)
+    check(r.returncode == 0, f"sim ran: {r.stderr}")
+    check("fixed-sp:1" in r.stdout and "rssp" in r.stdout and "SAR" in r.stdout, "table printed")
+    rj = run("sim", "--trace", trace, "--profile", PROFILE, "--gpus", "4",
+             "--policy", "fixed-sp:1,rssp", "--no-db", "--json")
+    summaries = json.loads(rj.stdout)
+    con = sqlite3.connect(db)
+    runs = con.execute("SELECT run_id, policy, completed, backend, gpus FROM runs ORDER BY run_id").fetchall()
+    check(len(runs) == 2 and all(x[2] == 1 and x[3] == "sim" and x[4] == 4 for x in runs), f"runs rows {runs}")
+    for (run_id, policy, *_), s in zip(runs, summaries):
+        check(s["policy"] == policy, "json order matches runs")
+        n, met = con.execute("SELECT COUNT(*), SUM(met_slo) FROM request_results WHERE run_id=?",
+                             (run_id,)).fetchone()
+        check(n == 120 and met == s["met"], f"{policy}: {n} rows, {met} met vs {s['met']}")
+        bad = con.execute("""SELECT COUNT(*) FROM request_results WHERE run_id=? AND
+                             (start_s < arrival_s OR finish_s < start_s OR
+                              met_slo != (finish_s <= deadline_s))""", (run_id,)).fetchone()[0]
+        check(bad == 0, f"{policy}: request rows consistent")
+        steps = con.execute("""SELECT COUNT(*) FROM (SELECT r.request_id, r.steps, SUM(s.nsteps) AS ran
+                               FROM request_results r JOIN segments s
+                               ON s.run_id = r.run_id AND s.request_id = r.request_id
+                               WHERE r.run_id=? AND s.kind='steps' GROUP BY r.request_id)
+                               WHERE ran != steps""", (run_id,)).fetchone()[0]
+        check(steps == 0, f"{policy}: segments add up to each request's steps")
+    con.close()
+
+
+def rows(db, run_id):
+    con = sqlite3.connect(db)
+    req = con.execute("""SELECT request_id, start_s, finish_s, met_slo FROM request_results
+                         WHERE run_id=? ORDER BY request_id""", (run_id,)).fetchall()
+    seg = con.execute("""SELECT request_id, gpus, first_step, nsteps, start_ns, end_ns FROM segments
+                         WHERE run_id=? ORDER BY request_id, start_ns, kind""", (run_id,)).fetchall()
+    con.close()
+    return req, seg
+
+
+def test_determinism(tmp):
+    trace = os.path.join(tmp, "d.csv")
+    gen(trace, "--count", "80", "--seed", "9", "--mix", "skewed")
+    db = os.path.join(tmp, "d.db")
+    for _ in range(2):
+        r = run("sim", "--trace", trace, "--profile", PROFILE, "--policy", "rssp",
+                "--noise", "--seed", "4", "--db", db, "--quiet")
+        check(r.returncode == 0, f"determinism run: {r.stderr}")
+    check(rows(db, 1) == rows(db, 2), "same inputs and seed give identical rows")
+
+
+def test_bad_inputs(tmp):
+    bad = os.path.join(tmp, "bad.csv")
+    with open(bad, "w") as f:
+        f.write("request_id,arrival_s,height,width,steps\n1,0,256,256,50\n")
+    r = run("sim", "--trace", bad, "--profile", PROFILE, "--no-db")
+    check(r.returncode == 1 and bad in r.stderr and "slo_s" in r.stderr, f"missing column: {r.stderr}")
+    with open(bad, "w") as f:
+        f.write("request_id,arrival_s,height,width,steps,slo_s\n1,0,256,256,50,2\n2,x,256,256,50,2\n")
+    r = run("sim", "--trace", bad, "--profile", PROFILE, "--no-db")
+    check(r.returncode == 1 and ":3" in r.stderr and "arrival_s" in r.stderr, f"bad number: {r.stderr}")
+    odd = os.path.join(tmp, "odd.csv")
+    with open(odd, "w") as f:
+        f.write("request_id,arrival_s,height,width,steps,slo_s\n1,0,768,768,50,2\n")
+    r = run("sim", "--trace", odd, "--profile", PROFILE, "--policy", "fixed-sp:2", "--no-db")
+    check(r.returncode == 1 and "768" in r.stderr and "--interpolate" in r.stderr,
+          f"missing profile cell: {r.stderr}")
+    r = run("sim", "--trace", odd, "--profile", PROFILE, "--policy", "fixed-sp:2", "--no-db",
+            "--interpolate", "--quiet")
+    check(r.returncode == 0, f"--interpolate fills the cell: {r.stderr}")
+    r = run("sim", "--trace", odd, "--profile", PROFILE, "--gpus", "0")
+    check(r.returncode == 2 and "--gpus" in r.stderr, "--gpus 0 refused")
+    r = run("sim", "--trace", odd, "--profile", PROFILE, "--gpus", "4", "--policy", "fixed-sp:8", "--no-db")
+    check(r.returncode == 1 and "GPU count" in r.stderr, f"fixed-sp:8 on 4 GPUs refused: {r.stderr}")
+    r = run("sim", "--trace", os.path.join(tmp, "nope.csv"), "--profile", PROFILE, "--no-db")
+    check(r.returncode == 1 and "nope.csv" in r.stderr, "missing file named")
+
+
+def test_interrupt(tmp):
+    trace = os.path.join(tmp, "big.csv")
+    gen(trace, "--count", "400000", "--seed", "3", "--rate", "12")
+    db = os.path.join(tmp, "i.db")
+    r = run("sim", "--trace", trace, "--profile", PROFILE, "--policy", "fixed-sp:1",
+            "--db", db, "--quiet")
+    check(r.returncode == 0, "first run completes")
+    p = subprocess.Popen([EXE, "sim", "--trace", trace, "--profile", PROFILE, "--policy",
+                          "fixed-sp:2", "--db", db, "--quiet"], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    if p.returncode == 0:
+        print("note: the run finished before the interrupt; machine too fast for this test",
+              file=sys.stderr)
+        return
+    check(p.returncode == 130 and "incomplete" in err, f"Ctrl-C exit {p.returncode}: {err}")
+    con = sqlite3.connect(db)
+    runs = con.execute("SELECT run_id, completed FROM runs ORDER BY run_id").fetchall()
+    check(runs == [(1, 1), (2, 0)], f"runs after Ctrl-C: {runs}")
+    n1 = con.execute("SELECT COUNT(*) FROM request_results WHERE run_id=1").fetchone()[0]
+    check(n1 == 400000, "the earlier run is intact")
+    con.close()
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in (test_help, test_sim_and_db, test_determinism, test_bad_inputs, test_interrupt):
+            t(tmp)
+    print(f"cli: {checks} checks, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
