@@ -18,12 +18,14 @@ struct sim {
 
 void ts_sim_opts_defaults(struct ts_sim_opts *o)
 {
-	*o = (struct ts_sim_opts){ .noise = false, .seed = 1, .move_fixed_ns = 30 * TS_NS_PER_US,
+	*o = (struct ts_sim_opts){ .noise = false, .seed = 1, .move_cost = true, .move_fixed_ns = 30 * TS_NS_PER_US,
 				   .move_gbps = 50.0 };
 }
 
 ts_ns ts_sim_move_ns(const struct ts_sim_opts *o, int32_t height, int32_t width)
 {
+	if (!o->move_cost)
+		return 0;
 	double bytes = (double)(height / 8) * (width / 8) * 16 * 2;
 	return o->move_fixed_ns + (ts_ns)(bytes / o->move_gbps + 0.5); /* GB/s == bytes/ns */
 }

@@ -57,6 +57,7 @@ static void sim_usage(FILE *f)
 		"  --noise            draw step times around the profile mean with the profile's CV\n"
 		"  --move-us U        fixed cost of a latent move between GPU sets, us (default 30)\n"
 		"  --move-gbps B      latent move bandwidth, GB/s (default 50)\n"
+		"  --no-move-cost     latent moves between GPU sets cost nothing\n"
 		"  --model M          model of requests whose trace has no model column\n"
 		"  --gpu-type G       profile rows of this GPU (when the profile has several)\n"
 		"  --interpolate      estimate missing profile cells (log-log in token count)\n"
@@ -72,7 +73,7 @@ static void sim_usage(FILE *f)
 
 enum {
 	OPT_TRACE = 256, OPT_PROFILE, OPT_GPUS, OPT_POLICY, OPT_SLO, OPT_DB, OPT_NODB, OPT_SEED,
-	OPT_NOISE, OPT_MOVE_US, OPT_MOVE_GBPS, OPT_MODEL, OPT_GPU_TYPE, OPT_INTERP, OPT_ROUND_STEPS,
+	OPT_NOISE, OPT_MOVE_US, OPT_NO_MOVE, OPT_MOVE_GBPS, OPT_MODEL, OPT_GPU_TYPE, OPT_INTERP, OPT_ROUND_STEPS,
 	OPT_ROUND_MS, OPT_NO_PLACEMENT, OPT_NO_ELASTIC, OPT_NO_BATCHING, OPT_RSSP_MAP, OPT_JSON,
 	OPT_QUIET, OPT_HELP,
 };
@@ -89,6 +90,7 @@ static const struct option sim_options[] = {
 	{ "noise", no_argument, NULL, OPT_NOISE },
 	{ "move-us", required_argument, NULL, OPT_MOVE_US },
 	{ "move-gbps", required_argument, NULL, OPT_MOVE_GBPS },
+	{ "no-move-cost", no_argument, NULL, OPT_NO_MOVE },
 	{ "model", required_argument, NULL, OPT_MODEL },
 	{ "gpu-type", required_argument, NULL, OPT_GPU_TYPE },
 	{ "interpolate", no_argument, NULL, OPT_INTERP },
@@ -132,6 +134,7 @@ static int set_option(struct sim_args *a, int opt, const char *val, struct ts_er
 			return TS_EINVAL;
 		a->sim.move_fixed_ns = (ts_ns)(d * TS_NS_PER_US);
 		return 0;
+	case OPT_NO_MOVE: a->sim.move_cost = false; return 0;
 	case OPT_MOVE_GBPS: return ts_cli_parse_double(val, 1e-6, 1e9, &a->sim.move_gbps, "--move-gbps", err);
 	case OPT_MODEL: a->model = val; return 0;
 	case OPT_GPU_TYPE: a->gpu_type = val; return 0;
@@ -248,9 +251,9 @@ static void free_inputs(struct sim_inputs *in)
 static void options_json(const struct sim_args *a, char *buf, size_t size)
 {
 	snprintf(buf, size,
-		 "{\"slo_scale\":%g,\"noise\":%s,\"move_us\":%g,\"move_gbps\":%g,\"interpolate\":%s,"
+		 "{\"slo_scale\":%g,\"noise\":%s,\"move_cost\":%s,\"move_us\":%g,\"move_gbps\":%g,\"interpolate\":%s,"
 		 "\"model\":%s%s%s}",
-		 a->slo_scale, a->sim.noise ? "true" : "false", (double)a->sim.move_fixed_ns / 1e3,
+		 a->slo_scale, a->sim.noise ? "true" : "false", a->sim.move_cost ? "true" : "false", (double)a->sim.move_fixed_ns / 1e3,
 		 a->sim.move_gbps, a->interpolate ? "true" : "false", a->model ? "\"" : "",
 		 a->model ? a->model : "null", a->model ? "\"" : "");
 }
