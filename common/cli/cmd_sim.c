@@ -11,25 +11,20 @@
 #include <string.h>
 
 #include "cli/cli_util.h"
-#include "cli/store_sink.h"
-#include "driver/driver.h"
-#include "io/profile.h"
-#include "io/trace.h"
-#include "report/summary.h"
-#include "sim_backend.h"
-#include "store/store.h"
+#include "cli/sim_run.h"
 
 #define MAX_POLICIES 32
 
 struct sim_args {
-	const char *trace, *profile, *db, *model, *gpu_type, *rssp_map;
+	struct ts_sim_config cfg;
+	const char *db;
 	char policies[1024];
-	int gpus;
-	double slo_scale;
-	uint64_t seed;
-	bool noise, json, interpolate, no_db, quiet;
-	struct ts_sim_opts sim;
-	struct ts_policy_env env; /* knobs only; trace/classes set later */
+	bool json, no_db, quiet;
+};
+
+struct policy_run {
+	const char *spec;
+	struct ts_summary sum;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -65,6 +60,7 @@ static void sim_usage(FILE *f)
 		"  --round-ms T       tetriserve: round length in milliseconds\n"
 		"  --no-placement, --no-elastic, --no-batching   tetriserve ablation switches\n"
 		"  --rssp-map MAP     rssp: resolution to degree map (default 256=1,512=1,1024=2,2048=8)\n"
+		"  --label TEXT       free text stored with each run (e.g. an experiment point key)\n"
 		"  --json             print the summaries as JSON instead of the table\n"
 		"  --quiet            print nothing but errors (and --json output)\n"
 		"  --help             this text\n",
@@ -74,7 +70,7 @@ static void sim_usage(FILE *f)
 enum {
 	OPT_TRACE = 256, OPT_PROFILE, OPT_GPUS, OPT_POLICY, OPT_SLO, OPT_DB, OPT_NODB, OPT_SEED,
 	OPT_NOISE, OPT_MOVE_US, OPT_NO_MOVE, OPT_MOVE_GBPS, OPT_MODEL, OPT_GPU_TYPE, OPT_INTERP, OPT_ROUND_STEPS,
-	OPT_ROUND_MS, OPT_NO_PLACEMENT, OPT_NO_ELASTIC, OPT_NO_BATCHING, OPT_RSSP_MAP, OPT_JSON,
+	OPT_ROUND_MS, OPT_NO_PLACEMENT, OPT_NO_ELASTIC, OPT_NO_BATCHING, OPT_RSSP_MAP, OPT_LABEL, OPT_JSON,
 	OPT_QUIET, OPT_HELP,
 };
 
@@ -100,6 +96,7 @@ static const struct option sim_options[] = {
 	{ "no-elastic", no_argument, NULL, OPT_NO_ELASTIC },
 	{ "no-batching", no_argument, NULL, OPT_NO_BATCHING },
 	{ "rssp-map", required_argument, NULL, OPT_RSSP_MAP },
+	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -111,48 +108,49 @@ static int set_option(struct sim_args *a, int opt, const char *val, struct ts_er
 	long long ll;
 	double d;
 	switch (opt) {
-	case OPT_TRACE: a->trace = val; return 0;
-	case OPT_PROFILE: a->profile = val; return 0;
+	case OPT_TRACE: a->cfg.trace = val; return 0;
+	case OPT_PROFILE: a->cfg.profile = val; return 0;
 	case OPT_GPUS:
 		if (ts_cli_parse_int(val, 1, TS_MAX_GPUS, &ll, "--gpus", err))
 			return TS_EINVAL;
-		a->gpus = (int)ll;
+		a->cfg.gpus = (int)ll;
 		return 0;
 	case OPT_POLICY: snprintf(a->policies, sizeof(a->policies), "%s", val); return 0;
-	case OPT_SLO: return ts_cli_parse_double(val, 1e-9, 1e9, &a->slo_scale, "--slo-scale", err);
+	case OPT_SLO: return ts_cli_parse_double(val, 1e-9, 1e9, &a->cfg.slo_scale, "--slo-scale", err);
 	case OPT_DB: a->db = val; return 0;
 	case OPT_NODB: a->no_db = true; return 0;
 	case OPT_SEED:
 		if (ts_cli_parse_int(val, 0, INT64_MAX, &ll, "--seed", err))
 			return TS_EINVAL;
-		a->seed = (uint64_t)ll;
-		a->sim.seed = a->seed;
+		a->cfg.seed = (uint64_t)ll;
+		a->cfg.sim.seed = a->cfg.seed;
 		return 0;
-	case OPT_NOISE: a->sim.noise = true; return 0;
+	case OPT_NOISE: a->cfg.sim.noise = true; return 0;
 	case OPT_MOVE_US:
 		if (ts_cli_parse_double(val, 0, 1e9, &d, "--move-us", err))
 			return TS_EINVAL;
-		a->sim.move_fixed_ns = (ts_ns)(d * TS_NS_PER_US);
+		a->cfg.sim.move_fixed_ns = (ts_ns)(d * TS_NS_PER_US);
 		return 0;
-	case OPT_NO_MOVE: a->sim.move_cost = false; return 0;
-	case OPT_MOVE_GBPS: return ts_cli_parse_double(val, 1e-6, 1e9, &a->sim.move_gbps, "--move-gbps", err);
-	case OPT_MODEL: a->model = val; return 0;
-	case OPT_GPU_TYPE: a->gpu_type = val; return 0;
-	case OPT_INTERP: a->interpolate = true; return 0;
+	case OPT_NO_MOVE: a->cfg.sim.move_cost = false; return 0;
+	case OPT_MOVE_GBPS: return ts_cli_parse_double(val, 1e-6, 1e9, &a->cfg.sim.move_gbps, "--move-gbps", err);
+	case OPT_MODEL: a->cfg.model = val; return 0;
+	case OPT_GPU_TYPE: a->cfg.gpu_type = val; return 0;
+	case OPT_INTERP: a->cfg.interpolate = true; return 0;
 	case OPT_ROUND_STEPS:
 		if (ts_cli_parse_int(val, 1, 1000000, &ll, "--round-steps", err))
 			return TS_EINVAL;
-		a->env.round_steps = (int)ll;
+		a->cfg.env.round_steps = (int)ll;
 		return 0;
 	case OPT_ROUND_MS:
 		if (ts_cli_parse_double(val, 1e-3, 1e9, &d, "--round-ms", err))
 			return TS_EINVAL;
-		a->env.round_ns = (ts_ns)(d * TS_NS_PER_MS);
+		a->cfg.env.round_ns = (ts_ns)(d * TS_NS_PER_MS);
 		return 0;
-	case OPT_NO_PLACEMENT: a->env.no_placement = true; return 0;
-	case OPT_NO_ELASTIC: a->env.no_elastic = true; return 0;
-	case OPT_NO_BATCHING: a->env.no_batching = true; return 0;
-	case OPT_RSSP_MAP: a->env.rssp_map = val; return 0;
+	case OPT_NO_PLACEMENT: a->cfg.env.no_placement = true; return 0;
+	case OPT_NO_ELASTIC: a->cfg.env.no_elastic = true; return 0;
+	case OPT_NO_BATCHING: a->cfg.env.no_batching = true; return 0;
+	case OPT_RSSP_MAP: a->cfg.env.rssp_map = val; return 0;
+	case OPT_LABEL: a->cfg.label = val; return 0;
 	case OPT_JSON: a->json = true; return 0;
 	case OPT_QUIET: a->quiet = true; return 0;
 	}
@@ -163,10 +161,9 @@ static int set_option(struct sim_args *a, int opt, const char *val, struct ts_er
 static int parse_sim_args(struct sim_args *a, int argc, char **argv)
 {
 	struct ts_error err = { 0 };
-	*a = (struct sim_args){ .trace = TS_DEFAULT_TRACE, .profile = TS_DEFAULT_PROFILE,
-				.db = "results.db", .gpus = 4, .slo_scale = 1.0, .seed = 1 };
+	*a = (struct sim_args){ .db = "results.db" };
+	ts_sim_config_defaults(&a->cfg, TS_DEFAULT_TRACE, TS_DEFAULT_PROFILE);
 	snprintf(a->policies, sizeof(a->policies), "%s", TS_DEFAULT_POLICIES);
-	ts_sim_opts_defaults(&a->sim);
 	optind = 1;
 	opterr = 0;
 	int opt;
@@ -211,132 +208,7 @@ static int split_policies(char *list, char **spec, int max)
 	return n;
 }
 
-static void apply_slo_scale(struct ts_trace *t, double scale)
-{
-	if (scale == 1.0)
-		return;
-	for (size_t i = 0; i < t->n; i++) {
-		t->req[i].slo = (ts_ns)llround((double)t->req[i].slo * scale);
-		t->req[i].deadline = t->req[i].arrival + t->req[i].slo;
-	}
-}
-
-struct sim_inputs {
-	struct ts_trace trace;
-	struct ts_profile profile;
-	struct ts_classes cls;
-};
-
-static int load_inputs(struct sim_inputs *in, const struct sim_args *a, struct ts_error *err)
-{
-	int rc = ts_trace_load(&in->trace, a->trace, err);
-	if (rc)
-		return rc;
-	apply_slo_scale(&in->trace, a->slo_scale);
-	rc = ts_profile_load(&in->profile, a->profile, err);
-	if (rc)
-		return rc;
-	struct ts_classes_opts co = { .model = a->model, .gpu = a->gpu_type, .max_degree = a->gpus,
-				      .interpolate = a->interpolate };
-	return ts_classes_build(&in->cls, &in->trace, &in->profile, &co, err);
-}
-
-static void free_inputs(struct sim_inputs *in)
-{
-	ts_classes_free(&in->cls);
-	ts_profile_free(&in->profile);
-	ts_trace_free(&in->trace);
-}
-
-static void options_json(const struct sim_args *a, char *buf, size_t size)
-{
-	snprintf(buf, size,
-		 "{\"slo_scale\":%g,\"noise\":%s,\"move_cost\":%s,\"move_us\":%g,\"move_gbps\":%g,\"interpolate\":%s,"
-		 "\"model\":%s%s%s}",
-		 a->slo_scale, a->sim.noise ? "true" : "false", a->sim.move_cost ? "true" : "false", (double)a->sim.move_fixed_ns / 1e3,
-		 a->sim.move_gbps, a->interpolate ? "true" : "false", a->model ? "\"" : "",
-		 a->model ? a->model : "null", a->model ? "\"" : "");
-}
-
-struct policy_run {
-	const char *spec;
-	const struct ts_policy_ops *ops;
-	void *self;
-	struct ts_summary sum;
-};
-
-static int init_policies(struct policy_run *pr, int n, const struct ts_policy_env *env,
-			 struct ts_error *err)
-{
-	for (int i = 0; i < n; i++) {
-		const char *params;
-		pr[i].ops = ts_policy_find(pr[i].spec, &params, err);
-		if (!pr[i].ops)
-			return TS_EINVAL;
-		int rc = pr[i].ops->init(&pr[i].self, params, env, err);
-		if (rc)
-			return ts_err_prefix(err, "policy %s", pr[i].spec);
-	}
-	return 0;
-}
-
-static void close_policies(struct policy_run *pr, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (pr[i].ops && pr[i].ops->close && pr[i].self)
-			pr[i].ops->close(pr[i].self);
-}
-
-/* Runs one policy; results go to store (may be NULL) and pr->sum. */
-static int run_policy(struct policy_run *pr, const struct sim_args *a, const struct sim_inputs *in,
-		      struct ts_store *store, struct ts_error *err)
-{
-	void *sim = NULL;
-	int rc = ts_sim_create(&sim, &a->sim, &in->cls, err);
-	if (rc)
-		return rc;
-	if (store) {
-		char opts[512];
-		options_json(a, opts, sizeof(opts));
-		struct ts_run_info info = {
-			.backend = "sim", .policy = pr->spec,
-			.policy_params = pr->ops->describe ? pr->ops->describe(pr->self) : NULL,
-			.trace_name = a->trace, .trace_hash = in->trace.hash,
-			.profile_name = a->profile, .profile_hash = in->profile.hash, .gpus = a->gpus,
-			.seed = a->seed, .version = TS_VERSION, .options = opts,
-		};
-		int64_t run_id;
-		rc = ts_store_run_begin(store, &info, &run_id, err);
-		if (rc)
-			goto out_close_sim;
-	}
-	struct ts_driver_config cfg = {
-		.trace = &in->trace, .cls = &in->cls, .gpus = a->gpus, .policy = pr->ops,
-		.policy_self = pr->self, .backend = &ts_sim_backend, .backend_self = sim,
-		.sink = store ? &ts_store_sink : NULL, .sink_self = store, .stop = &stop_flag,
-	};
-	struct ts_run_result res;
-	rc = ts_driver_run(&cfg, &res, err);
-	if (rc)
-		goto out_free_res;
-	rc = ts_summary_compute(&pr->sum, &in->trace, &res, a->gpus, err);
-	if (rc || !store)
-		goto out_free_res;
-	rc = ts_store_unfinished(store, &in->trace, res.st, err);
-	if (rc)
-		goto out_free_res;
-	char json[8192];
-	ts_summary_json(&pr->sum, pr->spec, json, sizeof(json));
-	rc = ts_store_run_end(store, json, err);
-out_free_res:
-	ts_run_result_free(&res);
-out_close_sim:
-	ts_sim_backend.close(sim);
-	return rc;
-}
-
-static void print_results(const struct sim_args *a, const struct sim_inputs *in,
-			  const struct policy_run *pr, int n)
+static void print_results(const struct sim_args *a, size_t nreq, const struct policy_run *pr, int n)
 {
 	if (a->json) {
 		static char json[8192];
@@ -350,8 +222,8 @@ static void print_results(const struct sim_args *a, const struct sim_inputs *in,
 	}
 	if (a->quiet)
 		return;
-	printf("trace %s (%zu requests), profile %s, %d GPUs, SLO scale %g\n", a->trace, in->trace.n,
-	       a->profile, a->gpus, a->slo_scale);
+	printf("trace %s (%zu requests), profile %s, %d GPUs, SLO scale %g\n", a->cfg.trace, nreq,
+	       a->cfg.profile, a->cfg.gpus, a->cfg.slo_scale);
 	ts_summary_print_header(stdout, &pr[0].sum);
 	for (int i = 0; i < n; i++)
 		ts_summary_print_row(stdout, &pr[i].sum, pr[i].spec);
@@ -366,29 +238,26 @@ int ts_cmd_sim(int argc, char **argv)
 	if (prc)
 		return prc == 1 ? 0 : 2;
 	struct ts_error err = { 0 };
-	struct sim_inputs in = { 0 };
+	struct ts_sim_inputs in = { 0 };
 	struct policy_run pr[MAX_POLICIES] = { 0 };
 	char *spec[MAX_POLICIES];
 	int npol = split_policies(a.policies, spec, MAX_POLICIES);
-	for (int i = 0; i < npol; i++)
-		pr[i].spec = spec[i];
 	struct ts_store *store = NULL;
 	int status = 1;
-	if (load_inputs(&in, &a, &err))
+	if (ts_sim_inputs_load(&in, &a.cfg, &err))
 		goto out;
-	a.env.gpus = a.gpus;
-	a.env.trace = &in.trace;
-	a.env.cls = &in.cls;
-	if (init_policies(pr, npol, &a.env, &err))
-		goto out;
+	for (int i = 0; i < npol; i++) {
+		pr[i].spec = spec[i];
+		if (ts_sim_check_policy(spec[i], &a.cfg, &in, &err))
+			goto out;
+	}
 	if (!a.no_db && ts_store_open(&store, a.db, &err))
 		goto out;
 	signal(SIGINT, on_sigint);
-	for (int i = 0; i < npol; i++) {
-		if (run_policy(&pr[i], &a, &in, store, &err))
+	for (int i = 0; i < npol; i++)
+		if (ts_sim_run_policy(spec[i], &a.cfg, &in, store, &stop_flag, &pr[i].sum, NULL, &err))
 			goto out;
-	}
-	print_results(&a, &in, pr, npol);
+	print_results(&a, in.trace.n, pr, npol);
 	status = 0;
 out:
 	if (status) {
@@ -400,7 +269,6 @@ out:
 		}
 	}
 	ts_store_close(store);
-	close_policies(pr, npol);
-	free_inputs(&in);
+	ts_sim_inputs_free(&in);
 	return status;
 }

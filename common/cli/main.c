@@ -2,6 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmd_merge.h"
+#include "cli/cmd_regress.h"
+#include "cli/cmd_report.h"
 #include "cli/cmd_sim.h"
 #include "cli/cmd_trace.h"
 #ifdef TS_HAVE_EXEC
@@ -15,6 +18,9 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  sim        replay a trace on the simulated GPU cluster (tetriserve sim --help)\n"
 		"  trace gen  generate a request trace (tetriserve trace gen --help)\n"
+		"  report     summarise and compare stored runs (tetriserve report --help)\n"
+		"  regress    rerun recorded configurations and fail when SAR drops (--help)\n"
+		"  merge      combine results files without duplicate runs (--help)\n"
 #ifdef TS_HAVE_EXEC
 		"  profile    measure step latencies on this machine's GPUs (tetriserve profile --help)\n"
 #endif
@@ -35,6 +41,12 @@ int main(int argc, char **argv)
 		return ts_cmd_sim(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "trace"))
 		return ts_cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "report"))
+		return ts_cmd_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "regress"))
+		return ts_cmd_regress(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "merge"))
+		return ts_cmd_merge(argc - 1, argv + 1);
 #ifdef TS_HAVE_EXEC
 	if (!strcmp(argv[1], "profile"))
 		return ts_cmd_profile(argc - 1, argv + 1);

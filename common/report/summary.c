@@ -1,6 +1,8 @@
 /* summary.c: run summaries (see summary.h). */
 #include "report/summary.h"
 
+#include "core/ts_strbuf.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,53 +86,37 @@ int ts_summary_compute(struct ts_summary *s, const struct ts_trace *t,
 	return 0;
 }
 
-/* JSON has no NaN: print null. */
-static int json_num(char *buf, size_t size, double x)
-{
-	return isfinite(x) ? snprintf(buf, size, "%.6g", x) : snprintf(buf, size, "null");
-}
-
-#define APPEND(...)                                                                     \
-	do {                                                                            \
-		int k_ = snprintf(buf + (off < size ? off : size), off < size ? size - off : 0, \
-				  __VA_ARGS__);                                         \
-		off += (size_t)(k_ > 0 ? k_ : 0);                                       \
-	} while (0)
-#define APPEND_NUM(x)                                                                   \
-	do {                                                                            \
-		int k_ = json_num(buf + (off < size ? off : size), off < size ? size - off : 0, x); \
-		off += (size_t)(k_ > 0 ? k_ : 0);                                       \
-	} while (0)
-
 int ts_summary_json(const struct ts_summary *s, const char *policy, char *buf, size_t size)
 {
-	size_t off = 0;
-	APPEND("{\"policy\":\"%s\",\"requests\":%lld,\"finished\":%lld,\"met\":%lld,\"sar\":", policy,
-	       (long long)s->requests, (long long)s->finished, (long long)s->met);
-	APPEND_NUM(s->sar);
-	APPEND(",\"sar_by_resolution\":{");
+	struct ts_strbuf sb = ts_strbuf_init(buf, size);
+	ts_strbuf_printf(&sb, "{\"policy\":");
+	ts_strbuf_json_str(&sb, policy);
+	ts_strbuf_printf(&sb, ",\"requests\":%lld,\"finished\":%lld,\"met\":%lld,\"sar\":",
+			 (long long)s->requests, (long long)s->finished, (long long)s->met);
+	ts_strbuf_json_num(&sb, s->sar);
+	ts_strbuf_printf(&sb, ",\"sar_by_resolution\":{");
 	for (int i = 0; i < s->nres; i++) {
-		APPEND("%s\"%dx%d\":{\"requests\":%lld,\"met\":%lld,\"sar\":", i ? "," : "",
-		       s->res[i].height, s->res[i].width, (long long)s->res[i].requests,
-		       (long long)s->res[i].met);
-		APPEND_NUM(s->res[i].sar);
-		APPEND("}");
+		ts_strbuf_printf(&sb, "%s\"%dx%d\":{\"requests\":%lld,\"met\":%lld,\"sar\":", i ? "," : "",
+				 s->res[i].height, s->res[i].width, (long long)s->res[i].requests,
+				 (long long)s->res[i].met);
+		ts_strbuf_json_num(&sb, s->res[i].sar);
+		ts_strbuf_printf(&sb, "}");
 	}
-	APPEND("},\"latency_s\":{\"p50\":");
-	APPEND_NUM(s->lat_p50_s);
-	APPEND(",\"p95\":");
-	APPEND_NUM(s->lat_p95_s);
-	APPEND(",\"p99\":");
-	APPEND_NUM(s->lat_p99_s);
-	APPEND(",\"mean\":");
-	APPEND_NUM(s->lat_mean_s);
-	APPEND("},\"gpu_utilisation\":");
-	APPEND_NUM(s->gpu_util);
-	APPEND(",\"makespan_s\":");
-	APPEND_NUM(s->makespan_s);
-	APPEND(",\"launches\":%lld,\"latent_moves\":%lld,\"rounds\":%lld}", (long long)s->launches,
-	       (long long)s->moves, (long long)s->rounds);
-	return (int)off;
+	ts_strbuf_printf(&sb, "},\"latency_s\":{\"p50\":");
+	ts_strbuf_json_num(&sb, s->lat_p50_s);
+	ts_strbuf_printf(&sb, ",\"p95\":");
+	ts_strbuf_json_num(&sb, s->lat_p95_s);
+	ts_strbuf_printf(&sb, ",\"p99\":");
+	ts_strbuf_json_num(&sb, s->lat_p99_s);
+	ts_strbuf_printf(&sb, ",\"mean\":");
+	ts_strbuf_json_num(&sb, s->lat_mean_s);
+	ts_strbuf_printf(&sb, "},\"gpu_utilisation\":");
+	ts_strbuf_json_num(&sb, s->gpu_util);
+	ts_strbuf_printf(&sb, ",\"makespan_s\":");
+	ts_strbuf_json_num(&sb, s->makespan_s);
+	ts_strbuf_printf(&sb, ",\"launches\":%lld,\"latent_moves\":%lld,\"rounds\":%lld}",
+			 (long long)s->launches, (long long)s->moves, (long long)s->rounds);
+	return (int)sb.len;
 }
 
 void ts_summary_print_header(FILE *f, const struct ts_summary *s)

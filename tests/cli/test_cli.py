@@ -126,12 +126,14 @@ def test_interrupt(tmp):
     trace = os.path.join(tmp, "big.csv")
     gen(trace, "--count", "400000", "--seed", "3", "--rate", "12")
     db = os.path.join(tmp, "i.db")
+    t0 = time.monotonic()
     r = run("sim", "--trace", trace, "--profile", PROFILE, "--policy", "fixed-sp:1",
             "--db", db, "--quiet")
+    full = time.monotonic() - t0
     check(r.returncode == 0, "first run completes")
     p = subprocess.Popen([EXE, "sim", "--trace", trace, "--profile", PROFILE, "--policy",
                           "fixed-sp:2", "--db", db, "--quiet"], stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    time.sleep(0.5 * full)  # mid-run: loading takes a small part of it
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     if p.returncode == 0:
@@ -147,9 +149,51 @@ def test_interrupt(tmp):
     con.close()
 
 
+def test_report_merge_regress(tmp):
+    trace = os.path.join(tmp, "m.csv")
+    gen(trace, "--count", "60", "--seed", "11")
+    a, b, m = (os.path.join(tmp, x) for x in ("a.db", "b.db", "m.db"))
+    base = os.path.join(tmp, "base.json")
+    for db, pols in ((a, "fixed-sp:1,rssp"), (b, "fixed-sp:1,fixed-sp:2")):
+        r = run("sim", "--trace", trace, "--profile", PROFILE, "--policy", pols, "--db", db, "--quiet")
+        check(r.returncode == 0, f"sim for merge: {r.stderr}")
+    r = run("report", "--db", a, "--format", "json")
+    rep = json.loads(r.stdout)
+    js = json.loads(run("sim", "--trace", trace, "--profile", PROFILE, "--policy", "fixed-sp:1,rssp",
+                        "--no-db", "--json").stdout)
+    check([x["met"] for x in rep] == [x["met"] for x in js], "report recomputes the stored summaries")
+    check(all(abs(x["gpu_utilisation"] - y["gpu_utilisation"]) < 1e-9 for x, y in zip(rep, js)),
+          "report utilisation equals the run's")
+    r = run("report", "--db", a, "--format", "csv", "--run", "2")
+    check(r.returncode == 0 and r.stdout.count("\n") == 2 and "rssp" in r.stdout, "csv of one run")
+    r = run("report", "--db", os.path.join(tmp, "missing.db"))
+    check(r.returncode == 1 and "missing.db" in r.stderr, "report on a missing file")
+    r = run("merge", "--out", m, a, b)
+    check(r.returncode == 0 and "3 runs copied, 1 duplicates" in r.stdout, f"merge: {r.stdout}")
+    r = run("merge", "--out", m, b)
+    check("0 runs copied, 2 duplicates" in r.stdout, "merging again adds nothing")
+    con = sqlite3.connect(m)
+    n = con.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+    con.close()
+    check(n == 3 * 60, "merged request rows")
+    r = run("regress", "--db", m, "--baseline", base, "--record")
+    check(r.returncode == 0 and os.path.exists(base), "regress --record")
+    r = run("regress", "--db", m, "--baseline", base)
+    check(r.returncode == 0 and r.stdout.count(" ok") == 3, f"regress passes on the same code: {r.stdout}")
+    with open(base) as f:
+        bl = json.load(f)
+    bl["configs"][0]["sar"] = bl["configs"][0]["sar"] + 0.05
+    with open(base, "w") as f:
+        json.dump(bl, f)
+    r = run("regress", "--db", m, "--baseline", base, "--tolerance", "1")
+    check(r.returncode == 1 and "DROPPED" in r.stdout, "regress fails when SAR falls below the baseline")
+    r = run("regress", "--db", m, "--baseline", base, "--tolerance", "6")
+    check(r.returncode == 0, "within the tolerance")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_help, test_sim_and_db, test_determinism, test_bad_inputs, test_interrupt):
+        for t in (test_help, test_sim_and_db, test_report_merge_regress, test_determinism, test_bad_inputs, test_interrupt):
             t(tmp)
     print(f"cli: {checks} checks, {failures} failed")
     return 1 if failures else 0

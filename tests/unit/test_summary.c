@@ -44,7 +44,7 @@ static void test_summary(void)
 	char buf[2048];
 	int len = ts_summary_json(&s, "p", buf, sizeof(buf));
 	TS_CHECK(len > 0 && (size_t)len < sizeof(buf));
-	TS_CHECK(strstr(buf, "\"sar\":0.5") && strstr(buf, "\"256x256\""));
+	TS_CHECK(strstr(buf, "\"sar\":0.5,") && strstr(buf, "\"256x256\""));
 	char small[16];
 	TS_CHECK(ts_summary_json(&s, "p", small, sizeof(small)) == len); /* snprintf semantics */
 }

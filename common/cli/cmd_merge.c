@@ -1,0 +1,202 @@
+/* cmd_merge.c: `tetriserve merge` — combine results files (e.g. the shards
+ * of an experiment) into one, without duplicate runs. */
+#include "cli/cmd_merge.h"
+
+#include <getopt.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+
+/* A completed run of the source that has an identical completed twin in the
+ * destination (same backend, policy and parameters, inputs by content hash,
+ * GPU count, seed and options) is a duplicate and is not copied. */
+static const char dup_sql[] =
+	"SELECT 1 FROM main.runs d, src.runs s WHERE s.run_id = ?1 AND d.completed = 1"
+	" AND d.backend IS s.backend AND d.policy IS s.policy AND d.policy_params IS s.policy_params"
+	" AND d.trace_hash IS s.trace_hash AND d.profile_hash IS s.profile_hash AND d.gpus IS s.gpus"
+	" AND d.seed IS s.seed AND d.options IS s.options";
+
+static const char copy_run_sql[] =
+	"INSERT INTO main.runs(backend, policy, policy_params, trace_name, trace_hash, profile_name,"
+	" profile_hash, gpus, seed, version, options, started_at, ended_at, completed, summary)"
+	" SELECT backend, policy, policy_params, trace_name, trace_hash, profile_name, profile_hash,"
+	" gpus, seed, version, options, started_at, ended_at, completed, summary"
+	" FROM src.runs WHERE run_id = ?1";
+
+static const char *const copy_rows_sql[] = {
+	"INSERT INTO main.requests SELECT ?2, request_id, height, width, steps, arrival_ns, start_ns,"
+	" finish_ns, deadline_ns, met_slo FROM src.requests WHERE run_id = ?1",
+	"INSERT INTO main.segments SELECT ?2, request_id, kind, gpus, gpu_list, degree, first_step,"
+	" nsteps, batch, start_ns, end_ns FROM src.segments WHERE run_id = ?1",
+	"INSERT INTO main.rounds SELECT ?2, t_ns, active, launched, plan_wall_ns FROM src.rounds"
+	" WHERE run_id = ?1",
+};
+
+struct merge_counts {
+	long copied, duplicates, incomplete;
+};
+
+static int sql_fail(sqlite3 *db, const char *path, const char *what, struct ts_error *err)
+{
+	return ts_err_set(err, TS_EIO, "%s: %s: %s", path, what, sqlite3_errmsg(db));
+}
+
+/* Runs a one-shot statement with up to two integer parameters; returns the
+ * sqlite3_step code (SQLITE_ROW or SQLITE_DONE) or -1 on a prepare error. */
+static int step_once(sqlite3 *db, const char *sql, int64_t a, int64_t b)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_bind_parameter_count(st) >= 1)
+		sqlite3_bind_int64(st, 1, a);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, b);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int copy_run(sqlite3 *db, const char *src, int64_t id, struct ts_error *err)
+{
+	if (step_once(db, copy_run_sql, id, 0) != SQLITE_DONE)
+		return sql_fail(db, src, "copying a run", err);
+	int64_t new_id = sqlite3_last_insert_rowid(db);
+	for (size_t i = 0; i < sizeof(copy_rows_sql) / sizeof(copy_rows_sql[0]); i++)
+		if (step_once(db, copy_rows_sql[i], id, new_id) != SQLITE_DONE)
+			return sql_fail(db, src, "copying a run's rows", err);
+	return 0;
+}
+
+static int merge_runs(sqlite3 *db, const char *src, struct merge_counts *mc, struct ts_error *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT run_id, completed FROM src.runs ORDER BY run_id", -1, &st,
+			       NULL) != SQLITE_OK)
+		return sql_fail(db, src, "listing runs (is it a tetriserve results file?)", err);
+	int rc = 0;
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (!sqlite3_column_int(st, 1)) {
+			mc->incomplete++;
+			continue;
+		}
+		int dup = step_once(db, dup_sql, id, 0);
+		if (dup == SQLITE_ROW) {
+			mc->duplicates++;
+			continue;
+		}
+		if (dup != SQLITE_DONE)
+			return sql_fail(db, src, "looking for duplicates", err);
+		rc = copy_run(db, src, id, err);
+		mc->copied += !rc;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int check_source_version(sqlite3 *db, const char *src, struct ts_error *err)
+{
+	sqlite3_stmt *st;
+	int64_t mine = -1, theirs = -2;
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM main.pragma_user_version),"
+			       " (SELECT user_version FROM src.pragma_user_version)", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, src, "reading the schema version", err);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		mine = sqlite3_column_int64(st, 0);
+		theirs = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (mine != theirs)
+		return ts_err_set(err, TS_EIO, "%s: schema version %lld, expected %lld (not a results file of this tetriserve)",
+				  src, (long long)theirs, (long long)mine);
+	return 0;
+}
+
+/* Merges one source file inside one transaction: all of it or nothing. */
+static int merge_file(sqlite3 *db, const char *src, struct merge_counts *mc, struct ts_error *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "ATTACH ?1 AS src", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(db, src, "attaching", err);
+	sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, src, "attaching", err);
+	sqlite3_finalize(st);
+	if (rc)
+		return rc;
+	rc = check_source_version(db, src, err);
+	if (!rc && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		rc = sql_fail(db, src, "starting a transaction", err);
+	if (!rc) {
+		rc = merge_runs(db, src, mc, err);
+		if (sqlite3_exec(db, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !rc)
+			rc = sql_fail(db, src, "committing", err);
+	}
+	sqlite3_exec(db, "DETACH src", NULL, NULL, NULL);
+	return rc;
+}
+
+static int open_destination(sqlite3 **db, const char *out, struct ts_error *err)
+{
+	struct ts_store *store;
+	int rc = ts_store_open(&store, out, err); /* creates the file and schema if needed */
+	if (rc)
+		return rc;
+	ts_store_close(store);
+	if (sqlite3_open_v2(out, db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		rc = sql_fail(*db, out, "opening", err);
+		sqlite3_close(*db);
+		*db = NULL;
+		return rc;
+	}
+	sqlite3_busy_timeout(*db, 10000);
+	return 0;
+}
+
+int ts_cmd_merge(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *out = NULL;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'o') {
+			out = optarg;
+		} else if (opt == 'h') {
+			printf("usage: tetriserve merge --out F IN.db [IN.db ...]\n"
+			       "Copies every completed run of the inputs into F (created if needed), skipping runs\n"
+			       "F already holds (same backend, policy and parameters, trace and profile content,\n"
+			       "GPU count, seed and options). Incomplete runs are not copied. Each input is merged\n"
+			       "in one transaction.\n");
+			return 0;
+		} else {
+			fprintf(stderr, "tetriserve merge: unknown or incomplete option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (!out || optind >= argc) {
+		fprintf(stderr, "tetriserve merge: needs --out F and at least one input file (see --help)\n");
+		return 2;
+	}
+	struct ts_error err = { 0 };
+	struct merge_counts mc = { 0 };
+	sqlite3 *db = NULL;
+	int rc = open_destination(&db, out, &err);
+	for (int i = optind; !rc && i < argc; i++)
+		rc = merge_file(db, argv[i], &mc, &err);
+	sqlite3_close(db);
+	if (rc) {
+		fprintf(stderr, "tetriserve merge: %s\n", err.msg);
+		return 1;
+	}
+	printf("merged into %s: %ld runs copied, %ld duplicates skipped, %ld incomplete skipped\n", out,
+	       mc.copied, mc.duplicates, mc.incomplete);
+	return 0;
+}

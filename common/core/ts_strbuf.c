@@ -1,0 +1,49 @@
+#include "core/ts_strbuf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+struct ts_strbuf ts_strbuf_init(char *buf, size_t size)
+{
+	buf[0] = '\0';
+	return (struct ts_strbuf){ .buf = buf, .size = size, .len = 0 };
+}
+
+void ts_strbuf_printf(struct ts_strbuf *sb, const char *fmt, ...)
+{
+	size_t room = sb->len < sb->size ? sb->size - sb->len : 0;
+	char *at = room ? sb->buf + sb->len : NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(at, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb->len += (size_t)n;
+}
+
+void ts_strbuf_json_str(struct ts_strbuf *sb, const char *text)
+{
+	if (!text) {
+		ts_strbuf_printf(sb, "null");
+		return;
+	}
+	ts_strbuf_printf(sb, "\"");
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			ts_strbuf_printf(sb, "\\%c", *p);
+		else if (*p < 0x20)
+			ts_strbuf_printf(sb, "\\u%04x", *p);
+		else
+			ts_strbuf_printf(sb, "%c", *p);
+	}
+	ts_strbuf_printf(sb, "\"");
+}
+
+void ts_strbuf_json_num(struct ts_strbuf *sb, double x)
+{
+	if (isfinite(x))
+		ts_strbuf_printf(sb, "%.17g", x);
+	else
+		ts_strbuf_printf(sb, "null");
+}
