@@ -6,6 +6,8 @@
 #include "cli/cmd_regress.h"
 #include "cli/cmd_report.h"
 #include "cli/cmd_sim.h"
+#include "cli/cmd_timeline.h"
+#include "cli/cmd_validate.h"
 #include "cli/cmd_trace.h"
 #ifdef TS_HAVE_EXEC
 #include "ts_profile_cmd.h"
@@ -21,6 +23,8 @@ static void usage(FILE *f)
 		"  report     summarise and compare stored runs (tetriserve report --help)\n"
 		"  regress    rerun recorded configurations and fail when SAR drops (--help)\n"
 		"  merge      combine results files without duplicate runs (--help)\n"
+		"  timeline   a run's segments as Chrome trace-event JSON for Perfetto (--help)\n"
+		"  validate   how far a simulated run was from a hardware run (--help)\n"
 #ifdef TS_HAVE_EXEC
 		"  profile    measure step latencies on this machine's GPUs (tetriserve profile --help)\n"
 #endif
@@ -47,6 +51,10 @@ int main(int argc, char **argv)
 		return ts_cmd_regress(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "merge"))
 		return ts_cmd_merge(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "timeline"))
+		return ts_cmd_timeline(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "validate"))
+		return ts_cmd_validate(argc - 1, argv + 1);
 #ifdef TS_HAVE_EXEC
 	if (!strcmp(argv[1], "profile"))
 		return ts_cmd_profile(argc - 1, argv + 1);

@@ -191,9 +191,38 @@ def test_report_merge_regress(tmp):
     check(r.returncode == 0, "within the tolerance")
 
 
+def test_timeline_validate(tmp):
+    trace = os.path.join(tmp, "v.csv")
+    gen(trace, "--count", "50", "--seed", "13", "--rate", "4")
+    db = os.path.join(tmp, "v.db")
+    for extra in ([], ["--noise", "--seed", "2"]):
+        r = run("sim", "--trace", trace, "--profile", PROFILE, "--policy", "rssp", "--db", db, "--quiet", *extra)
+        check(r.returncode == 0, f"sim for validate: {r.stderr}")
+    r = run("timeline", "--db", db, "--run", "1")
+    check(r.returncode == 0, f"timeline: {r.stderr}")
+    tl = json.loads(r.stdout)
+    slices = [e for e in tl["traceEvents"] if e["ph"] == "X"]
+    con = sqlite3.connect(db)
+    expect = con.execute("SELECT SUM(degree) FROM segments WHERE run_id=1").fetchone()[0]
+    con.close()
+    check(len(slices) == expect, "one slice per segment per GPU")
+    by_gpu = {}
+    for e in slices:
+        by_gpu.setdefault(e["tid"], []).append((e["ts"], e["ts"] + e["dur"]))
+    overlap = any(b[0] < a[1] - 1e-6 for v in by_gpu.values() for a, b in zip(sorted(v), sorted(v)[1:]))
+    check(not overlap, "no overlapping slices on a GPU track")
+    r = run("validate", "--db", db, "--sim", "1", "--exec", "1")
+    check(r.returncode == 0 and "median 0.00%" in r.stdout, "a run against itself has no error")
+    r = run("validate", "--db", db, "--sim", "1", "--exec", "2")
+    check(r.returncode == 0 and "per-step time" in r.stdout and "worst requests" in r.stdout,
+          f"validate sim vs noisy: {r.stdout}{r.stderr}")
+    r = run("validate", "--db", db, "--sim", "1", "--exec", "9")
+    check(r.returncode == 1 and "no run 9" in r.stderr, "validate names a missing run")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_help, test_sim_and_db, test_report_merge_regress, test_determinism, test_bad_inputs, test_interrupt):
+        for t in (test_help, test_sim_and_db, test_report_merge_regress, test_timeline_validate, test_determinism, test_bad_inputs, test_interrupt):
             t(tmp)
     print(f"cli: {checks} checks, {failures} failed")
     return 1 if failures else 0
