@@ -1,5 +1,6 @@
-/* cmd_trace.c: `tetriserve trace gen` — writes a synthetic request trace
- * whose first line records the options that made it. */
+/* cmd_trace.c: `tetriserve trace gen` writes a synthetic request trace
+ * whose first line records the options that made it; `tetriserve trace
+ * stats` checks a trace file and summarises it. */
 #include "cli/cmd_trace.h"
 
 #include <errno.h>
@@ -22,6 +23,14 @@ struct gen_args {
 };
 
 static void trace_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tetriserve trace <sub-command>\n"
+		"  gen [options]   generate a synthetic trace (tetriserve trace gen --help)\n"
+		"  stats FILE      check a trace file and summarise it: rate, burstiness, mix, SLOs\n");
+}
+
+static void gen_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tetriserve trace gen [options]\n"
@@ -242,7 +251,7 @@ static int parse_gen_args(struct gen_args *a, int argc, char **argv)
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", gen_options, NULL)) != -1) {
 		if (opt == OPT_HELP) {
-			trace_usage(stdout);
+			gen_usage(stdout);
 			return 1;
 		}
 		if (opt == '?') {
@@ -387,6 +396,128 @@ static int cmd_trace_gen(int argc, char **argv)
 	return rc;
 }
 
+/* ---- trace stats ---- */
+
+/* Requests of one resolution. */
+struct res_summary {
+	int32_t h, w;
+	long n;
+	int64_t steps;      /* sum over the requests */
+	ts_ns slo_min, slo_max;
+};
+
+static int cmp_res_summary(const void *pa, const void *pb)
+{
+	const struct res_summary *a = pa, *b = pb;
+	int64_t ta = (int64_t)a->h * a->w, tb = (int64_t)b->h * b->w;
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	return a->h != b->h ? (a->h < b->h ? -1 : 1) : (a->w > b->w) - (a->w < b->w);
+}
+
+/* Sorts one entry per request by resolution and merges equal ones; returns
+ * the number of distinct resolutions left in r[]. */
+static size_t summarise_resolutions(const struct ts_trace *t, struct res_summary *r)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ts_request *q = &t->req[i];
+		r[i] = (struct res_summary){ q->height, q->width, 1, q->steps, q->slo, q->slo };
+	}
+	qsort(r, t->n, sizeof(*r), cmp_res_summary);
+	size_t m = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		struct res_summary *last = m ? &r[m - 1] : NULL;
+		if (last && cmp_res_summary(last, &r[i]) == 0) {
+			last->n++;
+			last->steps += r[i].steps;
+			last->slo_min = r[i].slo_min < last->slo_min ? r[i].slo_min : last->slo_min;
+			last->slo_max = r[i].slo_max > last->slo_max ? r[i].slo_max : last->slo_max;
+		} else {
+			r[m++] = r[i];
+		}
+	}
+	return m;
+}
+
+static void print_arrivals(const struct ts_trace *t)
+{
+	printf("requests: %zu", t->n);
+	if (t->n < 2 || t->req[t->n - 1].arrival == t->req[0].arrival) {
+		printf("\n");
+		return;
+	}
+	double first = ts_ns_to_s(t->req[0].arrival), last = ts_ns_to_s(t->req[t->n - 1].arrival);
+	double mean = (last - first) / (double)(t->n - 1), sq = 0;
+	for (size_t i = 1; i < t->n; i++) {
+		double d = ts_ns_to_s(t->req[i].arrival - t->req[i - 1].arrival) - mean;
+		sq += d * d;
+	}
+	printf(", arrivals %.3f .. %.3f s, %.3f per minute, inter-arrival CV %.3f\n", first,
+	       last, 60.0 / mean, sqrt(sq / (double)(t->n - 1)) / mean);
+}
+
+static int print_resolutions(const struct ts_trace *t)
+{
+	struct res_summary *r = malloc((t->n ? t->n : 1) * sizeof(*r));
+	if (!r)
+		return 1;
+	size_t m = summarise_resolutions(t, r);
+	printf("%-12s %9s %7s %6s  %s\n", "resolution", "requests", "share", "steps",
+	       "slo_s min .. max");
+	for (size_t i = 0; i < m; i++) {
+		char res[32];
+		snprintf(res, sizeof(res), "%dx%d", r[i].h, r[i].w);
+		printf("%-12s %9ld %6.2f%% %6.1f  %.3f .. %.3f\n", res, r[i].n,
+		       100.0 * (double)r[i].n / (double)t->n, (double)r[i].steps / (double)r[i].n,
+		       ts_ns_to_s(r[i].slo_min), ts_ns_to_s(r[i].slo_max));
+	}
+	free(r);
+	return 0;
+}
+
+static int print_models(const struct ts_trace *t)
+{
+	if (t->nmodels == 0) {
+		printf("models: no model column\n");
+		return 0;
+	}
+	long *count = calloc((size_t)t->nmodels, sizeof(*count));
+	if (!count)
+		return 1;
+	for (size_t i = 0; i < t->n; i++)
+		count[t->req[i].model]++;
+	printf("models:");
+	for (int32_t m = 0; m < t->nmodels; m++)
+		printf(" %s %ld%s", t->models[m], count[m], m + 1 < t->nmodels ? "," : "\n");
+	free(count);
+	return 0;
+}
+
+static int cmd_trace_stats(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		trace_usage(stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: tetriserve trace stats FILE\n");
+		return 2;
+	}
+	struct ts_trace t;
+	struct ts_error err = { 0 };
+	if (ts_trace_load(&t, argv[1], &err)) {
+		fprintf(stderr, "tetriserve trace stats: %s\n", err.msg);
+		return 1;
+	}
+	printf("trace: %s (FNV-1a 64 %016llx)\n", t.path, (unsigned long long)t.hash);
+	print_arrivals(&t);
+	int rc = print_resolutions(&t) || print_models(&t);
+	if (rc)
+		fprintf(stderr, "tetriserve trace stats: out of memory\n");
+	ts_trace_free(&t);
+	return rc;
+}
+
 int ts_cmd_trace(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -399,6 +530,8 @@ int ts_cmd_trace(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "gen"))
 		return cmd_trace_gen(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stats"))
+		return cmd_trace_stats(argc - 1, argv + 1);
 	fprintf(stderr, "tetriserve trace: unknown sub-command '%s' (see tetriserve trace --help)\n",
 		argv[1]);
 	return 2;

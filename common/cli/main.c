@@ -20,6 +20,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  sim        replay a trace on the simulated GPU cluster (tetriserve sim --help)\n"
 		"  trace gen  generate a request trace (tetriserve trace gen --help)\n"
+		"  trace stats  arrival rate, resolution mix and SLOs of a trace file\n"
 		"  report     summarise and compare stored runs (tetriserve report --help)\n"
 		"  regress    rerun recorded configurations and fail when SAR drops (--help)\n"
 		"  merge      combine results files without duplicate runs (--help)\n"
