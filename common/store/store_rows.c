@@ -1,0 +1,244 @@
+#include "store/store_rows.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_sql.h"
+
+#define REQUEST_COLS 10
+#define SEGMENT_COLS 11
+
+static const char requests_head[] =
+	"INSERT INTO requests(run_id, request_id, height, width, steps, arrival_ns,"
+	" start_ns, finish_ns, deadline_ns, met_slo) VALUES ";
+static const char segments_head[] =
+	"INSERT INTO segments(run_id, request_id, kind, gpus, gpu_list, degree,"
+	" first_step, nsteps, batch, start_ns, end_ns) VALUES ";
+
+/* Builds head followed by nrows groups "(?,?,...)" of cols parameters. */
+static char *insert_sql(const char *head, int cols, int nrows)
+{
+	size_t len = strlen(head);
+	size_t size = len + (size_t)nrows * (2 * (size_t)cols + 2) + 1;
+	char *sql = malloc(size);
+	if (!sql)
+		return NULL;
+	memcpy(sql, head, len);
+	for (int r = 0; r < nrows; r++) {
+		sql[len++] = r ? ',' : ' ';
+		sql[len++] = '(';
+		for (int c = 0; c < cols; c++) {
+			if (c)
+				sql[len++] = ',';
+			sql[len++] = '?';
+		}
+		sql[len++] = ')';
+	}
+	sql[len] = '\0';
+	return sql;
+}
+
+static int prepare_insert(struct ts_store_rows *rows, const char *head, int cols, int nrows,
+			  sqlite3_stmt **out, struct ts_error *err)
+{
+	char *sql = insert_sql(head, cols, nrows);
+	if (!sql)
+		return ts_err_set(err, TS_ENOMEM, "%s: out of memory preparing inserts", rows->path);
+	int ret = ts_store_sql_prepare(rows->db, rows->path, sql, out, err);
+	free(sql);
+	return ret;
+}
+
+int ts_store_rows_prepare(struct ts_store_rows *rows, sqlite3 *db, const char *path,
+			  struct ts_error *err)
+{
+	rows->db = db;
+	rows->path = path;
+	int ret = prepare_insert(rows, requests_head, REQUEST_COLS, TS_STORE_ROWS_PER_INSERT,
+				 &rows->requests_many, err);
+	if (!ret)
+		ret = prepare_insert(rows, requests_head, REQUEST_COLS, 1, &rows->requests_one, err);
+	if (!ret)
+		ret = prepare_insert(rows, segments_head, SEGMENT_COLS, TS_STORE_ROWS_PER_INSERT,
+				     &rows->segments_many, err);
+	if (!ret)
+		ret = prepare_insert(rows, segments_head, SEGMENT_COLS, 1, &rows->segments_one, err);
+	return ret;
+}
+
+void ts_store_rows_finalize(struct ts_store_rows *rows)
+{
+	sqlite3_finalize(rows->requests_many);
+	sqlite3_finalize(rows->requests_one);
+	sqlite3_finalize(rows->segments_many);
+	sqlite3_finalize(rows->segments_one);
+	rows->requests_many = rows->requests_one = NULL;
+	rows->segments_many = rows->segments_one = NULL;
+	rows->nrequests = rows->nsegments = 0;
+}
+
+/* Writes "0,1,5" for mask 0x23 into buf (TS_STORE_GPU_LIST_MAX bytes); returns the length. */
+static int format_gpu_list(uint64_t mask, char *buf)
+{
+	int n = 0;
+	for (; mask; mask &= mask - 1) {
+		int g = __builtin_ctzll(mask);
+		if (n)
+			buf[n++] = ',';
+		if (g >= 10)
+			buf[n++] = (char)('0' + g / 10);
+		buf[n++] = (char)('0' + g % 10);
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* Binds a time, or NULL when it is negative (never happened). */
+static void bind_time_or_null(sqlite3_stmt *st, int col, ts_ns t)
+{
+	if (t >= 0)
+		sqlite3_bind_int64(st, col, t);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+/* Binds buffered request i as the row whose first parameter is col + 1. */
+static void bind_request(struct ts_store_rows *rows, sqlite3_stmt *st, int col,
+			 int64_t run_id, int i)
+{
+	const struct ts_store_request_row *r = &rows->requests[i];
+	sqlite3_bind_int64(st, col + 1, run_id);
+	sqlite3_bind_int64(st, col + 2, r->id);
+	sqlite3_bind_int(st, col + 3, r->height);
+	sqlite3_bind_int(st, col + 4, r->width);
+	sqlite3_bind_int(st, col + 5, r->steps);
+	sqlite3_bind_int64(st, col + 6, r->arrival);
+	bind_time_or_null(st, col + 7, r->start);
+	bind_time_or_null(st, col + 8, r->finish);
+	sqlite3_bind_int64(st, col + 9, r->deadline);
+	sqlite3_bind_int(st, col + 10, r->finish >= 0 && r->finish <= r->deadline);
+}
+
+/* Binds buffered segment i as the row whose first parameter is col + 1. */
+static void bind_segment(struct ts_store_rows *rows, sqlite3_stmt *st, int col,
+			 int64_t run_id, int i)
+{
+	const struct ts_segment *seg = &rows->segments[i];
+	char *list = rows->gpu_lists[i];
+	int len = format_gpu_list(seg->gpus, list);
+	sqlite3_bind_int64(st, col + 1, run_id);
+	sqlite3_bind_int64(st, col + 2, seg->request_id);
+	sqlite3_bind_text(st, col + 3, seg->kind == TS_SEG_MOVE ? "move" : "steps", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(st, col + 4, ts_store_u64_bits(seg->gpus));
+	sqlite3_bind_text(st, col + 5, list, len, SQLITE_STATIC);
+	sqlite3_bind_int(st, col + 6, ts_popcount64(seg->gpus));
+	sqlite3_bind_int(st, col + 7, seg->first_step);
+	sqlite3_bind_int(st, col + 8, seg->nsteps);
+	sqlite3_bind_int(st, col + 9, seg->batch);
+	sqlite3_bind_int64(st, col + 10, seg->start);
+	sqlite3_bind_int64(st, col + 11, seg->end);
+}
+
+/* Steps a bound insert; names the table and request ids on failure. */
+static int step_insert(struct ts_store_rows *rows, sqlite3_stmt *st, const char *table,
+		       int64_t first_id, int64_t last_id, int64_t run_id, struct ts_error *err)
+{
+	int ret = TS_OK;
+	if (sqlite3_step(st) != SQLITE_DONE)
+		ret = ts_store_sql_err(rows->db, rows->path, err,
+				       "inserting %s rows of requests %lld..%lld in run %lld", table,
+				       (long long)first_id, (long long)last_id, (long long)run_id);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int64_t request_row_id(const struct ts_store_rows *rows, int i)
+{
+	return rows->requests[i].id;
+}
+
+static int64_t segment_row_id(const struct ts_store_rows *rows, int i)
+{
+	return rows->segments[i].request_id;
+}
+
+/* How the rows of one table are buffered and bound. */
+struct row_table {
+	const char *name;
+	int cols;
+	void (*bind)(struct ts_store_rows *rows, sqlite3_stmt *st, int col, int64_t run_id, int i);
+	int64_t (*request_id)(const struct ts_store_rows *rows, int i);
+};
+
+static const struct row_table requests_table = { "requests", REQUEST_COLS, bind_request,
+						 request_row_id };
+static const struct row_table segments_table = { "segments", SEGMENT_COLS, bind_segment,
+						 segment_row_id };
+
+/* Inserts the n buffered rows of table t: one statement when the buffer is
+ * full, else one single-row statement each. */
+static int insert_buffered(struct ts_store_rows *rows, const struct row_table *t, int n,
+			   sqlite3_stmt *many, sqlite3_stmt *one, int64_t run_id,
+			   struct ts_error *err)
+{
+	if (n == TS_STORE_ROWS_PER_INSERT) {
+		for (int i = 0; i < n; i++)
+			t->bind(rows, many, i * t->cols, run_id, i);
+		return step_insert(rows, many, t->name, t->request_id(rows, 0),
+				   t->request_id(rows, n - 1), run_id, err);
+	}
+	for (int i = 0; i < n; i++) {
+		t->bind(rows, one, 0, run_id, i);
+		int64_t id = t->request_id(rows, i);
+		int ret = step_insert(rows, one, t->name, id, id, run_id, err);
+		if (ret)
+			return ret;
+	}
+	return TS_OK;
+}
+
+static int insert_requests(struct ts_store_rows *rows, int64_t run_id, struct ts_error *err)
+{
+	int n = rows->nrequests;
+	rows->nrequests = 0;
+	return insert_buffered(rows, &requests_table, n, rows->requests_many,
+			       rows->requests_one, run_id, err);
+}
+
+static int insert_segments(struct ts_store_rows *rows, int64_t run_id, struct ts_error *err)
+{
+	int n = rows->nsegments;
+	rows->nsegments = 0;
+	return insert_buffered(rows, &segments_table, n, rows->segments_many,
+			       rows->segments_one, run_id, err);
+}
+
+int ts_store_rows_add_request(struct ts_store_rows *rows, int64_t run_id,
+			      const struct ts_store_request_row *row, struct ts_error *err)
+{
+	rows->requests[rows->nrequests++] = *row;
+	if (rows->nrequests < TS_STORE_ROWS_PER_INSERT)
+		return TS_OK;
+	return insert_requests(rows, run_id, err);
+}
+
+int ts_store_rows_add_segment(struct ts_store_rows *rows, int64_t run_id,
+			      const struct ts_segment *seg, struct ts_error *err)
+{
+	rows->segments[rows->nsegments++] = *seg;
+	if (rows->nsegments < TS_STORE_ROWS_PER_INSERT)
+		return TS_OK;
+	return insert_segments(rows, run_id, err);
+}
+
+int ts_store_rows_drain(struct ts_store_rows *rows, int64_t run_id, struct ts_error *err)
+{
+	int ret = insert_requests(rows, run_id, err);
+	if (ret) {
+		rows->nsegments = 0;
+		return ret;
+	}
+	return insert_segments(rows, run_id, err);
+}

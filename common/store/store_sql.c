@@ -1,0 +1,51 @@
+#include "store/store_sql.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int ts_store_sql_err(sqlite3 *db, const char *path, struct ts_error *err,
+		     const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return ts_err_set(err, TS_EIO, "%s: %s: %s", path, what,
+			  db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+int ts_store_sql_exec(sqlite3 *db, const char *path, const char *sql,
+		      const char *what, struct ts_error *err)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return ts_store_sql_err(db, path, err, "%s", what);
+	return TS_OK;
+}
+
+int ts_store_sql_prepare(sqlite3 *db, const char *path, const char *sql,
+			 sqlite3_stmt **out, struct ts_error *err)
+{
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
+		return ts_store_sql_err(db, path, err, "preparing \"%.80s\"", sql);
+	return TS_OK;
+}
+
+int ts_store_sql_int(sqlite3 *db, const char *path, const char *sql,
+		     int64_t *out, struct ts_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = TS_OK;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return ts_store_sql_err(db, path, err, "running \"%s\"", sql);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		ret = ts_err_set(err, TS_EIO, "%s: \"%s\" returned no row", path, sql);
+	else
+		ret = ts_store_sql_err(db, path, err, "running \"%s\"", sql);
+	sqlite3_finalize(st);
+	return ret;
+}
