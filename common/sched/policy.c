@@ -33,6 +33,7 @@ static const struct ts_policy_ops *const registry[] = {
 	&ts_policy_fixed_sp,
 	&ts_policy_edf_fixed,
 	&ts_policy_rssp,
+	&ts_policy_tetriserve,
 };
 
 const struct ts_policy_ops *ts_policy_find(const char *spec, const char **params,

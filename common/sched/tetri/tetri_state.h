@@ -1,0 +1,103 @@
+/* tetri_state.h: private to the tetriserve policy: its state and the
+ * stages that build one call's launches (tetri_launch.c) for the pipeline in
+ * tetri_policy.c. Not for other modules. */
+#ifndef TS_TETRI_STATE_H
+#define TS_TETRI_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ts_error.h"
+#include "core/ts_types.h"
+#include "sched/policy.h"
+#include "sched/tetri/tetri_gpuplan.h"
+#include "sched/tetri/tetri_round.h"
+
+/* An idle request considered by this call. */
+struct tetri_cand {
+	int32_t r;
+	int32_t left;                /* steps remaining */
+	bool late;                   /* misses its deadline even at the fastest degree */
+	bool started;                /* has a launch in this call */
+	bool planned;                /* plan computed (on first use) */
+	struct ts_tetri_plan plan;   /* GPU-time-minimal plan (non-late only) */
+};
+
+/* A launch being built in this call. */
+struct tetri_job {
+	struct ts_launch l;
+	int32_t cls;
+	int32_t left;                /* fewest remaining steps among its requests */
+	ts_ns t_step;                /* step time at its width and batch size */
+	bool late;
+};
+
+/* Sort key of an idle request: non-late first, then deadline, then index. */
+struct tetri_key {
+	ts_ns deadline;
+	int32_t r;
+	int32_t late;
+};
+
+struct tetri {
+	int32_t gpus;
+	uint64_t all;                /* mask of GPUs 0..gpus-1 */
+	ts_ns tau;                   /* round length */
+	ts_ns ref_step;              /* reference step time (0 with an explicit round) */
+	int32_t round_steps;
+	bool no_placement, no_elastic, no_batching;
+	const struct ts_classes *cs;
+	struct ts_tetri_degs *degs;  /* per class, batch 1 */
+	/* the queue: arrived, unfinished requests; pos[r] = index or -1 */
+	int32_t *active;
+	int32_t nactive;
+	int32_t *pos;
+	size_t nreq;
+	/* round clock */
+	bool in_round;
+	ts_ns round_end;
+	/* per-call scratch, allocated in init */
+	struct tetri_key *keys;
+	struct tetri_key *keys_tmp;  /* merge-sort scratch */
+	struct tetri_cand *cand;
+	int32_t ncand, nontl;        /* candidates; the first nontl are not late */
+	struct ts_tetri_item *items;
+	int32_t *pick;
+	struct ts_tetri_pack pack;
+	struct tetri_job job[TS_MAX_GPUS];
+	int32_t njob;
+	char desc[384];
+};
+
+/* Round boundary: round options of the non-late candidates, Algorithm 1
+ * over the idle GPUs, placement of the picked widths (a pick that finds no
+ * block starts narrower). Clears the picked GPUs from *idle. */
+void ts_tetri_pack_round(struct tetri *tp, const struct ts_sched_view *v,
+			 const struct ts_tetri_frame *f, uint64_t *idle);
+
+/* Work conservation: non-late candidates without a launch, in deadline
+ * order, start on idle GPUs at their plan's widest segment that has a free
+ * block, else at the widest degree that fits. */
+void ts_tetri_fill_waiting(struct tetri *tp, const struct ts_sched_view *v,
+			   const struct ts_tetri_frame *f, uint64_t *idle);
+
+/* Selective batching: solo non-late launches take same-class waiting
+ * candidates (batch 2, 4 or 8) where the profile has the cell, the batch is
+ * cheaper than solo steps and every survivor keeps surviving. */
+void ts_tetri_batch_waiting(struct tetri *tp, const struct ts_sched_view *v,
+			    const struct ts_tetri_frame *f);
+
+/* Late candidates, in deadline order, start on the smallest profiled degree
+ * on what is still idle. */
+void ts_tetri_fill_late(struct tetri *tp, const struct ts_sched_view *v,
+			const struct ts_tetri_frame *f, uint64_t *idle);
+
+/* Elastic scale-up of the launches of late (or of non-late) requests: while
+ * GPUs are idle, the launch whose step time drops most over its remaining
+ * steps doubles its width. */
+void ts_tetri_scale_up(struct tetri *tp, const struct ts_tetri_frame *f, uint64_t *idle, bool late);
+
+/* Appends this call's launches to out. Returns 0 or TS_ENOMEM. */
+int ts_tetri_emit(const struct tetri *tp, struct ts_plan *out, struct ts_error *err);
+
+#endif
