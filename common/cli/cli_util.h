@@ -7,7 +7,7 @@
 /* TS_DATADIR is the source tree (set by meson), so the bundled inputs are
  * found whatever the working directory. */
 #define TS_DEFAULT_TRACE TS_DATADIR "/traces/default.csv"
-#define TS_DEFAULT_PROFILE TS_DATADIR "/traces/profiles/flux-dev_H200.csv"
+#define TS_DEFAULT_PROFILE TS_DATADIR "/traces/profiles/flux-dev_H200_engine.csv"
 #define TS_DEFAULT_POLICIES "fixed-sp:1,fixed-sp:2,fixed-sp:4,rssp,tetriserve"
 
 /* Parses a whole decimal integer in [lo, hi] into *out; on failure fills err

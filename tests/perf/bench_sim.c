@@ -36,7 +36,7 @@ static int fail(const struct ts_error *err)
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
-	const char *profile_path = argc > 2 ? argv[2] : TS_DATADIR "/traces/profiles/flux-dev_H200.csv";
+	const char *profile_path = argc > 2 ? argv[2] : TS_DATADIR "/traces/profiles/flux-dev_H200_engine.csv";
 	struct ts_error err = { 0 };
 	struct ts_tracegen_opts go;
 	ts_tracegen_defaults(&go);

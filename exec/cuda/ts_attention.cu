@@ -1,0 +1,411 @@
+/* ts_attention.cu: FlashAttention-2 style forward kernel for Hopper/Ampere
+ * tensor cores through mma.sync.m16n8k16 (bf16 in, fp32 accumulate).
+ *
+ * A block owns 128 query rows of one (sample, head): 8 warps of 16 rows
+ * or 4 warps of 32 rows (rows_per_warp). Key/value tiles of 64 rows stream through shared memory,
+ * double-buffered with cp.async. Per tile: S = Q K^T (registers), online
+ * softmax (running max m and sum l per row, exp2 with log2(e) folded into
+ * the scale), O = O * alpha + P V with P re-packed from the S accumulators
+ * straight into A fragments. Shared rows are padded by 16 bytes so the
+ * 8 rows an ldmatrix reads fall in different banks. */
+#include <cuda_bf16.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "ts_cuda_check.cuh"
+
+extern "C" {
+#include "ts_attention.h"
+}
+
+typedef __nv_bfloat16 bf16;
+
+#define TS_ATTN_BM 128
+#define TS_ATTN_BN 64
+/* Rows per warp by default, in 16-row m-tiles (see k_attention): 32 rows
+ * measured faster for both head sizes on H200 (bench_exec, exec/NOTES.md:
+ * 281 vs 195 TFLOP/s at head_dim 128, 194 vs 138 at 64, N ~ 16.8k). */
+#define TS_ATTN_DEFAULT_MT 2
+
+__device__ static uint32_t ts_smem_addr(const void *p)
+{
+	return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* 16-byte async copy; src_bytes = 0 zero-fills the destination. */
+__device__ static void ts_cp_async16(void *dst, const void *src, int src_bytes)
+{
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(ts_smem_addr(dst)),
+		     "l"(src), "r"(src_bytes));
+}
+
+__device__ static void ts_cp_async_commit(void)
+{
+	asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int N> __device__ static void ts_cp_async_wait(void)
+{
+	asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ static void ts_ldmatrix_x4(uint32_t *r, const void *p)
+{
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+		     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+		     : "r"(ts_smem_addr(p)));
+}
+
+__device__ static void ts_ldmatrix_x4_trans(uint32_t *r, const void *p)
+{
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+		     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+		     : "r"(ts_smem_addr(p)));
+}
+
+/* c += a (16x16, row) * b (16x8, col), bf16 -> fp32. */
+__device__ static void ts_mma16816(float *c, const uint32_t *a, uint32_t b0, uint32_t b1)
+{
+	asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+		     "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+		     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+		     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* 2^x on the special-function unit (ex2.approx: 2 ulp; 2^-inf = 0). */
+__device__ static __forceinline__ float ts_exp2(float x)
+{
+	float y;
+	asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+	return y;
+}
+
+__device__ static uint32_t ts_pack_bf16(float lo, float hi)
+{
+	__nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+	return *(uint32_t *)&v;
+}
+
+/* Address of token j (0 .. chunks*chunk_tokens-1) of (sample s, head h). */
+__device__ static int64_t ts_attn_row(const struct ts_attn_args &a, int64_t j, int s, int h)
+{
+	/* 32-bit division: token counts stay far below 2^31 (checked at launch). */
+	uint32_t ct = (uint32_t)a.chunk_tokens;
+	int64_t c = (uint32_t)j / ct, t = (uint32_t)j % ct;
+	return (((c * a.batch + s) * a.chunk_tokens + t) * a.heads + h) * a.head_dim;
+}
+
+__device__ static bool ts_key_valid(const struct ts_attn_args &a, int64_t j, int64_t n)
+{
+	if (j >= n)
+		return false;
+	uint32_t ct = (uint32_t)a.chunk_tokens;
+	int64_t c = (uint32_t)j / ct, t = (uint32_t)j % ct;
+	if (t < a.txt_tokens)
+		return c * a.txt_tokens + t < a.txt_valid;
+	return c * (a.chunk_tokens - a.txt_tokens) + (t - a.txt_tokens) < a.img_valid;
+}
+
+/* Key validity of one tile into shared memory (read after the next
+ * barrier); returns, to every thread, whether the whole tile is valid so the
+ * common unmasked tile skips the per-element test. */
+__device__ static int ts_load_valid(unsigned char *valid, const struct ts_attn_args &a,
+				    int64_t j0, int64_t n)
+{
+	int ok = 1;
+	if (threadIdx.x < TS_ATTN_BN) {
+		ok = ts_key_valid(a, j0 + threadIdx.x, n);
+		valid[threadIdx.x] = (unsigned char)ok;
+	}
+	return __syncthreads_and(ok);
+}
+
+/* Loads `rows` rows of D bf16 starting at token j0 into shared memory with
+ * row stride LDS; rows past n are zero-filled. When the rows lie in one SP
+ * chunk (almost always), their addresses are linear in the row: one
+ * division per tile instead of one per 16-byte copy, which otherwise costs
+ * as many instructions as the tile's math. */
+template <int D, int LDS>
+__device__ static void ts_load_tile(bf16 *sm, const bf16 *g, const struct ts_attn_args &a,
+				    int64_t j0, int rows, int64_t n, int s, int h)
+{
+	constexpr int CPR = D / 8; /* 16-byte chunks per row */
+	const uint32_t ct = (uint32_t)a.chunk_tokens;
+	const bool linear = j0 + rows <= n && (uint32_t)j0 / ct == (uint32_t)(j0 + rows - 1) / ct;
+	if (linear) {
+		const bf16 *base = g + ts_attn_row(a, j0, s, h);
+		const int64_t stride = (int64_t)a.heads * D;
+#pragma unroll 4
+		for (int i = threadIdx.x; i < rows * CPR; i += blockDim.x) {
+			int r = i / CPR, c = (i % CPR) * 8;
+			ts_cp_async16(sm + r * LDS + c, base + r * stride + c, 16);
+		}
+		return;
+	}
+	for (int i = threadIdx.x; i < rows * CPR; i += blockDim.x) {
+		int r = i / CPR, c = (i % CPR) * 8;
+		int64_t j = j0 + r;
+		bool ok = j < n;
+		const bf16 *src = ok ? g + ts_attn_row(a, j, s, h) + c : g;
+		ts_cp_async16(sm + r * LDS + c, src, ok ? 16 : 0);
+	}
+}
+
+/* The A fragment (16 query rows x 16 dims) at row r0, column c0 of sq. */
+template <int LDS>
+__device__ static __forceinline__ void ts_q_frag(uint32_t *a, const bf16 *sq, int r0, int c0, int lane)
+{
+	ts_ldmatrix_x4(a, sq + (r0 + (lane & 15)) * LDS + c0 + (lane >> 4) * 8);
+}
+
+/* Online softmax of one 16-row m-tile: scales and masks the scores,
+ * updates the running max m and sum l of the thread's two rows, rescales
+ * O, and leaves exp2(s - max) in sc. (Folding the scale into the exp's
+ * FFMA keeps raw scores live longer and made the 32-row variant spill.) */
+template <int D>
+__device__ static __forceinline__ void ts_softmax_tile(float (*sc)[4], float (*o)[4], float *m,
+						       float *l, const unsigned char *valid,
+						       int full, float sl2, int t4)
+{
+	float mt[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+	for (int j = 0; j < TS_ATTN_BN / 8; j++) {
+#pragma unroll
+		for (int e = 0; e < 4; e++) {
+			float v = sc[j][e] * sl2;
+			if (!full && !valid[j * 8 + 2 * t4 + (e & 1)])
+				v = -INFINITY;
+			sc[j][e] = v;
+			mt[e >> 1] = fmaxf(mt[e >> 1], v);
+		}
+	}
+	float alpha[2], base[2];
+#pragma unroll
+	for (int r = 0; r < 2; r++) {
+		mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 1));
+		mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 2));
+		float mn = fmaxf(m[r], mt[r]);
+		base[r] = mn == -INFINITY ? 0.0f : mn; /* fully masked so far */
+		alpha[r] = ts_exp2(m[r] - base[r]);
+		m[r] = mn;
+		l[r] *= alpha[r];
+	}
+#pragma unroll
+	for (int i = 0; i < D / 8; i++) {
+		o[i][0] *= alpha[0];
+		o[i][1] *= alpha[0];
+		o[i][2] *= alpha[1];
+		o[i][3] *= alpha[1];
+	}
+#pragma unroll
+	for (int j = 0; j < TS_ATTN_BN / 8; j++) {
+#pragma unroll
+		for (int e = 0; e < 4; e++) {
+			float p = ts_exp2(sc[j][e] - base[e >> 1]);
+			sc[j][e] = p;
+			l[e >> 1] += p;
+		}
+	}
+}
+
+/* MT = 16-row m-tiles per warp. MT = 1: 8 warps, Q fragments held in
+ * registers. MT = 2: 4 warps of 32 rows; each K/V fragment read from shared
+ * memory feeds two MMAs (less shared-memory traffic per flop), Q
+ * fragments are re-read per tile to stay within 255 registers. */
+template <int D, int MT>
+__global__ static void __launch_bounds__(8 / MT * 32)
+	k_attention(struct ts_attn_args a)
+{
+	constexpr int BM = TS_ATTN_BM, BN = TS_ATTN_BN, LDS = D + 8;
+	constexpr int QREG = MT == 1 ? D / 16 : 1;
+	extern __shared__ __align__(16) unsigned char ts_smem[];
+	bf16 *sq = (bf16 *)ts_smem;
+	bf16 *sk = sq + BM * LDS;      /* [2][BN][LDS] */
+	bf16 *sv = sk + 2 * BN * LDS;  /* [2][BN][LDS] */
+	unsigned char *svalid = (unsigned char *)(sv + 2 * BN * LDS); /* [2][BN] */
+
+	const int s = blockIdx.z, h = blockIdx.y;
+	const int64_t n = (int64_t)a.chunks * a.chunk_tokens;
+	const int64_t q0 = (int64_t)blockIdx.x * BM;
+	const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+	const int g = lane >> 2, t4 = lane & 3;
+	const int row0 = warp * 16 * MT; /* this warp's first row in the tile */
+	const bf16 *gq = (const bf16 *)a.q, *gk = (const bf16 *)a.k, *gv = (const bf16 *)a.v;
+	const float sl2 = a.scale * 1.4426950408889634f;
+
+	ts_load_tile<D, LDS>(sq, gq, a, q0, BM, n, s, h);
+	ts_load_tile<D, LDS>(sk, gk, a, 0, BN, n, s, h);
+	ts_load_tile<D, LDS>(sv, gv, a, 0, BN, n, s, h);
+	int full = ts_load_valid(svalid, a, 0, n);
+	ts_cp_async_commit();
+
+	uint32_t qf[QREG][4];
+	float o[MT][D / 8][4];
+	float m[MT][2], l[MT][2];
+	#pragma unroll
+	for (int mt = 0; mt < MT; mt++) {
+		#pragma unroll
+		for (int i = 0; i < D / 8; i++)
+			o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.0f;
+		m[mt][0] = m[mt][1] = -INFINITY;
+		l[mt][0] = l[mt][1] = 0.0f;
+	}
+
+	const int ntiles = (int)((n + BN - 1) / BN);
+	for (int kt = 0; kt < ntiles; kt++) {
+		int st = kt & 1, full_next = 1;
+		if (kt + 1 < ntiles) {
+			int nx = (kt + 1) & 1;
+			ts_load_tile<D, LDS>(sk + nx * BN * LDS, gk, a, (int64_t)(kt + 1) * BN, BN, n, s, h);
+			ts_load_tile<D, LDS>(sv + nx * BN * LDS, gv, a, (int64_t)(kt + 1) * BN, BN, n, s, h);
+			full_next = ts_load_valid(svalid + nx * BN, a, (int64_t)(kt + 1) * BN, n);
+			ts_cp_async_commit();
+			ts_cp_async_wait<1>();
+		} else {
+			ts_cp_async_wait<0>();
+		}
+		__syncthreads();
+		if (MT == 1 && kt == 0)
+			#pragma unroll
+			for (int kk = 0; kk < D / 16; kk++)
+				ts_q_frag<LDS>(qf[kk], sq, row0, kk * 16, lane);
+		const bf16 *k_s = sk + st * BN * LDS, *v_s = sv + st * BN * LDS;
+
+		/* S = Q K^T for this warp's rows and 64 keys. */
+		float sc[MT][BN / 8][4];
+		#pragma unroll
+		for (int mt = 0; mt < MT; mt++)
+			#pragma unroll
+			for (int j = 0; j < BN / 8; j++)
+				sc[mt][j][0] = sc[mt][j][1] = sc[mt][j][2] = sc[mt][j][3] = 0.0f;
+		#pragma unroll
+		for (int kk = 0; kk < D / 16; kk++) {
+			uint32_t qa[MT][4];
+			#pragma unroll
+			for (int mt = 0; mt < MT; mt++) {
+				if (MT == 1)
+					#pragma unroll
+					for (int i = 0; i < 4; i++)
+						qa[mt][i] = qf[MT == 1 ? kk : 0][i];
+				else
+					ts_q_frag<LDS>(qa[mt], sq, row0 + mt * 16, kk * 16, lane);
+			}
+			#pragma unroll
+			for (int np = 0; np < BN / 16; np++) {
+				uint32_t b[4];
+				ts_ldmatrix_x4(b, k_s + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * LDS +
+							  kk * 16 + ((lane >> 3) & 1) * 8);
+				#pragma unroll
+				for (int mt = 0; mt < MT; mt++) {
+					ts_mma16816(sc[mt][2 * np], qa[mt], b[0], b[1]);
+					ts_mma16816(sc[mt][2 * np + 1], qa[mt], b[2], b[3]);
+				}
+			}
+		}
+		#pragma unroll
+		for (int mt = 0; mt < MT; mt++)
+			ts_softmax_tile<D>(sc[mt], o[mt], m[mt], l[mt], svalid + st * BN, full, sl2, t4);
+
+		/* O += P V: P's accumulators become A fragments directly. */
+		#pragma unroll
+		for (int kk = 0; kk < BN / 16; kk++) {
+			uint32_t pa[MT][4];
+			#pragma unroll
+			for (int mt = 0; mt < MT; mt++) {
+				pa[mt][0] = ts_pack_bf16(sc[mt][2 * kk][0], sc[mt][2 * kk][1]);
+				pa[mt][1] = ts_pack_bf16(sc[mt][2 * kk][2], sc[mt][2 * kk][3]);
+				pa[mt][2] = ts_pack_bf16(sc[mt][2 * kk + 1][0], sc[mt][2 * kk + 1][1]);
+				pa[mt][3] = ts_pack_bf16(sc[mt][2 * kk + 1][2], sc[mt][2 * kk + 1][3]);
+			}
+			#pragma unroll
+			for (int dn = 0; dn < D / 16; dn++) {
+				uint32_t b[4];
+				ts_ldmatrix_x4_trans(b, v_s + (kk * 16 + (lane & 15)) * LDS + dn * 16 +
+								(lane >> 4) * 8);
+				#pragma unroll
+				for (int mt = 0; mt < MT; mt++) {
+					ts_mma16816(o[mt][2 * dn], pa[mt], b[0], b[1]);
+					ts_mma16816(o[mt][2 * dn + 1], pa[mt], b[2], b[3]);
+				}
+			}
+		}
+		full = full_next;
+		__syncthreads(); /* this stage is refilled two tiles later */
+	}
+
+	/* Normalise, stage this warp's rows in its own part of sq, store with
+	 * 16-byte writes. */
+	bf16 *so = sq + row0 * LDS;
+	#pragma unroll
+	for (int mt = 0; mt < MT; mt++) {
+		float inv[2];
+		#pragma unroll
+		for (int r = 0; r < 2; r++) {
+			l[mt][r] += __shfl_xor_sync(0xffffffffu, l[mt][r], 1);
+			l[mt][r] += __shfl_xor_sync(0xffffffffu, l[mt][r], 2);
+			inv[r] = l[mt][r] > 0.0f ? 1.0f / l[mt][r] : 0.0f;
+		}
+		#pragma unroll
+		for (int i = 0; i < D / 8; i++) {
+			int c = i * 8 + 2 * t4;
+			*(__nv_bfloat162 *)(so + (mt * 16 + g) * LDS + c) =
+				__floats2bfloat162_rn(o[mt][i][0] * inv[0], o[mt][i][1] * inv[0]);
+			*(__nv_bfloat162 *)(so + (mt * 16 + g + 8) * LDS + c) =
+				__floats2bfloat162_rn(o[mt][i][2] * inv[1], o[mt][i][3] * inv[1]);
+		}
+	}
+	__syncwarp();
+	bf16 *go = (bf16 *)a.o;
+	constexpr int CPR = D / 8;
+	for (int i = lane; i < 16 * MT * CPR; i += 32) {
+		int r = i / CPR, c = (i % CPR) * 8;
+		int64_t j = q0 + row0 + r;
+		if (j < n)
+			*(uint4 *)(go + ts_attn_row(a, j, s, h) + c) = *(const uint4 *)(so + r * LDS + c);
+	}
+}
+
+template <int D, int MT>
+static int ts_attention_launch(const struct ts_attn_args *a, cudaStream_t st,
+			       struct ts_error *err)
+{
+	const int smem = (TS_ATTN_BM + 4 * TS_ATTN_BN) * (D + 8) * (int)sizeof(bf16) +
+			 2 * TS_ATTN_BN;
+	TS_CUDA(cudaFuncSetAttribute(k_attention<D, MT>,
+				     cudaFuncAttributeMaxDynamicSharedMemorySize, smem), err);
+	int64_t n = (int64_t)a->chunks * a->chunk_tokens;
+	dim3 grid((unsigned int)((n + TS_ATTN_BM - 1) / TS_ATTN_BM), (unsigned int)a->heads,
+		  (unsigned int)a->batch);
+	k_attention<D, MT><<<grid, 8 / MT * 32, smem, st>>>(*a);
+	TS_CUDA_LAUNCHED("k_attention", err);
+	return 0;
+}
+
+extern "C" int ts_attention(const struct ts_attn_args *a, void *stream, struct ts_error *err)
+{
+	if (a->chunks < 1 || a->chunk_tokens < 1 || a->batch < 1 || a->heads < 1 ||
+	    a->batch > 65535 || a->heads > 65535 || a->txt_tokens > a->chunk_tokens ||
+	    (int64_t)a->chunks * a->chunk_tokens >= (1LL << 31))
+		return ts_err_set(err, TS_EINVAL, "attention: bad shape (batch %d, heads %d, chunks %d x %lld tokens, %lld text)",
+				  a->batch, a->heads, a->chunks, (long long)a->chunk_tokens,
+				  (long long)a->txt_tokens);
+	cudaStream_t st = (cudaStream_t)stream;
+	if (a->rows_per_warp != 0 && a->rows_per_warp != 16 && a->rows_per_warp != 32)
+		return ts_err_set(err, TS_EINVAL, "attention: rows_per_warp %d (0, 16 or 32)",
+				  a->rows_per_warp);
+	int mt = a->rows_per_warp ? a->rows_per_warp / 16 : TS_ATTN_DEFAULT_MT;
+	switch (a->head_dim * 4 + mt) {
+	case 64 * 4 + 1: return ts_attention_launch<64, 1>(a, st, err);
+	case 64 * 4 + 2: return ts_attention_launch<64, 2>(a, st, err);
+	case 128 * 4 + 1: return ts_attention_launch<128, 1>(a, st, err);
+	case 128 * 4 + 2: return ts_attention_launch<128, 2>(a, st, err);
+	}
+	return ts_err_set(err, TS_EINVAL, "attention: head_dim %d not supported (64 or 128)",
+			  a->head_dim);
+}
+
+extern "C" double ts_attention_flops(const struct ts_attn_args *a)
+{
+	double n = (double)a->chunks * (double)a->chunk_tokens;
+	return 4.0 * n * n * a->head_dim * a->heads * a->batch;
+}

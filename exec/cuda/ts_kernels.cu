@@ -1,0 +1,551 @@
+/* ts_kernels.cu: element-wise and layout kernels of the DiT step. Every
+ * kernel computes in fp32 and stores bf16 (or fp32 for the latent). */
+#include <cuda_bf16.h>
+#include <math.h>
+
+#include "ts_cuda_check.cuh"
+
+extern "C" {
+#include "ts_kernels.h"
+}
+
+typedef __nv_bfloat16 bf16;
+
+#define TS_THREADS 256
+
+static unsigned int ts_blocks(size_t n, unsigned int per_block)
+{
+	size_t b = (n + per_block - 1) / per_block;
+	return (unsigned int)(b < 1 ? 1 : (b > 65535u * 16u ? 65535u * 16u : b));
+}
+
+/* ---- seeded synthetic data --------------------------------------------- */
+
+__device__ static uint64_t ts_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1) from 24 hash bits. */
+__device__ static float ts_hash_uniform(uint64_t seed, uint64_t i)
+{
+	uint64_t h = ts_mix64(seed * 0x9e3779b97f4a7c15ULL + i + 0x632be59bd9b4e019ULL);
+	return (float)(h >> 40) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+__global__ static void k_fill_uniform_bf16(bf16 *dst, size_t n, uint64_t seed,
+					   float scale, float offset)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x)
+		dst[i] = __float2bfloat16(offset + scale * ts_hash_uniform(seed, i));
+}
+
+extern "C" int ts_k_fill_uniform_bf16(void *dst, size_t n, uint64_t seed, float scale,
+				      float offset, void *stream, struct ts_error *err)
+{
+	k_fill_uniform_bf16<<<ts_blocks(n, TS_THREADS * 4), TS_THREADS, 0,
+			      (cudaStream_t)stream>>>((bf16 *)dst, n, seed, scale, offset);
+	TS_CUDA_LAUNCHED("k_fill_uniform_bf16", err);
+	return 0;
+}
+
+__global__ static void k_fill_normal_f32(float *dst, size_t n, uint64_t seed)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x) {
+		float u1 = 0.5f * (ts_hash_uniform(seed, 2 * i) + 1.0f);
+		float u2 = 0.5f * (ts_hash_uniform(seed, 2 * i + 1) + 1.0f);
+		u1 = fmaxf(u1, 1e-7f);
+		dst[i] = sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
+	}
+}
+
+extern "C" int ts_k_fill_normal_f32(float *dst, size_t n, uint64_t seed, void *stream,
+				    struct ts_error *err)
+{
+	k_fill_normal_f32<<<ts_blocks(n, TS_THREADS * 4), TS_THREADS, 0,
+			    (cudaStream_t)stream>>>(dst, n, seed);
+	TS_CUDA_LAUNCHED("k_fill_normal_f32", err);
+	return 0;
+}
+
+/* ---- normalisation and residuals ---------------------------------------- */
+
+/* Loads 8 bf16 (16 bytes) as floats. */
+__device__ static void ts_load8(const bf16 *p, float *f)
+{
+	uint4 u = *(const uint4 *)p;
+	const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
+	for (int i = 0; i < 4; i++) {
+		float2 t = __bfloat1622float2(h[i]);
+		f[2 * i] = t.x;
+		f[2 * i + 1] = t.y;
+	}
+}
+
+/* Stores 8 floats as bf16 (16 bytes). */
+__device__ static void ts_store8(bf16 *p, const float *f)
+{
+	uint4 u;
+	__nv_bfloat162 *h = (__nv_bfloat162 *)&u;
+	for (int i = 0; i < 4; i++)
+		h[i] = __floats2bfloat162_rn(f[2 * i], f[2 * i + 1]);
+	*(uint4 *)p = u;
+}
+
+__device__ static float ts_warp_sum(float v)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+
+/* One warp per row; three passes over the row (mean, variance, output):
+ * the row stays in L1/L2 between passes, and two-pass variance avoids the
+ * cancellation of E[x^2] - E[x]^2 on a residual stream with a large mean. */
+__global__ static void k_layernorm_modulate(bf16 *out, const bf16 *x, const bf16 *shift,
+					    const bf16 *scale, int64_t rows, int dim,
+					    int64_t rows_per_sample, int64_t mod_stride)
+{
+	int64_t row = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
+	int lane = threadIdx.x & 31;
+	if (row >= rows)
+		return;
+	const bf16 *xr = x + row * dim;
+	float f[8];
+	float sum = 0.0f;
+	for (int c = lane * 8; c < dim; c += 256) {
+		ts_load8(xr + c, f);
+		for (int i = 0; i < 8; i++)
+			sum += f[i];
+	}
+	float mean = ts_warp_sum(sum) / dim;
+	float sq = 0.0f;
+	for (int c = lane * 8; c < dim; c += 256) {
+		ts_load8(xr + c, f);
+		for (int i = 0; i < 8; i++)
+			sq += (f[i] - mean) * (f[i] - mean);
+	}
+	float rstd = rsqrtf(ts_warp_sum(sq) / dim + 1e-6f);
+	int64_t s = row / rows_per_sample;
+	const bf16 *sh = shift + s * mod_stride, *sc = scale + s * mod_stride;
+	for (int c = lane * 8; c < dim; c += 256) {
+		float a[8], b[8];
+		ts_load8(xr + c, f);
+		ts_load8(sh + c, a);
+		ts_load8(sc + c, b);
+		for (int i = 0; i < 8; i++)
+			f[i] = (f[i] - mean) * rstd * (1.0f + b[i]) + a[i];
+		ts_store8(out + row * dim + c, f);
+	}
+}
+
+extern "C" int ts_k_layernorm_modulate(void *out, const void *x, const void *shift,
+				       const void *scale, int64_t rows, int dim,
+				       int64_t rows_per_sample, int64_t mod_stride,
+				       void *stream, struct ts_error *err)
+{
+	if (dim % 8 || rows_per_sample <= 0)
+		return ts_err_set(err, TS_EINVAL, "layernorm_modulate: dim %d not a multiple of 8 or rows_per_sample %lld <= 0",
+				  dim, (long long)rows_per_sample);
+	unsigned int blocks = (unsigned int)((rows + 7) / 8);
+	k_layernorm_modulate<<<blocks, TS_THREADS, 0, (cudaStream_t)stream>>>(
+		(bf16 *)out, (const bf16 *)x, (const bf16 *)shift, (const bf16 *)scale,
+		rows, dim, rows_per_sample, mod_stride);
+	TS_CUDA_LAUNCHED("k_layernorm_modulate", err);
+	return 0;
+}
+
+__global__ static void k_gated_residual(bf16 *x, const bf16 *y, const bf16 *gate,
+					int64_t chunks, int dim, int64_t rows_per_sample,
+					int64_t gate_stride)
+{
+	int per_row = dim / 8;
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < chunks;
+	     i += (int64_t)gridDim.x * blockDim.x) {
+		int64_t row = i / per_row;
+		int c = (int)(i % per_row) * 8;
+		float a[8], b[8], g[8];
+		ts_load8(x + row * dim + c, a);
+		ts_load8(y + row * dim + c, b);
+		ts_load8(gate + (row / rows_per_sample) * gate_stride + c, g);
+		for (int k = 0; k < 8; k++)
+			a[k] += g[k] * b[k];
+		ts_store8(x + row * dim + c, a);
+	}
+}
+
+extern "C" int ts_k_gated_residual(void *x, const void *y, const void *gate, int64_t rows,
+				   int dim, int64_t rows_per_sample, int64_t gate_stride,
+				   void *stream, struct ts_error *err)
+{
+	if (dim % 8 || rows_per_sample <= 0)
+		return ts_err_set(err, TS_EINVAL, "gated_residual: dim %d not a multiple of 8", dim);
+	int64_t chunks = rows * (dim / 8);
+	k_gated_residual<<<ts_blocks((size_t)chunks, TS_THREADS), TS_THREADS, 0,
+			   (cudaStream_t)stream>>>((bf16 *)x, (const bf16 *)y,
+						   (const bf16 *)gate, chunks, dim,
+						   rows_per_sample, gate_stride);
+	TS_CUDA_LAUNCHED("k_gated_residual", err);
+	return 0;
+}
+
+/* ---- activations --------------------------------------------------------- */
+
+__device__ static float ts_gelu_tanh(float x)
+{
+	const float k0 = 0.7978845608028654f; /* sqrt(2/pi) */
+	return 0.5f * x * (1.0f + tanhf(k0 * (x + 0.044715f * x * x * x)));
+}
+
+__global__ static void k_bias_gelu(bf16 *x, const bf16 *bias, int64_t chunks, int dim,
+				   int64_t ld)
+{
+	int per_row = dim / 8;
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < chunks;
+	     i += (int64_t)gridDim.x * blockDim.x) {
+		int64_t row = i / per_row;
+		int c = (int)(i % per_row) * 8;
+		float a[8], b[8];
+		ts_load8(x + row * ld + c, a);
+		ts_load8(bias + c, b);
+		for (int k = 0; k < 8; k++)
+			a[k] = ts_gelu_tanh(a[k] + b[k]);
+		ts_store8(x + row * ld + c, a);
+	}
+}
+
+extern "C" int ts_k_bias_gelu(void *x, const void *bias, int64_t rows, int dim, int64_t ld,
+			      void *stream, struct ts_error *err)
+{
+	if (dim % 8 || ld % 8)
+		return ts_err_set(err, TS_EINVAL, "bias_gelu: dim %d or ld %lld not a multiple of 8",
+				  dim, (long long)ld);
+	int64_t chunks = rows * (dim / 8);
+	k_bias_gelu<<<ts_blocks((size_t)chunks, TS_THREADS), TS_THREADS, 0,
+		      (cudaStream_t)stream>>>((bf16 *)x, (const bf16 *)bias, chunks, dim, ld);
+	TS_CUDA_LAUNCHED("k_bias_gelu", err);
+	return 0;
+}
+
+__global__ static void k_silu(bf16 *out, const bf16 *in, size_t n)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x) {
+		float v = __bfloat162float(in[i]);
+		out[i] = __float2bfloat16(v / (1.0f + expf(-v)));
+	}
+}
+
+extern "C" int ts_k_silu(void *out, const void *in, size_t n, void *stream,
+			 struct ts_error *err)
+{
+	k_silu<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(
+		(bf16 *)out, (const bf16 *)in, n);
+	TS_CUDA_LAUNCHED("k_silu", err);
+	return 0;
+}
+
+/* ---- timestep embedding -------------------------------------------------- */
+
+struct ts_tvec {
+	float t[8];
+};
+
+__global__ static void k_timestep_embed(bf16 *out, struct ts_tvec tv, int batch, int dim,
+					float factor)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	int half = dim / 2;
+	if (i >= batch * half)
+		return;
+	int b = i / half, j = i % half;
+	float freq = expf(-logf(10000.0f) * (float)j / (float)half);
+	float arg = tv.t[b] * factor * freq;
+	out[b * dim + j] = __float2bfloat16(cosf(arg));
+	out[b * dim + half + j] = __float2bfloat16(sinf(arg));
+}
+
+extern "C" int ts_k_timestep_embed(void *out, const float *t, int batch, int dim,
+				   float time_factor, void *stream, struct ts_error *err)
+{
+	if (batch < 1 || batch > 8 || dim % 2)
+		return ts_err_set(err, TS_EINVAL, "timestep_embed: batch %d not in 1..8 or odd dim %d",
+				  batch, dim);
+	struct ts_tvec tv = {};
+	for (int b = 0; b < batch; b++)
+		tv.t[b] = t[b];
+	int n = batch * dim / 2;
+	k_timestep_embed<<<(n + TS_THREADS - 1) / TS_THREADS, TS_THREADS, 0,
+			   (cudaStream_t)stream>>>((bf16 *)out, tv, batch, dim, time_factor);
+	TS_CUDA_LAUNCHED("k_timestep_embed", err);
+	return 0;
+}
+
+/* ---- latent <-> tokens ---------------------------------------------------- */
+
+__global__ static void k_patchify(bf16 *tok, const float *lat, struct ts_patch_geom g,
+				  int64_t tok0, int64_t ntok)
+{
+	int p = g.patch, feat = g.channels * p * p;
+	int cols = g.width / p;
+	int64_t ntotal = (int64_t)(g.height / p) * cols;
+	int64_t n = (int64_t)g.batch * ntok * feat;
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+	     i += (int64_t)gridDim.x * blockDim.x) {
+		int f = (int)(i % feat);
+		int64_t t = (i / feat) % ntok;
+		int64_t s = i / feat / ntok;
+		int64_t gt = tok0 + t;
+		float v = 0.0f;
+		if (gt < ntotal) {
+			int c = f / (p * p), ph = (f / p) % p, pw = f % p;
+			int64_t y = (gt / cols) * p + ph, x = (gt % cols) * p + pw;
+			v = lat[((s * g.channels + c) * g.height + y) * g.width + x];
+		}
+		tok[i] = __float2bfloat16(v);
+	}
+}
+
+static int ts_check_geom(const struct ts_patch_geom *g, const char *what, struct ts_error *err)
+{
+	if (g->patch < 1 || g->height % g->patch || g->width % g->patch || g->batch < 1 ||
+	    g->channels < 1)
+		return ts_err_set(err, TS_EINVAL, "%s: latent %dx%d not divisible by patch %d (batch %d, channels %d)",
+				  what, g->height, g->width, g->patch, g->batch, g->channels);
+	return 0;
+}
+
+extern "C" int ts_k_patchify(void *tokens, const float *latent, const struct ts_patch_geom *g,
+			     int64_t tok0, int64_t ntok, void *stream, struct ts_error *err)
+{
+	int rc = ts_check_geom(g, "patchify", err);
+	if (rc)
+		return rc;
+	size_t n = (size_t)g->batch * ntok * g->channels * g->patch * g->patch;
+	k_patchify<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(
+		(bf16 *)tokens, latent, *g, tok0, ntok);
+	TS_CUDA_LAUNCHED("k_patchify", err);
+	return 0;
+}
+
+__global__ static void k_unpatchify(float *img, const bf16 *tok, struct ts_patch_geom g,
+				    int64_t chunk_tokens)
+{
+	int p = g.patch, feat = g.channels * p * p;
+	int cols = g.width / p;
+	int64_t n = (int64_t)g.batch * g.channels * g.height * g.width;
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+	     i += (int64_t)gridDim.x * blockDim.x) {
+		int64_t x = i % g.width, y = (i / g.width) % g.height;
+		int64_t c = (i / g.width / g.height) % g.channels;
+		int64_t s = i / g.width / g.height / g.channels;
+		int64_t t = (y / p) * cols + x / p;
+		int64_t f = c * p * p + (y % p) * p + x % p;
+		int64_t chunk = t / chunk_tokens, row = t % chunk_tokens;
+		img[i] = __bfloat162float(tok[((chunk * g.batch + s) * chunk_tokens + row) * feat + f]);
+	}
+}
+
+extern "C" int ts_k_unpatchify(float *img, const void *tokens, const struct ts_patch_geom *g,
+			       int64_t chunk_tokens, void *stream, struct ts_error *err)
+{
+	int rc = ts_check_geom(g, "unpatchify", err);
+	if (rc)
+		return rc;
+	if (chunk_tokens < 1)
+		return ts_err_set(err, TS_EINVAL, "unpatchify: chunk_tokens %lld < 1",
+				  (long long)chunk_tokens);
+	size_t n = (size_t)g->batch * g->channels * g->height * g->width;
+	k_unpatchify<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(
+		img, (const bf16 *)tokens, *g, chunk_tokens);
+	TS_CUDA_LAUNCHED("k_unpatchify", err);
+	return 0;
+}
+
+__global__ static void k_euler(float *x, const float *v, size_t n, float dt)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x)
+		x[i] += dt * v[i];
+}
+
+extern "C" int ts_k_euler(float *x, const float *v, size_t n, float dt, void *stream,
+			  struct ts_error *err)
+{
+	k_euler<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(x, v, n, dt);
+	TS_CUDA_LAUNCHED("k_euler", err);
+	return 0;
+}
+
+/* ---- attention layouts ---------------------------------------------------- */
+
+/* Row (sample s, local token t) of a two-segment token layout. */
+__device__ static int64_t ts_seg_row(int64_t s, int64_t t, int64_t txt_tokens,
+				     int64_t txt_sample_rows, int64_t img_sample_rows,
+				     int *is_img)
+{
+	*is_img = t >= txt_tokens;
+	return *is_img ? s * img_sample_rows + (t - txt_tokens) : s * txt_sample_rows + t;
+}
+
+/* Up to 4 elements of one head vector per lane (head_dim <= 128). */
+#define TS_QK_MAX 4
+
+__device__ static void ts_rms_norm_lane(float *v, int e, const bf16 *w, int d0, int head_dim)
+{
+	float sq = 0.0f;
+	for (int i = 0; i < e; i++)
+		sq += v[i] * v[i];
+	float r = rsqrtf(ts_warp_sum(sq) / head_dim + 1e-6f);
+	for (int i = 0; i < e; i++)
+		v[i] = v[i] * r * __bfloat162float(w[d0 + i]);
+}
+
+/* FLUX RoPE: the pair (d, d+1) of axis a rotates by pos[a] * theta^(-2j/dim_a),
+ * j the pair's index within its axis. */
+__device__ static void ts_rope_lane(float *v, int e, int d0, const int64_t pos[3],
+				    const int axes[3], float theta)
+{
+	for (int i = 0; i < e; i += 2) {
+		int pair = (d0 + i) / 2, a = 0, start = 0;
+		while (a < 2 && pair >= start + axes[a] / 2) {
+			start += axes[a] / 2;
+			a++;
+		}
+		int j = pair - start;
+		float ang = (float)pos[a] * powf(theta, -2.0f * (float)j / (float)axes[a]);
+		float sn, cs;
+		sincosf(ang, &sn, &cs);
+		float x0 = v[i], x1 = v[i + 1];
+		v[i] = x0 * cs - x1 * sn;
+		v[i + 1] = x0 * sn + x1 * cs;
+	}
+}
+
+__global__ static void k_qkv_prepare(struct ts_qkv_prep p)
+{
+	int64_t tokens = p.txt_tokens + p.img_tokens;
+	int64_t w = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
+	int lane = threadIdx.x & 31;
+	if (w >= (int64_t)p.batch * tokens * p.heads)
+		return;
+	int h = (int)(w % p.heads);
+	int64_t t = (w / p.heads) % tokens, s = w / p.heads / tokens;
+	int is_img;
+	int64_t row = ts_seg_row(s, t, p.txt_tokens, p.txt_sample_rows, p.img_sample_rows, &is_img);
+	const bf16 *src = (const bf16 *)(is_img ? p.src_img : p.src_txt) + row * p.src_ld;
+	int e = p.head_dim / 32, d0 = lane * e;
+	int hl_n = p.heads / p.ranks, r = h / hl_n, hl = h % hl_n;
+	int64_t dst = (((int64_t)r * p.batch + s) * tokens + t) * hl_n * p.head_dim +
+		      (int64_t)hl * p.head_dim + d0;
+	int64_t pos[3] = {0, 0, 0};
+	if (is_img) {
+		int64_t gi = p.img_off + t - p.txt_tokens;
+		pos[1] = gi / p.img_cols;
+		pos[2] = gi % p.img_cols;
+	}
+	int64_t stride = (int64_t)p.heads * p.head_dim;
+	const bf16 *norm[2] = {(const bf16 *)(is_img ? p.qn_img : p.qn_txt),
+			       (const bf16 *)(is_img ? p.kn_img : p.kn_txt)};
+	bf16 *out[3] = {(bf16 *)p.q, (bf16 *)p.k, (bf16 *)p.v};
+	for (int which = 0; which < 3; which++) {
+		float v[TS_QK_MAX];
+		const bf16 *in = src + which * stride + (int64_t)h * p.head_dim + d0;
+		for (int i = 0; i < e; i++)
+			v[i] = __bfloat162float(in[i]);
+		if (which < 2 && norm[which])
+			ts_rms_norm_lane(v, e, norm[which], d0, p.head_dim);
+		if (which < 2 && p.rope && is_img)
+			ts_rope_lane(v, e, d0, pos, p.rope_axes, p.rope_theta);
+		for (int i = 0; i < e; i++)
+			out[which][dst + i] = __float2bfloat16(v[i]);
+	}
+}
+
+extern "C" int ts_k_qkv_prepare(const struct ts_qkv_prep *p, void *stream, struct ts_error *err)
+{
+	if ((p->head_dim != 64 && p->head_dim != 128) || p->ranks < 1 || p->heads % p->ranks)
+		return ts_err_set(err, TS_EINVAL, "qkv_prepare: head_dim %d (64 or 128) or heads %d not divisible by %d ranks",
+				  p->head_dim, p->heads, p->ranks);
+	if (p->rope && (p->img_cols < 1 ||
+			p->rope_axes[0] + p->rope_axes[1] + p->rope_axes[2] != p->head_dim))
+		return ts_err_set(err, TS_EINVAL, "qkv_prepare: RoPE axes do not sum to head_dim %d",
+				  p->head_dim);
+	int64_t warps = (int64_t)p->batch * (p->txt_tokens + p->img_tokens) * p->heads;
+	k_qkv_prepare<<<(unsigned int)((warps + 7) / 8), TS_THREADS, 0, (cudaStream_t)stream>>>(*p);
+	TS_CUDA_LAUNCHED("k_qkv_prepare", err);
+	return 0;
+}
+
+__global__ static void k_attn_unscatter(struct ts_attn_unscatter p)
+{
+	int64_t tokens = p.txt_tokens + p.img_tokens;
+	int per_head = p.head_dim / 8;
+	int64_t n = (int64_t)p.batch * tokens * p.heads * per_head;
+	int hl_n = p.heads / p.ranks;
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+	     i += (int64_t)gridDim.x * blockDim.x) {
+		int c = (int)(i % per_head) * 8;
+		int h = (int)((i / per_head) % p.heads);
+		int64_t t = (i / per_head / p.heads) % tokens;
+		int64_t s = i / per_head / p.heads / tokens;
+		int r = h / hl_n, hl = h % hl_n;
+		const bf16 *src = (const bf16 *)p.src +
+				  (((int64_t)r * p.batch + s) * tokens + t) * hl_n * p.head_dim +
+				  (int64_t)hl * p.head_dim + c;
+		int is_img;
+		int64_t row = ts_seg_row(s, t, p.txt_tokens, p.txt_sample_rows,
+					 p.img_sample_rows, &is_img);
+		bf16 *dst = (bf16 *)(is_img ? p.dst_img : p.dst_txt) + row * p.dst_ld +
+			    (int64_t)h * p.head_dim + c;
+		*(uint4 *)dst = *(const uint4 *)src;
+	}
+}
+
+extern "C" int ts_k_attn_unscatter(const struct ts_attn_unscatter *p, void *stream,
+				   struct ts_error *err)
+{
+	if (p->head_dim % 8 || p->ranks < 1 || p->heads % p->ranks || p->dst_ld % 8)
+		return ts_err_set(err, TS_EINVAL, "attn_unscatter: head_dim %d, heads %d, ranks %d, ld %lld not aligned",
+				  p->head_dim, p->heads, p->ranks, (long long)p->dst_ld);
+	size_t n = (size_t)p->batch * (p->txt_tokens + p->img_tokens) * p->heads * (p->head_dim / 8);
+	k_attn_unscatter<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(*p);
+	TS_CUDA_LAUNCHED("k_attn_unscatter", err);
+	return 0;
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+__global__ static void k_count_nonfinite(const bf16 *x, size_t n, unsigned long long *count)
+{
+	unsigned long long c = 0;
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x)
+		c += !isfinite(__bfloat162float(x[i]));
+	if (c)
+		atomicAdd(count, c);
+}
+
+extern "C" int ts_k_count_nonfinite_bf16(const void *x, size_t n, int64_t *count,
+					 void *stream, struct ts_error *err)
+{
+	unsigned long long *d = NULL, h = 0;
+	int rc = 0;
+	cudaStream_t st = (cudaStream_t)stream;
+	TS_CUDA(cudaMalloc(&d, sizeof(*d)), err);
+	TS_CUDA_GOTO(cudaMemsetAsync(d, 0, sizeof(*d), st), err, rc, out_free);
+	k_count_nonfinite<<<ts_blocks(n, TS_THREADS * 8), TS_THREADS, 0, st>>>((const bf16 *)x, n, d);
+	TS_CUDA_GOTO(cudaGetLastError(), err, rc, out_free);
+	TS_CUDA_GOTO(cudaMemcpyAsync(&h, d, sizeof(h), cudaMemcpyDeviceToHost, st), err, rc,
+		     out_free);
+	TS_CUDA_GOTO(cudaStreamSynchronize(st), err, rc, out_free);
+	*count = (int64_t)h;
+out_free:
+	cudaFree(d);
+	return rc;
+}
+

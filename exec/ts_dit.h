@@ -1,0 +1,92 @@
+/* ts_dit.h: the DiT step engine (exec/cuda/ts_dit_model.cu, ts_dit_engine.cu):
+ * FLUX.1-dev and SD3-medium shaped transformers with synthetic seeded bf16
+ * weights generated on the GPU, run one denoising step at a time on a group
+ * of GPUs with Ulysses sequence parallelism over NCCL. Plain C. */
+#ifndef TS_DIT_H
+#define TS_DIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ts_error.h"
+
+/* The shape of a model preset. */
+struct ts_dit_config {
+	char name[32];
+	int hidden, heads, head_dim;
+	int double_blocks;   /* joint blocks, separate text and image weights */
+	int single_blocks;   /* FLUX single-stream blocks (fused linear1/linear2) */
+	int text_tokens, text_dim, pooled_dim;
+	int latent_channels, patch, vae_scale;
+	int mlp_ratio;
+	bool rope, qk_norm, guidance;
+	float rope_theta;
+	int rope_axes[3];
+};
+
+/* Fills *cfg for "flux-dev" or "sd3-medium"; TS_EINVAL naming the model and
+ * the known presets otherwise. */
+int ts_dit_config_lookup(const char *model, struct ts_dit_config *cfg, struct ts_error *err);
+
+/* Parameters of the preset (weights and biases), for memory figures. */
+int64_t ts_dit_param_count(const struct ts_dit_config *cfg);
+
+/* Image tokens of a height x width image: (height/16) * (width/16) for an
+ * 8x VAE and 2x2 patches. */
+int64_t ts_dit_image_tokens(const struct ts_dit_config *cfg, int height, int width);
+
+struct ts_dit_engine;  /* weights and workspaces on ngpus GPUs, NCCL groups */
+struct ts_dit_request; /* one batch of images being denoised */
+
+/* Opens an engine on GPUs 0..ngpus-1: creates a stream, cuBLASLt context and
+ * the model's weights (seeded by weight_seed, identical on every GPU) on
+ * each. Weights are generated on the GPUs, nothing is read from disk. */
+int ts_dit_engine_open(struct ts_dit_engine **out, const char *model, int ngpus,
+		       uint64_t weight_seed, struct ts_error *err);
+
+/* Frees everything the engine owns on every GPU; NULL is a no-op. Requests
+ * must be closed first. */
+void ts_dit_engine_close(struct ts_dit_engine *e);
+
+/* The engine's model preset. */
+const struct ts_dit_config *ts_dit_engine_config(const struct ts_dit_engine *e);
+
+/* Starts a request of `batch` images of height x width (multiples of 16)
+ * for `steps` denoising steps: noise latent and text conditioning come from
+ * `seed`. Device memory is taken lazily on the GPUs the request runs on. */
+int ts_dit_request_open(struct ts_dit_engine *e, struct ts_dit_request **out, int height,
+			int width, int batch, int steps, uint64_t seed, struct ts_error *err);
+
+/* Frees the request's device memory on every GPU; NULL is a no-op. */
+void ts_dit_request_close(struct ts_dit_request *r);
+
+/* Runs the request's next denoising step on the GPUs of `gpus` (a mask; its
+ * popcount is the SP degree, a divisor of the head count): patchify and
+ * embed, all blocks with Ulysses all-to-all around attention, final layer,
+ * unpatchify and the flow-matching Euler update of the latent, which every
+ * GPU of the group then holds. If the group differs from the last step's,
+ * the latent first moves to the new GPUs (peer copies). Blocks until the
+ * step is done on all GPUs. TS_ERANGE once all steps ran. */
+int ts_dit_request_step(struct ts_dit_engine *e, struct ts_dit_request *r, uint64_t gpus,
+			struct ts_error *err);
+
+/* Copies the latent to the GPUs of `gpus` that lack it (what
+ * ts_dit_request_step() does on a degree change); *ms receives the wall time
+ * of the copies, 0 when nothing moved. */
+int ts_dit_request_move(struct ts_dit_engine *e, struct ts_dit_request *r, uint64_t gpus,
+			double *ms, struct ts_error *err);
+
+/* Steps already run. */
+int ts_dit_request_steps_done(const struct ts_dit_request *r);
+
+/* Copies the current latent (fp32, [batch][channels][height/8][width/8])
+ * to host memory `out` of ts_dit_request_latent_size() floats. */
+int64_t ts_dit_request_latent_size(const struct ts_dit_request *r);
+int ts_dit_request_latent(const struct ts_dit_request *r, float *out, struct ts_error *err);
+
+/* Device memory in use on GPU `gpu` right now and the largest value seen
+ * after any step so far (bytes, cudaMemGetInfo). */
+int ts_dit_engine_memory(struct ts_dit_engine *e, int gpu, int64_t *now, int64_t *peak,
+			 struct ts_error *err);
+
+#endif

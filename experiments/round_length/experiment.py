@@ -1,0 +1,73 @@
+"""Round length: TetriServe's SAR with rounds of 1, 2, 5, 10 and 15 steps of
+the reference request (paper: 5 steps is the most robust; 1 step costs too
+much overhead, 10 is too inflexible), at three arrival rates."""
+
+from experiments.runner import expand_seeds
+from experiments.runner import defaults as d
+from experiments.runner.plotting import errorbar_line, save
+from experiments.runner.tables import cell, markdown
+
+TITLE = "SAR vs round length (steps per round)"
+ROUND_STEPS = (1, 2, 5, 10, 15)
+# The paper's 6, 12 and 18 requests/min on 8 GPUs, at the same per-GPU load.
+RATES = (3, 6, 9)
+SCALE = 1.0
+MIX = "uniform"
+COLOURS = ("#1976d2", "#d32f2f", "#388e3c")
+
+
+def points(quick, seeds):
+    pts = []
+    for rate in RATES:
+        for g in (1, 5, 15) if quick else ROUND_STEPS:
+            pts += expand_seeds(
+                seeds, trace={"rate": rate, "mix": MIX, "duration": d.duration(quick)},
+                sim={"gpus": d.GPUS, "slo-scale": d.slo_scale(SCALE), "round-steps": g},
+                policies=("tetriserve",), tag=f"r{rate}-g{g}", params={"rate": rate, "steps": g})
+    return pts
+
+
+def _steps(res):
+    return sorted({p.params["steps"] for p in res.points})
+
+
+def decisions_per_s(summary):
+    """Round-boundary decisions per simulated second of a run."""
+    return summary["rounds"] / summary["makespan_s"] if summary.get("makespan_s") else None
+
+
+def plot(res, plt, outdir):
+    xs = _steps(res)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for rate, colour in zip(RATES, COLOURS):
+        label = f"{rate}/min (paper {d.paper_rate(rate):g}/min)"
+        errorbar_line(ax, xs, [res.metric("tetriserve", rate=rate, steps=g) for g in xs], label,
+                      colour=colour)
+        errorbar_line(ax2, xs, [res.metric("tetriserve", decisions_per_s, rate=rate, steps=g)
+                                for g in xs], label, colour=colour)
+    ax.set_ylabel("SLO attainment ratio")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"TetriServe, {MIX} mix, SLO {SCALE}x, {d.GPUS} GPUs", fontsize=10)
+    ax2.set_ylabel("round decisions per simulated second")
+    ax2.set_yscale("log")
+    ax2.set_title("how often the scheduler decides", fontsize=10)
+    for a in (ax, ax2):
+        a.set_xlabel("round length (steps of the reference request)")
+        a.set_xticks(xs)
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    save(fig, outdir, "round_length")
+
+
+def table(res):
+    xs = _steps(res)
+    rows = [[f"{r} ({d.paper_rate(r):g})"] + [cell(res.metric("tetriserve", rate=r, steps=g)) for g in xs]
+            for r in RATES]
+    text = ("TetriServe SAR, mean over seeds (min–max); rows: req/min on 4 GPUs (paper-equivalent "
+            "rate on 8); columns: steps per round:\n\n"
+            + markdown(["rate", *[f"{g} steps" for g in xs]], rows))
+    rows = [[f"{r} ({d.paper_rate(r):g})"]
+            + [cell(res.metric("tetriserve", decisions_per_s, rate=r, steps=g), 2) for g in xs]
+            for r in RATES]
+    return (text + "\nRound-boundary decisions per simulated second (summary rounds / makespan):\n\n"
+            + markdown(["rate", *[f"{g} steps" for g in xs]], rows))

@@ -1,0 +1,271 @@
+"""`python3 -m experiments.runner EXP`: run an experiment's points in
+parallel, resuming from its results file, then draw its figures."""
+
+import argparse
+import dataclasses
+import glob
+import hashlib
+import importlib.util
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from .execute import Setup, run_point
+from .plotting import draw
+from .progress import Progress
+from .results import Results, completed_runs
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXPERIMENTS = os.path.join(REPO, "experiments")
+DEFAULT_PROFILE_GLOB = os.path.join(REPO, "traces", "profiles", "flux-dev_*.csv")
+EXE_CANDIDATES = ("build-exp", "build")
+FULL_SEEDS, QUICK_SEEDS = 5, 2
+
+
+class UsageError(Exception):
+    """Bad command line or missing input: exit status 2."""
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="python3 -m experiments.runner",
+        description="Runs an experiment of experiments/ (or an experiment.py given by path): "
+                    "generates its traces, replays them with `tetriserve sim` in parallel, "
+                    "stores every run in the experiment's SQLite file (skipping points already "
+                    "there, so an interrupted experiment resumes) and draws its figures.")
+    ap.add_argument("experiment", help="name of a folder of experiments/, or a path to an experiment.py")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="points run at once (default: the CPU count, %(default)s)")
+    ap.add_argument("--seeds", type=int, help=f"seeds per point (default {FULL_SEEDS}, --quick {QUICK_SEEDS})")
+    ap.add_argument("--shard", default="0/1", metavar="I/N",
+                    help="run only the points whose index in key order is I modulo N")
+    ap.add_argument("--db", help="results file (default: EXPDIR/.cache/results.db, or "
+                    "EXPDIR/.cache/quick/results.db with --quick)")
+    ap.add_argument("--quick", action="store_true", help="smoke test: fewer seeds and points; "
+                    "results and figures go under EXPDIR/.cache/quick/")
+    ap.add_argument("--plot-only", action="store_true", help="draw figures and tables from the results file")
+    ap.add_argument("--no-plot", action="store_true", help="run points only")
+    ap.add_argument("--policies", metavar="P,...",
+                    help="run only these of each point's policies (e.g. the baselines now, "
+                         "tetriserve later); figures still show every run in the file")
+    ap.add_argument("--list", action="store_true", help="print the keys of this shard's points and exit")
+    ap.add_argument("--exe", help="tetriserve binary (default: $TETRISERVE, else build-exp/ or build/)")
+    ap.add_argument("--profile", help=f"step-latency profile (default: {os.path.relpath(DEFAULT_PROFILE_GLOB, REPO)})")
+    args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error("--jobs must be at least 1")
+    if args.seeds is not None and args.seeds < 1:
+        ap.error("--seeds must be at least 1")
+    try:
+        args.shard_index, args.shard_count = parse_shard(args.shard)
+    except ValueError as e:
+        ap.error(str(e))
+    return args
+
+
+def parse_shard(text: str):
+    """'I/N' to (I, N) with 0 <= I < N."""
+    parts = text.split("/")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"--shard: '{text}' is not I/N")
+    i, n = int(parts[0]), int(parts[1])
+    if n < 1 or i >= n:
+        raise ValueError(f"--shard: need 0 <= I < N, got {text}")
+    return i, n
+
+
+def experiment_file(name: str) -> str:
+    """The experiment.py of a name or path."""
+    if name.endswith(".py"):
+        path = name
+    elif os.path.isdir(name) and not os.path.isdir(os.path.join(EXPERIMENTS, name)):
+        path = os.path.join(name, "experiment.py")
+    else:
+        path = os.path.join(EXPERIMENTS, name, "experiment.py")
+    if not os.path.isfile(path):
+        known = sorted(d for d in os.listdir(EXPERIMENTS)
+                       if os.path.isfile(os.path.join(EXPERIMENTS, d, "experiment.py")))
+        raise UsageError(f"no experiment '{name}' ({path} not found); known: {', '.join(known)}")
+    return os.path.abspath(path)
+
+
+def load_experiment(path: str):
+    """Imports an experiment.py and checks it defines what the runner calls."""
+    spec = importlib.util.spec_from_file_location(
+        "experiment_" + os.path.basename(os.path.dirname(path)), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for attr in ("TITLE", "points", "plot", "table"):
+        if not hasattr(module, attr):
+            raise UsageError(f"{path}: defines no '{attr}' (see experiments/runner/__init__.py)")
+    return module
+
+
+def find_exe(given):
+    """The tetriserve binary: --exe, $TETRISERVE, or a build folder's."""
+    exe = given or os.environ.get("TETRISERVE")
+    if not exe:
+        found = [os.path.join(REPO, d, "common", "cli", "tetriserve") for d in EXE_CANDIDATES]
+        exe = next((f for f in found if os.access(f, os.X_OK)), found[0])
+    if not os.access(exe, os.X_OK):
+        raise UsageError(f"tetriserve binary {exe} not found or not executable; build it "
+                         "(meson setup build-exp -Dcuda=disabled && ninja -C build-exp) or pass --exe")
+    return os.path.abspath(exe)
+
+
+def find_profile(given):
+    """The profile: --profile, else the measured FLUX profile of traces/profiles/."""
+    if given:
+        if not os.path.isfile(given):
+            raise UsageError(f"profile {given} not found")
+        return os.path.abspath(given)
+    found = sorted(glob.glob(DEFAULT_PROFILE_GLOB))
+    if not found:
+        raise UsageError(f"no measured profile {DEFAULT_PROFILE_GLOB}; pass --profile F")
+    return found[0]
+
+
+def file_hash(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha1(f.read()).hexdigest()[:12]
+
+
+def shard_points(points, profile_hash, index, count):
+    """The deterministic share of a shard: points sorted by key, every
+    count-th from index. Refuses two points with the same key."""
+    keyed = sorted(((p.key(profile_hash), p) for p in points), key=lambda kp: kp[0])
+    for (a, _), (b, _) in zip(keyed, keyed[1:]):
+        if a == b:
+            raise UsageError(f"two points share the key {a}: make their options or seeds differ")
+    return [p for i, (_, p) in enumerate(keyed) if i % count == index]
+
+
+def restrict_policies(points, keep):
+    """The points with only the policies in keep; points left with none are dropped."""
+    out = []
+    for p in points:
+        policies = tuple(pol for pol in p.policies if pol in keep)
+        if policies:
+            out.append(dataclasses.replace(p, policies=policies))
+    return out
+
+
+def missing_policies(point, key, done):
+    """The policies of the point without a completed run."""
+    return [pol for pol in point.policies if (key, pol) not in done]
+
+
+def run_points(name, setup, points, jobs):
+    """Runs what is missing of the points; returns the number that failed."""
+    done = completed_runs(setup.db)
+    todo = []
+    for p in points:
+        key = p.key(setup.profile_hash)
+        policies = missing_policies(p, key, done)
+        if policies:
+            todo.append((p, policies))
+    # Seed 1 of every point first: an interrupted experiment still covers all points.
+    todo.sort(key=lambda pp: pp[0].seed)
+    progress = Progress(name, len(todo), len(points) - len(todo))
+    progress.begin()
+    errors = []
+
+    def finished(out):
+        progress.step(out.ok)
+        if not out.ok:
+            errors.append(out)
+
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        # tetriserve processes that create a new results file at the same
+        # time can fail with "database is locked": one point creates it alone.
+        if todo and not os.path.exists(setup.db):
+            finished(run_point(setup, *todo.pop(0)))
+        futures = [pool.submit(run_point, setup, p, pols) for p, pols in todo]
+        for fut in as_completed(futures):
+            finished(fut.result())
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        progress.end()
+        print(f"[{name}] interrupted: finished points are saved in {setup.db}; rerun to resume",
+              file=sys.stderr)
+        raise
+    pool.shutdown()
+    progress.end()
+    for out in errors[:5]:
+        print(f"[{name}] point {out.key} failed: {out.error}", file=sys.stderr)
+    if len(errors) > 5:
+        print(f"[{name}] ... and {len(errors) - 5} more failed points", file=sys.stderr)
+    return len(errors)
+
+
+def output_dir(exp_path, quick):
+    exp_dir = os.path.dirname(exp_path)
+    return os.path.join(exp_dir, ".cache", "quick") if quick else exp_dir
+
+
+def default_db(exp_path, quick):
+    """The results file: under the experiment's .cache/ (ignored by git; it
+    is rebuilt from the experiment in minutes), apart for --quick runs."""
+    cache = os.path.join(os.path.dirname(exp_path), ".cache")
+    return os.path.join(cache, "quick", "results.db") if quick else os.path.join(cache, "results.db")
+
+
+def report(exp, name, setup, points, outdir):
+    """Writes the experiment's Markdown table and draws its figures."""
+    res = Results(setup.db, points, setup.profile_hash)
+    if res.missing():
+        print(f"[{name}] note: {res.missing()} (point, policy) runs missing from {setup.db}; "
+              "figures show what is there", file=sys.stderr)
+    table = exp.table(res)
+    path = os.path.join(outdir, "results.md")
+    with open(path, "w") as f:
+        f.write(f"# {exp.TITLE}\n\nResults file: {os.path.relpath(setup.db, REPO)}; profile: "
+                f"{os.path.relpath(setup.profile, REPO)} (sha1 {setup.profile_hash}).\n\n{table}")
+    print(table)
+    print(f"[{name}] table written to {path}", file=sys.stderr)
+    draw(exp, res, outdir, name)
+
+
+def run(args):
+    exp_path = experiment_file(args.experiment)
+    exp = load_experiment(exp_path)
+    name = os.path.basename(os.path.dirname(exp_path))
+    outdir = output_dir(exp_path, args.quick)
+    profile = find_profile(args.profile)
+    seeds = args.seeds or (QUICK_SEEDS if args.quick else FULL_SEEDS)
+    points = exp.points(args.quick, seeds)
+    setup = Setup(exe=find_exe(args.exe) if not (args.list or args.plot_only) else "",
+                  profile=profile, profile_hash=file_hash(profile),
+                  db=os.path.abspath(args.db or default_db(exp_path, args.quick)),
+                  cache=os.path.join(os.path.dirname(exp_path), ".cache", "traces"))
+    mine = shard_points(points, setup.profile_hash, args.shard_index, args.shard_count)
+    if args.policies:
+        mine = restrict_policies(mine, args.policies.split(","))
+    if args.list:
+        for p in mine:
+            print(p.key(setup.profile_hash))
+        return 0
+    os.makedirs(os.path.dirname(setup.db), exist_ok=True)
+    # An experiment that times host work (MAX_JOBS = 1) runs without competition.
+    jobs = min(args.jobs, getattr(exp, "MAX_JOBS", args.jobs))
+    failed = 0 if args.plot_only else run_points(name, setup, mine, jobs)
+    if args.no_plot:
+        return 1 if failed else 0
+    if args.shard_count > 1 and not args.plot_only:
+        print(f"[{name}] shard {args.shard}: figures not drawn; run --plot-only once all shards finish",
+              file=sys.stderr)
+    else:
+        report(exp, name, setup, points, outdir)
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(args)
+    except UsageError as e:
+        print(f"experiments.runner: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,112 @@
+"""Figures: matplotlib is optional; without it the plot step says so and is
+skipped (tables are still written)."""
+
+import math
+import os
+import sys
+
+# One colour and marker per policy across all figures.
+POLICY_STYLE = {
+    "fixed-sp:1": ("#9e9e9e", "v"),
+    "fixed-sp:2": ("#607d8b", "^"),
+    "fixed-sp:4": ("#37474f", "s"),
+    "fixed-sp:8": ("#000000", "D"),
+    "rssp": ("#ff9800", "o"),
+    "tetriserve": ("#d32f2f", "*"),
+}
+
+
+def pyplot():
+    """matplotlib.pyplot with a file-only backend, or None when missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    # Same results, same SVG bytes: fixed element ids, no creation date.
+    matplotlib.rcParams["svg.hashsalt"] = "tetriserve"
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def draw(exp, res, outdir, name):
+    """Calls the experiment's plot function when matplotlib is present."""
+    plt = pyplot()
+    if plt is None:
+        print(f"[{name}] matplotlib is not installed (pip install matplotlib): figures skipped",
+              file=sys.stderr)
+        return
+    exp.plot(res, plt, outdir)
+
+
+def save(fig, outdir, stem):
+    """Writes the figure as STEM.png and STEM.svg in outdir and closes it."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        path = os.path.join(outdir, f"{stem}.{ext}")
+        if ext == "png":
+            fig.savefig(path, dpi=150)
+        else:
+            fig.savefig(path, metadata={"Date": None})
+        print(f"figure written to {path}", file=sys.stderr)
+    plt.close(fig)
+
+
+def style(policy):
+    """(colour, marker) of a policy; rssp with any map looks like rssp."""
+    return POLICY_STYLE.get("rssp" if policy.startswith("rssp") else policy, (None, "o"))
+
+
+def errorbar_line(ax, xs, spreads, label, policy=None, colour=None):
+    """A line of means with min-max error bars; points without data are left
+    out. The colour and marker are the policy's (policy, else label) unless
+    colour is given."""
+    pts = [(x, s) for x, s in zip(xs, spreads) if s.n > 0 and math.isfinite(s.mean)]
+    if not pts:
+        return
+    policy_colour, marker = style(policy or label)
+    ax.errorbar([x for x, _ in pts], [s.mean for _, s in pts],
+                yerr=[[s.mean - s.lo for _, s in pts], [s.hi - s.mean for _, s in pts]],
+                label=label, color=colour or policy_colour, marker=marker, capsize=3, linewidth=1.5,
+                markersize=6)
+
+
+def grouped_bars(ax, groups, series, values, colours=None):
+    """Bars of means with min-max error bars: values[(group, series)] is a
+    Spread; one cluster per group, one bar per series."""
+    width = 0.8 / max(len(series), 1)
+    for j, s in enumerate(series):
+        xs, means, lo, hi = [], [], [], []
+        for i, g in enumerate(groups):
+            v = values.get((g, s))
+            if v is None or v.n == 0:
+                continue
+            xs.append(i - 0.4 + width * (j + 0.5))
+            means.append(v.mean)
+            lo.append(v.mean - v.lo)
+            hi.append(v.hi - v.mean)
+        colour = (colours or {}).get(s) or style(s)[0]
+        ax.bar(xs, means, width, yerr=[lo, hi], capsize=2, label=s, color=colour)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([str(g) for g in groups])
+
+
+def sar_panels(res, plt, outdir, stem, x, xlabel, panels, ncols=2):
+    """One panel per entry of panels, (title, params, policies): SAR of the
+    points matching params vs the param x, one line per policy with min-max
+    bars over seeds."""
+    nrows = (len(panels) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), sharey=True,
+                             squeeze=False)
+    xs = sorted({p.params[x] for p in res.points})
+    for ax, (title, params, policies) in zip(axes.flat, panels):
+        for pol in policies:
+            errorbar_line(ax, xs, [res.metric(pol, **params, **{x: v}) for v in xs], pol)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("SLO attainment ratio")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    save(fig, outdir, stem)
