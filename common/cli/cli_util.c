@@ -1,6 +1,8 @@
 #include "cli/cli_util.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -28,4 +30,10 @@ int ts_cli_parse_double(const char *text, double lo, double hi, double *out, con
 				  hi, text);
 	*out = v;
 	return 0;
+}
+
+int ts_cli_bad_option(const char *cmd, char **argv)
+{
+	fprintf(stderr, "%s: unknown or incomplete option '%s' (see --help)\n", cmd, argv[optind - 1]);
+	return 2;
 }

@@ -20,4 +20,9 @@ int ts_cli_parse_int(const char *text, long long lo, long long hi, long long *ou
 int ts_cli_parse_double(const char *text, double lo, double hi, double *out, const char *option,
 			struct ts_error *err);
 
+/* Reports an unknown option, or one missing its value, of command `cmd`
+ * (e.g. "tetriserve sim") after getopt_long returned '?'; returns 2, the
+ * bad-usage exit status. */
+int ts_cli_bad_option(const char *cmd, char **argv);
+
 #endif

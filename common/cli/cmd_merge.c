@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_util.h"
 #include "store/store.h"
 
 /* A completed run of the source that has an identical completed twin in the
@@ -176,9 +177,7 @@ int ts_cmd_merge(int argc, char **argv)
 			       "in one transaction.\n");
 			return 0;
 		} else {
-			fprintf(stderr, "tetriserve merge: unknown or incomplete option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return 2;
+			return ts_cli_bad_option("tetriserve merge", argv);
 		}
 	}
 	if (!out || optind >= argc) {

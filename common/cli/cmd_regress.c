@@ -266,9 +266,7 @@ static int parse_regress_args(struct regress_args *a, int argc, char **argv)
 			break;
 		case 'h': regress_usage(stdout); return 1;
 		default:
-			fprintf(stderr, "tetriserve regress: unknown or incomplete option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return 2;
+			return ts_cli_bad_option("tetriserve regress", argv);
 		}
 	}
 	if (!a->db || !a->baseline) {

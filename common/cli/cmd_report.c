@@ -193,9 +193,7 @@ int ts_cmd_report(int argc, char **argv)
 			break;
 		case 'h': report_usage(stdout); return 0;
 		default:
-			fprintf(stderr, "tetriserve report: unknown or incomplete option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return 2;
+			return ts_cli_bad_option("tetriserve report", argv);
 		}
 	}
 	if (!db_path) {

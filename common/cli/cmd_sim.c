@@ -173,9 +173,7 @@ static int parse_sim_args(struct sim_args *a, int argc, char **argv)
 			return 1;
 		}
 		if (opt == '?') {
-			fprintf(stderr, "tetriserve sim: unknown or incomplete option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return 2;
+			return ts_cli_bad_option("tetriserve sim", argv);
 		}
 		if (set_option(a, opt, optarg, &err)) {
 			fprintf(stderr, "tetriserve sim: %s\n", err.msg);

@@ -93,9 +93,7 @@ int ts_cmd_timeline(int argc, char **argv)
 			       "one track per GPU, one slice per segment, labelled request, resolution, degree.\n");
 			return 0;
 		} else {
-			fprintf(stderr, "tetriserve timeline: unknown or incomplete option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return 2;
+			return ts_cli_bad_option("tetriserve timeline", argv);
 		}
 	}
 	if (!db_path || run == 0) {

@@ -255,9 +255,7 @@ static int parse_gen_args(struct gen_args *a, int argc, char **argv)
 			return 1;
 		}
 		if (opt == '?') {
-			fprintf(stderr, "tetriserve trace gen: unknown or incomplete option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return 2;
+			return ts_cli_bad_option("tetriserve trace gen", argv);
 		}
 		if (set_gen_option(a, opt, optarg, &err)) {
 			fprintf(stderr, "tetriserve trace gen: %s\n", err.msg);

@@ -191,9 +191,7 @@ int ts_cmd_validate(int argc, char **argv)
 			       "SAR difference in points, and the worst requests with their cause.\n");
 			return 0;
 		} else {
-			fprintf(stderr, "tetriserve validate: unknown or incomplete option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return 2;
+			return ts_cli_bad_option("tetriserve validate", argv);
 		}
 	}
 	if (!db_path || !sim || !exec) {

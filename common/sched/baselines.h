@@ -27,6 +27,11 @@ extern const struct ts_policy_ops ts_policy_tetriserve;
  * returns it or a negative error code with a message naming `what`. */
 int ts_parse_degree(const char *text, int gpus, const char *what, struct ts_error *err);
 
+/* Appends a launch that runs every remaining step of request r on gpus (how
+ * the baselines serve a request: it keeps its GPUs to the end). */
+int ts_plan_whole_request(struct ts_plan *out, const struct ts_sched_view *v, int32_t r,
+			  uint64_t gpus, struct ts_error *err);
+
 /* Requires a batch-1 profile cell at degree k for every class; the first
  * missing cell is the error (see ts_classes_require()). */
 int ts_require_degree_all(const struct ts_classes *cs, int k, struct ts_error *err);

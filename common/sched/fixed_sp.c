@@ -27,6 +27,14 @@ int ts_parse_degree(const char *text, int gpus, const char *what, struct ts_erro
 	return (int)k;
 }
 
+int ts_plan_whole_request(struct ts_plan *out, const struct ts_sched_view *v, int32_t r,
+			  uint64_t gpus, struct ts_error *err)
+{
+	struct ts_launch l = { .nreq = 1, .req = { r }, .gpus = gpus,
+			       .nsteps = v->req[r].steps - v->st[r].steps_done };
+	return ts_plan_push(out, &l, err);
+}
+
 int ts_require_degree_all(const struct ts_classes *cs, int k, struct ts_error *err)
 {
 	for (int32_t c = 0; c < cs->n; c++) {
@@ -101,10 +109,7 @@ static int fixed_plan(void *self, const struct ts_sched_view *v, struct ts_plan 
 		uint64_t block = ts_free_aligned_block(busy, p->gpus, p->k);
 		if (!block)
 			break;
-		int32_t r = fixed_queue_pop(p);
-		struct ts_launch l = { .nreq = 1, .req = { r }, .gpus = block,
-				       .nsteps = v->req[r].steps - v->st[r].steps_done };
-		int rc = ts_plan_push(out, &l, err);
+		int rc = ts_plan_whole_request(out, v, fixed_queue_pop(p), block, err);
 		if (rc)
 			return rc;
 		busy |= block;

@@ -138,10 +138,7 @@ static int rssp_plan(void *self, const struct ts_sched_view *v, struct ts_plan *
 		uint64_t block = ts_free_aligned_block(busy, p->gpus, k);
 		if (!block)
 			break; /* strict FCFS: nobody overtakes the head */
-		ts_fifo_pop(&p->fifo);
-		struct ts_launch l = { .nreq = 1, .req = { r }, .gpus = block,
-				       .nsteps = v->req[r].steps - v->st[r].steps_done };
-		int rc = ts_plan_push(out, &l, err);
+		int rc = ts_plan_whole_request(out, v, ts_fifo_pop(&p->fifo), block, err);
 		if (rc)
 			return rc;
 		busy |= block;
