@@ -5,8 +5,8 @@ batching, which the paper's ablation table does not list."""
 
 from experiments.runner import expand_seeds
 from experiments.runner import defaults as d
-from experiments.runner.plotting import grouped_bars, save
-from experiments.runner.tables import cell, markdown
+from experiments.runner.plotting import ceiling_marks, grouped_bars, save
+from experiments.runner.tables import CEILING, cell, markdown
 
 TITLE = "Ablation: schedule only, + placement, + elastic scale-up, + batching"
 # (name, sim switches): each row adds one mechanism to the one before.
@@ -26,7 +26,7 @@ def points(quick, seeds):
         for i, (name, switches) in enumerate(VARIANTS):
             pts += expand_seeds(
                 seeds, trace={"rate": d.RATE_PER_MIN, "mix": mix, "duration": d.duration(quick)},
-                sim={"gpus": d.GPUS, "slo-scale": d.slo_scale(scale), **switches},
+                sim={"gpus": d.GPUS, "slo-scale": scale, **switches},
                 policies=("tetriserve",), tag=f"{mix}-x{scale}-v{i}",
                 params={"mix": mix, "scale": scale, "variant": name})
     return pts
@@ -43,6 +43,7 @@ def plot(res, plt, outdir):
     colours = dict(zip(names, ("#ffcdd2", "#ef9a9a", "#e57373", "#c62828")))
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     grouped_bars(ax, [_setting(m, s) for m, s in SETTINGS], names, values, colours)
+    ceiling_marks(ax, [res.ceiling(mix=m, scale=s) for m, s in SETTINGS])
     ax.set_ylabel("SLO attainment ratio")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"TetriServe ablation, {d.RATE_PER_MIN} req/min, {d.GPUS} GPUs", fontsize=10)
@@ -63,4 +64,6 @@ def table(res):
             row += [cell(res.metric("tetriserve", mix=m, scale=s, variant=name)),
                     f"{paper:.2f}" if paper is not None else "-"]
         rows.append(row)
-    return "TetriServe SAR, mean over seeds (min–max), cumulative rows:\n\n" + markdown(header, rows)
+    rows.append(["SAR ceiling"] + [c for m, s in SETTINGS for c in (cell(res.ceiling(mix=m, scale=s)), "-")])
+    return (f"TetriServe SAR, mean over seeds (min–max), cumulative rows; last row: the SAR ceiling, {CEILING}:\n\n"
+            + markdown(header, rows))

@@ -6,7 +6,7 @@ TetriServe adapts its degrees to the load)."""
 from experiments.runner import expand_seeds, spread
 from experiments.runner import defaults as d
 from experiments.runner.plotting import grouped_bars, save, style
-from experiments.runner.tables import cell, markdown
+from experiments.runner.tables import CEILING, cell, markdown
 
 TITLE = "Bursty arrivals: SAR and SP degree over time"
 DURATION_S = 1500
@@ -22,7 +22,7 @@ def points(quick, seeds):
     return expand_seeds(
         seeds, trace={"rate": d.RATE_PER_MIN, "arrivals": "onoff", "on-s": ON_S, "off-s": OFF_S,
                       "mix": MIX, "duration": DURATION_S},
-        sim={"gpus": d.GPUS, "slo-scale": d.slo_scale(SCALE)}, policies=d.POLICIES,
+        sim={"gpus": d.GPUS, "slo-scale": SCALE}, policies=d.POLICIES,
         tag="onoff", params={})
 
 
@@ -151,4 +151,5 @@ def table(res):
         rows.append([pol] + [cell(spread(r[i] for r in got), 2 if i > 2 else 3) for i in range(5)])
     return (f"Mean over seeds (min–max). Burst windows: {WINDOW_S} s windows with at least "
             f"{BURST}x the mean arrivals; degree: GPU-time-weighted SP degree in those windows.\n\n"
-            + markdown(["policy", "SAR", "SAR burst", "SAR calm", "degree burst", "degree calm"], rows))
+            + markdown(["policy", "SAR", "SAR burst", "SAR calm", "degree burst", "degree calm"], rows)
+            + f"\nSAR ceiling: {cell(res.ceiling())}, {CEILING}.\n")

@@ -3,8 +3,8 @@ same resolution (paper: single-resolution workloads, FLUX, Poisson)."""
 
 from experiments.runner import expand_seeds
 from experiments.runner import defaults as d
-from experiments.runner.plotting import grouped_bars, save
-from experiments.runner.tables import cell, markdown
+from experiments.runner.plotting import ceiling_marks, grouped_bars, save
+from experiments.runner.tables import CEILING, cell, markdown
 
 TITLE = "SAR on homogeneous (single-resolution) workloads"
 RESOLUTIONS = (256, 512, 1024, 2048)
@@ -17,7 +17,7 @@ def points(quick, seeds):
         for scale in SCALES[:1] if quick else SCALES:
             pts += expand_seeds(
                 seeds, trace={"rate": d.RATE_PER_MIN, "res": res, "duration": d.duration(quick)},
-                sim={"gpus": d.GPUS, "slo-scale": d.slo_scale(scale)}, policies=d.POLICIES,
+                sim={"gpus": d.GPUS, "slo-scale": scale}, policies=d.POLICIES,
                 tag=f"res{res}-x{scale}", params={"res": res, "scale": scale})
     return pts
 
@@ -34,6 +34,7 @@ def plot(res, plt, outdir):
         values = {(r, pol): res.metric(pol, res=r, scale=scale) for r in RESOLUTIONS for pol in d.POLICIES}
         grouped_bars(ax, [f"{r}²" for r in RESOLUTIONS], d.POLICIES,
                      {(f"{r}²", pol): v for (r, pol), v in values.items()})
+        ceiling_marks(ax, [res.ceiling(res=r, scale=scale) for r in RESOLUTIONS])
         ax.set_title(f"one resolution a trace, {d.RATE_PER_MIN} req/min, SLO {scale}x", fontsize=10)
         ax.set_xlabel("resolution")
         ax.grid(alpha=0.3, axis="y")
@@ -45,5 +46,6 @@ def plot(res, plt, outdir):
 
 def table(res):
     rows = [[f"{r}²", f"{s:.1f}"] + [cell(res.metric(p, res=r, scale=s)) for p in d.POLICIES]
-            for s in _scales(res) for r in RESOLUTIONS]
-    return "SAR, mean over seeds (min–max):\n\n" + markdown(["resolution", "SLO scale", *d.POLICIES], rows)
+            + [cell(res.ceiling(res=r, scale=s))] for s in _scales(res) for r in RESOLUTIONS]
+    return (f"SAR, mean over seeds (min–max); ceiling: {CEILING}:\n\n"
+            + markdown(["resolution", "SLO scale", *d.POLICIES, "ceiling"], rows))

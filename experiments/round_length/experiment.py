@@ -5,7 +5,7 @@ much overhead, 10 is too inflexible), at three arrival rates."""
 from experiments.runner import expand_seeds
 from experiments.runner import defaults as d
 from experiments.runner.plotting import errorbar_line, save
-from experiments.runner.tables import cell, markdown
+from experiments.runner.tables import CEILING, cell, markdown
 
 TITLE = "SAR vs round length (steps per round)"
 ROUND_STEPS = (1, 2, 5, 10, 15)
@@ -22,7 +22,7 @@ def points(quick, seeds):
         for g in (1, 5, 15) if quick else ROUND_STEPS:
             pts += expand_seeds(
                 seeds, trace={"rate": rate, "mix": MIX, "duration": d.duration(quick)},
-                sim={"gpus": d.GPUS, "slo-scale": d.slo_scale(SCALE), "round-steps": g},
+                sim={"gpus": d.GPUS, "slo-scale": SCALE, "round-steps": g},
                 policies=("tetriserve",), tag=f"r{rate}-g{g}", params={"rate": rate, "steps": g})
     return pts
 
@@ -62,10 +62,10 @@ def plot(res, plt, outdir):
 def table(res):
     xs = _steps(res)
     rows = [[f"{r} ({d.paper_rate(r):g})"] + [cell(res.metric("tetriserve", rate=r, steps=g)) for g in xs]
-            for r in RATES]
+            + [cell(res.ceiling(rate=r))] for r in RATES]
     text = ("TetriServe SAR, mean over seeds (min–max); rows: req/min on 4 GPUs (paper-equivalent "
-            "rate on 8); columns: steps per round:\n\n"
-            + markdown(["rate", *[f"{g} steps" for g in xs]], rows))
+            f"rate on 8); columns: steps per round; ceiling: {CEILING}:\n\n"
+            + markdown(["rate", *[f"{g} steps" for g in xs], "ceiling"], rows))
     rows = [[f"{r} ({d.paper_rate(r):g})"]
             + [cell(res.metric("tetriserve", decisions_per_s, rate=r, steps=g), 2) for g in xs]
             for r in RATES]

@@ -3,7 +3,6 @@ parallel, resuming from its results file, then draw its figures."""
 
 import argparse
 import dataclasses
-import glob
 import hashlib
 import importlib.util
 import os
@@ -17,7 +16,8 @@ from .results import Results, completed_runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXPERIMENTS = os.path.join(REPO, "experiments")
-DEFAULT_PROFILE_GLOB = os.path.join(REPO, "traces", "profiles", "flux-dev_*.csv")
+# Measured by our own engine (exec/) on 4 x H200: traces/README.md.
+DEFAULT_PROFILE = os.path.join(REPO, "traces", "profiles", "flux-dev_H200_engine.csv")
 EXE_CANDIDATES = ("build-exp", "build")
 FULL_SEEDS, QUICK_SEEDS = 5, 2
 
@@ -33,7 +33,9 @@ def parse_args(argv):
                     "generates its traces, replays them with `tetriserve sim` in parallel, "
                     "stores every run in the experiment's SQLite file (skipping points already "
                     "there, so an interrupted experiment resumes) and draws its figures.")
-    ap.add_argument("experiment", help="name of a folder of experiments/, or a path to an experiment.py")
+    ap.add_argument("experiment", nargs="?",
+                    help="name of a folder of experiments/, or a path to an experiment.py "
+                         "(with --list alone: list the experiments)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="points run at once (default: the CPU count, %(default)s)")
     ap.add_argument("--seeds", type=int, help=f"seeds per point (default {FULL_SEEDS}, --quick {QUICK_SEEDS})")
@@ -48,14 +50,22 @@ def parse_args(argv):
     ap.add_argument("--policies", metavar="P,...",
                     help="run only these of each point's policies (e.g. the baselines now, "
                          "tetriserve later); figures still show every run in the file")
-    ap.add_argument("--list", action="store_true", help="print the keys of this shard's points and exit")
+    ap.add_argument("--list", action="store_true",
+                    help="print the keys of this shard's points (without EXPERIMENT: the experiments) and exit")
     ap.add_argument("--exe", help="tetriserve binary (default: $TETRISERVE, else build-exp/ or build/)")
-    ap.add_argument("--profile", help=f"step-latency profile (default: {os.path.relpath(DEFAULT_PROFILE_GLOB, REPO)})")
+    ap.add_argument("--profile", help=f"step-latency profile (default: {os.path.relpath(DEFAULT_PROFILE, REPO)})")
+    ap.add_argument("--slo-factor", type=float, default=1.0, metavar="X",
+                    help="multiply every point's SLO scale by X, for a profile too slow for the "
+                         "paper's SLOs (points get new keys; default %(default)s: the paper's SLOs)")
     args = ap.parse_args(argv)
+    if args.experiment is None and not args.list:
+        ap.error("the following arguments are required: experiment (or --list to see them)")
     if args.jobs < 1:
         ap.error("--jobs must be at least 1")
     if args.seeds is not None and args.seeds < 1:
         ap.error("--seeds must be at least 1")
+    if not args.slo_factor > 0:
+        ap.error("--slo-factor must be positive")
     try:
         args.shard_index, args.shard_count = parse_shard(args.shard)
     except ValueError as e:
@@ -74,6 +84,19 @@ def parse_shard(text: str):
     return i, n
 
 
+def known_experiments() -> list:
+    """Names of the folders of experiments/ that hold an experiment.py."""
+    return sorted(d for d in os.listdir(EXPERIMENTS)
+                  if os.path.isfile(os.path.join(EXPERIMENTS, d, "experiment.py")))
+
+
+def list_experiments():
+    """Prints each experiment of experiments/ with its title."""
+    for name in known_experiments():
+        exp = load_experiment(os.path.join(EXPERIMENTS, name, "experiment.py"))
+        print(f"{name:18} {exp.TITLE}")
+
+
 def experiment_file(name: str) -> str:
     """The experiment.py of a name or path."""
     if name.endswith(".py"):
@@ -83,9 +106,7 @@ def experiment_file(name: str) -> str:
     else:
         path = os.path.join(EXPERIMENTS, name, "experiment.py")
     if not os.path.isfile(path):
-        known = sorted(d for d in os.listdir(EXPERIMENTS)
-                       if os.path.isfile(os.path.join(EXPERIMENTS, d, "experiment.py")))
-        raise UsageError(f"no experiment '{name}' ({path} not found); known: {', '.join(known)}")
+        raise UsageError(f"no experiment '{name}' ({path} not found); known: {', '.join(known_experiments())}")
     return os.path.abspath(path)
 
 
@@ -114,15 +135,11 @@ def find_exe(given):
 
 
 def find_profile(given):
-    """The profile: --profile, else the measured FLUX profile of traces/profiles/."""
-    if given:
-        if not os.path.isfile(given):
-            raise UsageError(f"profile {given} not found")
-        return os.path.abspath(given)
-    found = sorted(glob.glob(DEFAULT_PROFILE_GLOB))
-    if not found:
-        raise UsageError(f"no measured profile {DEFAULT_PROFILE_GLOB}; pass --profile F")
-    return found[0]
+    """The profile: --profile, else our engine's FLUX profile."""
+    path = given or DEFAULT_PROFILE
+    if not os.path.isfile(path):
+        raise UsageError(f"profile {path} not found" + ("" if given else "; pass --profile F"))
+    return os.path.abspath(path)
 
 
 def file_hash(path: str) -> str:
@@ -138,6 +155,15 @@ def shard_points(points, profile_hash, index, count):
         if a == b:
             raise UsageError(f"two points share the key {a}: make their options or seeds differ")
     return [p for i, (_, p) in enumerate(keyed) if i % count == index]
+
+
+def scale_slos(points, factor):
+    """The points with every SLO scale (tetriserve sim's default 1.0 where a
+    point sets none) multiplied by factor; the points as they are for 1."""
+    if factor == 1.0:
+        return points
+    return [dataclasses.replace(p, sim={**p.sim, "slo-scale": round(factor * p.sim.get("slo-scale", 1.0), 6)})
+            for p in points]
 
 
 def restrict_policies(points, keep):
@@ -211,9 +237,9 @@ def default_db(exp_path, quick):
     return os.path.join(cache, "quick", "results.db") if quick else os.path.join(cache, "results.db")
 
 
-def report(exp, name, setup, points, outdir):
+def report(exp, name, setup, points, outdir, slo_factor):
     """Writes the experiment's Markdown table and draws its figures."""
-    res = Results(setup.db, points, setup.profile_hash)
+    res = Results(setup.db, points, setup.profile_hash, setup.profile)
     if res.missing():
         print(f"[{name}] note: {res.missing()} (point, policy) runs missing from {setup.db}; "
               "figures show what is there", file=sys.stderr)
@@ -221,20 +247,25 @@ def report(exp, name, setup, points, outdir):
     path = os.path.join(outdir, "results.md")
     with open(path, "w") as f:
         f.write(f"# {exp.TITLE}\n\nResults file: {os.path.relpath(setup.db, REPO)}; profile: "
-                f"{os.path.relpath(setup.profile, REPO)} (sha1 {setup.profile_hash}).\n\n{table}")
+                f"{os.path.relpath(setup.profile, REPO)} (sha1 {setup.profile_hash})"
+                + (f"; every SLO scale x{slo_factor:g} (--slo-factor)" if slo_factor != 1.0 else "")
+                + f".\n\n{table}")
     print(table)
     print(f"[{name}] table written to {path}", file=sys.stderr)
     draw(exp, res, outdir, name)
 
 
 def run(args):
+    if args.experiment is None:
+        list_experiments()
+        return 0
     exp_path = experiment_file(args.experiment)
     exp = load_experiment(exp_path)
     name = os.path.basename(os.path.dirname(exp_path))
     outdir = output_dir(exp_path, args.quick)
     profile = find_profile(args.profile)
     seeds = args.seeds or (QUICK_SEEDS if args.quick else FULL_SEEDS)
-    points = exp.points(args.quick, seeds)
+    points = scale_slos(exp.points(args.quick, seeds), args.slo_factor)
     setup = Setup(exe=find_exe(args.exe) if not (args.list or args.plot_only) else "",
                   profile=profile, profile_hash=file_hash(profile),
                   db=os.path.abspath(args.db or default_db(exp_path, args.quick)),
@@ -256,7 +287,7 @@ def run(args):
         print(f"[{name}] shard {args.shard}: figures not drawn; run --plot-only once all shards finish",
               file=sys.stderr)
     else:
-        report(exp, name, setup, points, outdir)
+        report(exp, name, setup, points, outdir, args.slo_factor)
     return 1 if failed else 0
 
 

@@ -5,6 +5,8 @@ import math
 import os
 import sys
 
+from .defaults import RSSP_FIT
+
 # One colour and marker per policy across all figures.
 POLICY_STYLE = {
     "fixed-sp:1": ("#9e9e9e", "v"),
@@ -12,6 +14,7 @@ POLICY_STYLE = {
     "fixed-sp:4": ("#37474f", "s"),
     "fixed-sp:8": ("#000000", "D"),
     "rssp": ("#ff9800", "o"),
+    RSSP_FIT: ("#8d6e63", "P"),
     "tetriserve": ("#d32f2f", "*"),
 }
 
@@ -54,8 +57,11 @@ def save(fig, outdir, stem):
 
 
 def style(policy):
-    """(colour, marker) of a policy; rssp with any map looks like rssp."""
-    return POLICY_STYLE.get("rssp" if policy.startswith("rssp") else policy, (None, "o"))
+    """(colour, marker) of a policy; rssp with a map of no style of its own
+    looks like rssp."""
+    if policy not in POLICY_STYLE and policy.startswith("rssp"):
+        policy = "rssp"
+    return POLICY_STYLE.get(policy, (None, "o"))
 
 
 def errorbar_line(ax, xs, spreads, label, policy=None, colour=None):
@@ -92,21 +98,46 @@ def grouped_bars(ax, groups, series, values, colours=None):
     ax.set_xticklabels([str(g) for g in groups])
 
 
+CEILING_LABEL = "SAR ceiling (idle node)"
+
+
+def ceiling_line(ax, xs, spreads):
+    """The SAR ceiling (Results.ceiling) as a dashed black line of means."""
+    pts = [(x, s.mean) for x, s in zip(xs, spreads) if s.n > 0 and math.isfinite(s.mean)]
+    if pts:
+        ax.plot([x for x, _ in pts], [m for _, m in pts], color="black", linestyle="--",
+                linewidth=1, label=CEILING_LABEL)
+
+
+def ceiling_marks(ax, spreads):
+    """The SAR ceiling of each bar cluster of grouped_bars (spreads in group
+    order) as a dashed black segment across the cluster."""
+    for i, s in enumerate(spreads):
+        if s.n > 0 and math.isfinite(s.mean):
+            ax.hlines(s.mean, i - 0.42, i + 0.42, colors="black", linestyles="dashed", linewidth=1,
+                      label=CEILING_LABEL if i == 0 else None)
+
+
 def sar_panels(res, plt, outdir, stem, x, xlabel, panels, ncols=2):
     """One panel per entry of panels, (title, params, policies): SAR of the
     points matching params vs the param x, one line per policy with min-max
-    bars over seeds."""
+    bars over seeds, and the SAR ceiling of the traces (dashed). The panels
+    of a row share one legend, so they should show the same policies."""
     nrows = (len(panels) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), sharey=True,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols + 2.5, 3.6 * nrows), sharey=True,
                              squeeze=False)
     xs = sorted({p.params[x] for p in res.points})
     for ax, (title, params, policies) in zip(axes.flat, panels):
         for pol in policies:
             errorbar_line(ax, xs, [res.metric(pol, **params, **{x: v}) for v in xs], pol)
+        ceiling_line(ax, xs, [res.ceiling(**params, **{x: v}) for v in xs])
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("SLO attainment ratio")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    # One legend a row, right of its last panel (inside, it would hide
+    # lines): the panels of a row show the same policies.
+    for row in axes:
+        row[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     save(fig, outdir, stem)

@@ -6,6 +6,8 @@ import os
 import sqlite3
 from dataclasses import dataclass
 
+from .ceiling import ceiling, fastest_step_ns
+
 # The latest completed run of each (label, policy); earlier duplicates (a
 # point run twice by overlapping shards) and interrupted runs are ignored.
 _COMPLETED_RUNS = """
@@ -53,11 +55,14 @@ def spread(values) -> Spread:
 class Results:
     """The completed runs of an experiment's points, looked up by point."""
 
-    def __init__(self, db_path: str, points: list, profile_hash: str):
+    def __init__(self, db_path: str, points: list, profile_hash: str, profile: str = None):
+        """profile: the profile CSV the points ran on; needed by ceiling() only."""
         self.db_path = db_path
         self.points = points
         self.profile_hash = profile_hash
+        self.profile = profile
         self.runs = completed_runs(db_path)
+        self._fastest = {}
 
     def run(self, point, policy):
         """(run_id, summary) of the point's run under policy, or None."""
@@ -79,6 +84,28 @@ class Results:
         get = field if callable(field) else (lambda s: s.get(field))
         return spread(get(self.summary(p, policy)) for p in self.select(**params)
                       if self.run(p, policy))
+
+    def ceiling(self, **params) -> Spread:
+        """Spread over the matching points of the SAR ceiling of each point's
+        trace (ceiling.py): the share of its requests that meet their
+        deadline on an idle node of the run's GPUs. Every policy of a point
+        replays the same trace, so any completed run of the point serves."""
+        values = []
+        for p in self.select(**params):
+            found = next((self.run(p, pol) for pol in p.policies if self.run(p, pol)), None)
+            if found:
+                values.append(self._run_ceiling(found[0]))
+        return spread(values)
+
+    def _run_ceiling(self, run_id) -> float:
+        if self.profile is None:
+            raise ValueError("Results.ceiling needs the profile: Results(..., profile=PATH)")
+        gpus = self.query("SELECT gpus FROM runs WHERE run_id = ?", (run_id,))[0][0]
+        if gpus not in self._fastest:
+            self._fastest[gpus] = fastest_step_ns(self.profile, gpus)
+        requests = self.query("""SELECT height, width, steps, arrival_ns, deadline_ns
+                                 FROM requests WHERE run_id = ?""", (run_id,))
+        return ceiling(requests, self._fastest[gpus])
 
     def query(self, sql: str, args=()) -> list:
         """Rows of a read-only query on the results file."""

@@ -1,5 +1,9 @@
 """Markdown tables of experiment results."""
 
+# What the SAR ceiling of a table is (Results.ceiling).
+CEILING = ("the share of requests that could meet their deadline on an idle node at their "
+           "fastest profiled degree, which no policy can exceed")
+
 
 def cell(s, digits=3) -> str:
     """'mean (min-max)' of a Spread, or '-' when it has no data."""

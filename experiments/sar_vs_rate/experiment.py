@@ -5,7 +5,7 @@ per-GPU load; 12 and 18/min are the paper's literal rates on half the GPUs."""
 from experiments.runner import expand_seeds
 from experiments.runner import defaults as d
 from experiments.runner.plotting import sar_panels
-from experiments.runner.tables import GAIN_HEADER, cell, gain_rows, markdown
+from experiments.runner.tables import CEILING, GAIN_HEADER, cell, gain_rows, markdown
 
 TITLE = "SAR vs arrival rate (uniform and skewed mixes, SLO 1.0x)"
 RATES = (3, 4, 5, 6, 7, 8, 9, 12, 18)
@@ -21,7 +21,7 @@ def points(quick, seeds):
         for rate in QUICK_RATES if quick else RATES:
             pts += expand_seeds(
                 seeds, trace={"rate": rate, "mix": mix, "duration": d.duration(quick)},
-                sim={"gpus": d.GPUS, "slo-scale": d.slo_scale(SCALE)}, policies=d.POLICIES,
+                sim={"gpus": d.GPUS, "slo-scale": SCALE}, policies=d.POLICIES,
                 tag=f"{mix}-r{rate}", params={"mix": mix, "rate": rate})
     return pts
 
@@ -35,10 +35,10 @@ def plot(res, plt, outdir):
 def table(res):
     rates = sorted({p.params["rate"] for p in res.points})
     rows = [[mix, r, f"{d.paper_rate(r):g}"] + [cell(res.metric(p, mix=mix, rate=r)) for p in d.POLICIES]
-            for mix in d.MIXES for r in rates]
+            + [cell(res.ceiling(mix=mix, rate=r))] for mix in d.MIXES for r in rates]
     text = ("SAR, mean over seeds (min–max); \"paper-equivalent\" is the rate on 8 GPUs with the "
-            "same per-GPU load:\n\n")
-    text += markdown(["mix", "req/min (4 GPUs)", "paper-equivalent (8 GPUs)", *d.POLICIES], rows)
+            f"same per-GPU load; ceiling: {CEILING}:\n\n")
+    text += markdown(["mix", "req/min (4 GPUs)", "paper-equivalent (8 GPUs)", *d.POLICIES, "ceiling"], rows)
     for mix in d.MIXES:
         settings = [(f"{mix} {r}/min", {"mix": mix, "rate": r}) for r in rates if r in PAPER_EQUIVALENT]
         text += (f"\nTetriServe vs the best fixed-SP baseline, {mix}, at the paper-equivalent "

@@ -2,10 +2,12 @@
 """Tests of the experiment runner (python3 -m experiments.runner) as a user
 relies on it: it runs every point, a rerun skips what is done, an interrupted
 or partly deleted experiment resumes with only what is missing, shards
-partition the points, and sharded and unsharded runs give the same results.
+partition the points, sharded and unsharded runs give the same results,
+--slo-factor scales every point's SLO, and no policy exceeds the SAR ceiling.
 
 Usage: test_runner.py TETRISERVE_EXE SOURCE_ROOT"""
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -219,8 +221,88 @@ def test_shards(tmp):
     check(len(a) == 20 and a == b, "sharded and unsharded runs store the same summaries")
 
 
+def test_ceiling(tmp, exp, db):
+    """The SAR ceiling: fastest step per resolution at the allowed degrees,
+    the idle-node deadline test at its boundary, errors naming the file,
+    and on real runs no policy above it."""
+    sys.path.insert(0, ROOT)
+    from experiments.runner.ceiling import ceiling, fastest_step_ns
+    from experiments.runner.cli import file_hash, load_experiment
+    from experiments.runner.results import Results
+
+    fast2, fast4 = fastest_step_ns(PROFILE, 2), fastest_step_ns(PROFILE, 4)
+    check(fast2[(256, 256)] == 22_000_000 and fast4[(256, 256)] == 19_000_000
+          and fast4[(2048, 2048)] == 265_000_000, f"fastest steps: {fast2} {fast4}")
+    on_time = (256, 256, 50, 10, 10 + 50 * 19_000_000)
+    late = on_time[:4] + (on_time[4] - 1,)
+    check(ceiling([on_time, late], fast4) == 0.5, "a request meets the ceiling exactly at its deadline")
+    check(math.isnan(ceiling([], fast4)) and math.isnan(ceiling([(640, 480, 50, 0, 10**12)], fast4)),
+          "no requests, or an unprofiled resolution: NaN")
+    for name, text, cause in (("two.csv", "model,gpu,height,width,sp,step_ms\nflux-dev,H100,256,256,1,30\n"
+                                          "sd3,H100,256,256,1,20\n", "several"),
+                              ("nan.csv", "model,gpu,height,width,sp,step_ms\nflux-dev,H100,256,256,one,30\n",
+                               "data row 1")):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        try:
+            fastest_step_ns(path, 4)
+            check(False, f"{name}: accepted")
+        except ValueError as e:
+            check(name in str(e) and cause in str(e), f"{name}: error names file and cause: {e}")
+
+    points = load_experiment(exp).points(False, 1)
+    res = Results(db, points, file_hash(PROFILE), PROFILE)
+    for p in points:
+        top = res.ceiling(i=p.params["i"])
+        sars = [res.metric(pol, i=p.params["i"]).mean for pol in p.policies]
+        check(top.n == 1 and 0 < top.mean < 1 and all(s <= top.mean for s in sars),
+              f"point {p.params['i']}: no policy above the ceiling {top} {sars}")
+
+
+def stored_slo_scales(db):
+    """{label: slo_scale} of the completed runs."""
+    con = sqlite3.connect(db)
+    rows = con.execute("""SELECT json_extract(options, '$.label'), json_extract(options, '$.slo_scale')
+                          FROM runs WHERE completed = 1""").fetchall()
+    con.close()
+    return dict(rows)
+
+
+def test_slo_factor(tmp):
+    """--slo-factor X replays every point with its SLO scale times X (here
+    tetriserve's default 1.0 becomes 2.5), under keys of its own."""
+    exp = write_experiment(tmp, "factor", 2, 60)
+    plain = listed(exp, "--seeds", "1")
+    scaled = listed(exp, "--seeds", "1", "--slo-factor", "2.5")
+    check(len(scaled) == 2 and not set(plain) & set(scaled), f"new keys: {plain} {scaled}")
+    db = os.path.join(tmp, "factor.db")
+    r = runner(exp, "--seeds", "1", "--db", db, "--slo-factor", "2.5", "--no-plot")
+    check(r.returncode == 0, f"run with --slo-factor: {r.stderr}")
+    check(stored_slo_scales(db) == {k: 2.5 for k in scaled}, f"runs at SLO x2.5: {stored_slo_scales(db)}")
+    traces = os.path.join(tmp, "factor", ".cache", "traces")
+    direct = []
+    for t in sorted(os.listdir(traces)):
+        d = subprocess.run([EXE, "sim", "--trace", os.path.join(traces, t), "--profile", PROFILE,
+                            "--gpus", "4", "--slo-scale", "2.5", "--policy", "fixed-sp:1,rssp",
+                            "--seed", "1", "--no-db", "--json"], capture_output=True, text=True)
+        direct += json.loads(d.stdout)
+    runs = completed(db)
+    check(all(runs[(k, "rssp")][0] in direct for k in scaled),
+          "stored summaries equal a direct tetriserve sim at --slo-scale 2.5")
+    r = runner(exp, "--slo-factor", "0")
+    check(r.returncode == 2 and "--slo-factor" in r.stderr, f"bad factor: {r.stderr}")
+
+
 def test_bad_usage(tmp):
     exp = write_experiment(tmp, "usage", 2, 10)
+    bare = [sys.executable, "-m", "experiments.runner"]
+    r = subprocess.run(bare + ["--list"], cwd=ROOT, capture_output=True, text=True)
+    check(r.returncode == 0 and all(f"{n} " in r.stdout for n in ("sar_vs_slo", "ablation", "decision_latency")),
+          f"--list alone lists the experiments: {r.stdout} {r.stderr}")
+    r = subprocess.run(bare, cwd=ROOT, capture_output=True, text=True)
+    check(r.returncode == 2 and "experiment" in r.stderr and "--list" in r.stderr,
+          f"no experiment named: {r.stderr}")
     r = runner(os.path.join(tmp, "nope"))
     check(r.returncode == 2 and "no experiment" in r.stderr and "sar_vs_slo" in r.stderr,
           f"unknown experiment named with the known ones: {r.stderr}")
@@ -244,8 +326,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         exp, db, keys = test_run_and_rerun(tmp)
         test_resume_after_deletion(exp, db, keys)
+        test_ceiling(tmp, exp, db)
         test_interrupt(tmp)
         test_shards(tmp)
+        test_slo_factor(tmp)
         test_bad_usage(tmp)
     print(f"experiments runner: {checks} checks, {failures} failed, {time.monotonic() - start:.1f} s")
     return 1 if failures else 0
