@@ -51,6 +51,22 @@ void ts_dit_engine_close(struct ts_dit_engine *e);
 /* The engine's model preset. */
 const struct ts_dit_config *ts_dit_engine_config(const struct ts_dit_engine *e);
 
+/* Creates and caches the NCCL communicators of GPU set `gpus` now, instead
+ * of at its first step (a no-op for one GPU). Safe to call while steps run
+ * on other, disjoint GPU sets. TS_EINVAL for GPUs outside the engine,
+ * TS_EDEVICE naming the NCCL call on failure. */
+int ts_dit_engine_warm_group(struct ts_dit_engine *e, uint64_t gpus, struct ts_error *err);
+
+/* Aborts every cached communicator (ncclCommAbort), so ranks blocked in a
+ * collective return with an error instead of hanging; later steps create
+ * fresh ones. Callable from any thread, also while steps run. A step whose
+ * rank fails does this itself for its own group after a grace period. */
+void ts_dit_engine_abort(struct ts_dit_engine *e);
+
+/* Concurrency: steps, moves and requests of different requests may run at
+ * once from different threads when their GPU sets are disjoint; one request
+ * is used by one thread at a time. */
+
 /* Starts a request of `batch` images of height x width (multiples of 16)
  * for `steps` denoising steps: noise latent and text conditioning come from
  * `seed`. Device memory is taken lazily on the GPUs the request runs on. */

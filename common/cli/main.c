@@ -10,6 +10,7 @@
 #include "cli/cmd_validate.h"
 #include "cli/cmd_trace.h"
 #ifdef TS_HAVE_EXEC
+#include "ts_exec_cmd.h"
 #include "ts_profile_cmd.h"
 #endif
 
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 		"  validate   how far a simulated run was from a hardware run (--help)\n"
 #ifdef TS_HAVE_EXEC
 		"  profile    measure step latencies on this machine's GPUs (tetriserve profile --help)\n"
+		"  exec       serve a trace on this machine's GPUs under policies (tetriserve exec --help)\n"
 #endif
 		"  --version  print the version\n");
 }
@@ -59,6 +61,8 @@ int main(int argc, char **argv)
 #ifdef TS_HAVE_EXEC
 	if (!strcmp(argv[1], "profile"))
 		return ts_cmd_profile(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "exec"))
+		return ts_cmd_exec(argc - 1, argv + 1);
 #endif
 	fprintf(stderr, "tetriserve: unknown command '%s'\n", argv[1]);
 	usage(stderr);

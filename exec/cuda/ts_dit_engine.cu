@@ -3,6 +3,7 @@
  * ncclCommInitAll and cached); requests whose latent is replicated on the
  * GPUs of their last group and moves by peer copies when the group changes;
  * one host thread per GPU of a step. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct ts_dit_gpu {
 
 struct ts_dit_group {
 	uint64_t mask;
+	bool dead;                    /* aborted: never used or destroyed again */
 	ncclComm_t comm[TS_MAX_GPUS]; /* indexed by rank within the group */
 };
 
@@ -36,7 +38,7 @@ struct ts_dit_engine {
 	struct ts_dit_gpu gpu[TS_MAX_GPUS];
 	struct ts_dit_group group[TS_MAX_GROUPS];
 	int ngroups;
-	pthread_mutex_t lock; /* guards group[] */
+	pthread_mutex_t lock; /* guards group[] and ngroups */
 };
 
 struct ts_dit_request {
@@ -129,7 +131,7 @@ extern "C" void ts_dit_engine_close(struct ts_dit_engine *e)
 	if (!e)
 		return;
 	for (int i = 0; i < e->ngroups; i++)
-		for (int r = 0; r < ts_popcount64(e->group[i].mask); r++)
+		for (int r = 0; !e->group[i].dead && r < ts_popcount64(e->group[i].mask); r++)
 			ncclCommDestroy(e->group[i].comm[r]);
 	for (int dev = 0; dev < e->ngpus; dev++) {
 		struct ts_dit_gpu *g = &e->gpu[dev];
@@ -162,42 +164,77 @@ extern "C" int ts_dit_engine_memory(struct ts_dit_engine *e, int gpu, int64_t *n
 	return 0;
 }
 
-/* The communicators of a GPU group, created on first use. */
+/* The communicators of a GPU group, created on first use. The lock is not
+ * held during ncclCommInitAll, so steps of other groups start meanwhile; the
+ * same mask is never looked up twice at once (the backend runs one launch
+ * per GPU), and a slot is published only once its communicators exist. */
 static int ts_group_get(struct ts_dit_engine *e, uint64_t mask, struct ts_dit_group **out,
 			struct ts_error *err)
 {
-	int rc = 0;
+	struct ts_dit_group fresh;
+	int devs[TS_MAX_GPUS], k = 0;
 	pthread_mutex_lock(&e->lock);
 	for (int i = 0; i < e->ngroups; i++) {
-		if (e->group[i].mask == mask) {
+		if (e->group[i].mask == mask && !e->group[i].dead) {
 			*out = &e->group[i];
-			goto out_unlock;
+			pthread_mutex_unlock(&e->lock);
+			return 0;
 		}
 	}
-	if (e->ngroups == TS_MAX_GROUPS) {
-		rc = ts_err_set(err, TS_ERANGE, "engine: more than %d distinct GPU groups", TS_MAX_GROUPS);
-		goto out_unlock;
-	}
-	{
-		struct ts_dit_group *g = &e->group[e->ngroups];
-		int devs[TS_MAX_GPUS], k = 0;
-		for (int d = 0; d < e->ngpus; d++)
-			if (mask >> d & 1)
-				devs[k++] = d;
-		ncclResult_t nr = ncclCommInitAll(g->comm, k, devs);
-		if (nr != ncclSuccess) {
-			rc = ts_err_set(err, TS_EDEVICE, "%s:%d: ncclCommInitAll(%d GPUs, mask 0x%llx): %s",
-					__FILE__, __LINE__, k, (unsigned long long)mask,
-					ncclGetErrorString(nr));
-			goto out_unlock;
-		}
-		g->mask = mask;
-		e->ngroups++;
-		*out = g;
-	}
-out_unlock:
 	pthread_mutex_unlock(&e->lock);
-	return rc;
+	memset(&fresh, 0, sizeof(fresh));
+	for (int d = 0; d < e->ngpus; d++)
+		if (mask >> d & 1)
+			devs[k++] = d;
+	ncclResult_t nr = ncclCommInitAll(fresh.comm, k, devs);
+	if (nr != ncclSuccess)
+		return ts_err_set(err, TS_EDEVICE, "%s:%d: ncclCommInitAll(%d GPUs, mask 0x%llx): %s",
+				  __FILE__, __LINE__, k, (unsigned long long)mask, ncclGetErrorString(nr));
+	fresh.mask = mask;
+	pthread_mutex_lock(&e->lock);
+	if (e->ngroups == TS_MAX_GROUPS) {
+		pthread_mutex_unlock(&e->lock);
+		for (int r = 0; r < k; r++)
+			ncclCommDestroy(fresh.comm[r]);
+		return ts_err_set(err, TS_ERANGE, "engine: more than %d distinct GPU groups", TS_MAX_GROUPS);
+	}
+	e->group[e->ngroups] = fresh;
+	*out = &e->group[e->ngroups++];
+	pthread_mutex_unlock(&e->lock);
+	return 0;
+}
+
+/* Aborts the communicators of g (ncclCommAbort makes ranks blocked in its
+ * collectives return) and retires it. */
+static void ts_group_abort(struct ts_dit_engine *e, struct ts_dit_group *g)
+{
+	pthread_mutex_lock(&e->lock);
+	bool was_dead = g->dead;
+	g->dead = true;
+	pthread_mutex_unlock(&e->lock);
+	for (int r = 0; !was_dead && r < ts_popcount64(g->mask); r++)
+		ncclCommAbort(g->comm[r]);
+}
+
+extern "C" int ts_dit_engine_warm_group(struct ts_dit_engine *e, uint64_t gpus, struct ts_error *err)
+{
+	struct ts_dit_group *g;
+	uint64_t all = e->ngpus == 64 ? ~0ULL : (1ULL << e->ngpus) - 1;
+	if (!gpus || (gpus & ~all))
+		return ts_err_set(err, TS_EINVAL, "engine: GPU set 0x%llx outside GPUs 0..%d",
+				  (unsigned long long)gpus, e->ngpus - 1);
+	if (ts_popcount64(gpus) < 2)
+		return 0;
+	return ts_group_get(e, gpus, &g, err);
+}
+
+extern "C" void ts_dit_engine_abort(struct ts_dit_engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	int n = e->ngroups;
+	pthread_mutex_unlock(&e->lock);
+	for (int i = 0; i < n; i++)
+		ts_group_abort(e, &e->group[i]);
 }
 
 /* ---- requests --------------------------------------------------------------- */
@@ -319,13 +356,26 @@ extern "C" int ts_dit_request_move(struct ts_dit_engine *e, struct ts_dit_reques
 	return 0;
 }
 
+/* What the ranks of one step share: a count of finished ranks and failures,
+ * so the caller can abort the group when one rank fails and the others stay
+ * blocked in a collective waiting for it. */
+struct ts_step_sync {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, failed;
+};
+
 /* One rank's thread: its share of the step, then wait for it. */
 struct ts_rank_job {
 	struct ts_dit_rank_step rs;
 	int dev;
 	int rc;
 	struct ts_error err;
+	struct ts_step_sync *sync;
 };
+
+/* A failed rank's peers get this long to finish before the group is aborted. */
+#define TS_RANK_GRACE_S 5
 
 static void ts_rank_job_run(struct ts_rank_job *j)
 {
@@ -347,21 +397,64 @@ static void ts_rank_job_run(struct ts_rank_job *j)
 
 static void *ts_rank_thread(void *arg)
 {
-	ts_rank_job_run((struct ts_rank_job *)arg);
+	struct ts_rank_job *j = (struct ts_rank_job *)arg;
+	ts_rank_job_run(j);
+	pthread_mutex_lock(&j->sync->mu);
+	j->sync->done++;
+	j->sync->failed += j->rc != 0;
+	pthread_cond_broadcast(&j->sync->cv);
+	pthread_mutex_unlock(&j->sync->mu);
 	return NULL;
 }
 
+/* Waits until `started` ranks finished; when one failed and the others are
+ * still blocked TS_RANK_GRACE_S later, aborts the group's communicators. */
+static void ts_wait_ranks(struct ts_dit_engine *e, struct ts_dit_group *grp, struct ts_step_sync *sy,
+			  int started)
+{
+	struct timespec dl = {0, 0};
+	bool aborted = false;
+	pthread_mutex_lock(&sy->mu);
+	while (sy->done < started) {
+		if (!sy->failed || aborted) {
+			pthread_cond_wait(&sy->cv, &sy->mu);
+			continue;
+		}
+		if (!dl.tv_sec) {
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_sec += TS_RANK_GRACE_S;
+		}
+		if (pthread_cond_timedwait(&sy->cv, &sy->mu, &dl) == ETIMEDOUT) {
+			pthread_mutex_unlock(&sy->mu);
+			ts_group_abort(e, grp);
+			pthread_mutex_lock(&sy->mu);
+			aborted = true;
+		}
+	}
+	pthread_mutex_unlock(&sy->mu);
+}
+
 /* Runs the jobs, one thread each (inline when there is one). */
-static int ts_run_jobs(struct ts_rank_job *jobs, int k, struct ts_error *err)
+static int ts_run_jobs(struct ts_dit_engine *e, struct ts_dit_group *grp, struct ts_rank_job *jobs,
+		       int k, struct ts_error *err)
 {
 	pthread_t th[TS_MAX_GPUS];
+	struct ts_step_sync sy = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	int started = 0, rc = 0;
 	if (k == 1) {
 		ts_rank_job_run(&jobs[0]);
 	} else {
-		for (; started < k; started++)
+		for (; started < k; started++) {
+			jobs[started].sync = &sy;
 			if (pthread_create(&th[started], NULL, ts_rank_thread, &jobs[started]))
 				break;
+		}
+		if (started < k) { /* the missing rank never joins: free the others */
+			pthread_mutex_lock(&sy.mu);
+			sy.failed++;
+			pthread_mutex_unlock(&sy.mu);
+		}
+		ts_wait_ranks(e, grp, &sy, started);
 		for (int i = 0; i < started; i++)
 			pthread_join(th[i], NULL);
 		if (started < k)
@@ -414,7 +507,7 @@ extern "C" int ts_dit_request_step(struct ts_dit_engine *e, struct ts_dit_reques
 		rs->guidance = 3.5f;
 		rank++;
 	}
-	rc = ts_run_jobs(jobs, k, err);
+	rc = ts_run_jobs(e, grp, jobs, k, err);
 	free(jobs);
 	if (rc)
 		return rc;

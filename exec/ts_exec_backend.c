@@ -1,0 +1,423 @@
+/* ts_exec_backend.c: the executor backend (see ts_exec_backend.h).
+ *
+ * Threads: the driver thread calls launch/wait/now; one worker per GPU runs
+ * the launches whose lowest GPU it is (the driver never has two launches on
+ * one GPU in flight, so a worker holds at most one command). One mutex
+ * guards the commands, the completion queue and the reap list; a request's
+ * handle, latent owner and step count are touched only by the worker running
+ * it, and the mutex hand-offs (launch -> worker -> queue -> driver) order
+ * those accesses. */
+#include "ts_exec_backend.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A sleeping wait() wakes at least this often to look at the stop flag. */
+#define EXEC_POLL_NS (50 * TS_NS_PER_MS)
+#define EXEC_ABORT_AFTER_DEFAULT (10 * TS_NS_PER_S)
+
+struct exec_cmd {
+	int32_t id;
+	int32_t req;
+	uint64_t gpus;
+	int32_t nsteps;
+};
+
+struct exec_done {
+	struct ts_completion c;
+	int rc;
+	struct ts_error err;
+};
+
+struct exec_backend;
+
+struct exec_worker {
+	struct exec_backend *b;
+	pthread_t th;
+	pthread_cond_t cv;  /* a command arrived or quit */
+	bool has_cmd;
+	struct exec_cmd cmd;
+};
+
+struct exec_backend {
+	struct ts_exec_config cfg;
+	int64_t t0;                     /* CLOCK_MONOTONIC ns at creation */
+	pthread_mutex_t mu;
+	pthread_cond_t done_cv;         /* a completion was posted (CLOCK_MONOTONIC) */
+	struct exec_done queue[TS_MAX_GPUS];
+	int qhead, qlen;
+	int inflight;                   /* launched, completion not yet taken by wait() */
+	bool quit;
+	atomic_bool cancel;             /* workers stop between steps */
+	void **handle;                  /* per request index: the device's state, NULL before */
+	uint64_t *owner;                /* per request: GPU set holding its latent, 0 = none */
+	int32_t *steps_done;            /* per request: steps run on the device */
+	int32_t *reap;                  /* finished requests whose handles wait for an idle node */
+	size_t nreap;
+	int nworkers;
+	struct exec_worker w[TS_MAX_GPUS];
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * TS_NS_PER_S + ts.tv_nsec;
+}
+
+static ts_ns exec_now(void *self)
+{
+	return mono_ns() - ((struct exec_backend *)self)->t0;
+}
+
+static struct timespec abs_timespec(const struct exec_backend *b, ts_ns t)
+{
+	int64_t a = b->t0 + t;
+	return (struct timespec){ .tv_sec = a / TS_NS_PER_S, .tv_nsec = a % TS_NS_PER_S };
+}
+
+/* Closes the handles of finished requests. Only while nothing is in flight:
+ * freeing device memory synchronises a GPU, which must not happen under a
+ * running collective. Caller holds b->mu. */
+static void reap_finished(struct exec_backend *b)
+{
+	for (size_t i = 0; i < b->nreap; i++) {
+		int32_t r = b->reap[i];
+		b->cfg.dev->close(b->cfg.dev_self, b->handle[r]);
+		b->handle[r] = NULL;
+	}
+	b->nreap = 0;
+}
+
+/* Runs one launch on the worker's thread: the latent move when the GPU set
+ * changed (its own segment: steps_start > start), then the steps. */
+static int run_launch(struct exec_backend *b, const struct exec_cmd *cmd, struct ts_completion *c,
+		      struct ts_error *err)
+{
+	const struct ts_exec_device_ops *dev = b->cfg.dev;
+	const struct ts_request *q = &b->cfg.trace->req[cmd->req];
+	int32_t r = cmd->req;
+	int rc;
+	c->launch_id = cmd->id;
+	c->start = exec_now(b);
+	c->steps_start = c->start;
+	if (!b->handle[r]) {
+		rc = dev->open(b->cfg.dev_self, q, &b->handle[r], err);
+		if (rc)
+			return ts_err_prefix(err, "exec: request %lld: open", (long long)q->id);
+	}
+	if (b->owner[r] && b->owner[r] != cmd->gpus) {
+		rc = dev->move(b->cfg.dev_self, b->handle[r], cmd->gpus, err);
+		if (rc)
+			return ts_err_prefix(err, "exec: request %lld: latent move 0x%llx -> 0x%llx",
+					     (long long)q->id, (unsigned long long)b->owner[r],
+					     (unsigned long long)cmd->gpus);
+		b->owner[r] = cmd->gpus;
+		c->steps_start = exec_now(b);
+		if (c->steps_start <= c->start)
+			c->steps_start = c->start + 1; /* a move is always its own segment */
+	}
+	for (int32_t s = 0; s < cmd->nsteps; s++) {
+		if (atomic_load(&b->cancel))
+			return ts_err_set(err, TS_EINTR, "exec: request %lld stopped before step %d",
+					  (long long)q->id, b->steps_done[r] + 1);
+		rc = dev->step(b->cfg.dev_self, b->handle[r], cmd->gpus, err);
+		if (rc)
+			return ts_err_prefix(err, "exec: request %lld step %d on GPUs 0x%llx", (long long)q->id,
+					     b->steps_done[r] + 1, (unsigned long long)cmd->gpus);
+		b->owner[r] = cmd->gpus;
+		b->steps_done[r]++;
+	}
+	c->end = exec_now(b);
+	return 0;
+}
+
+/* Appends a completion to the queue and wakes wait(). Caller holds b->mu. */
+static void post_done(struct exec_backend *b, const struct exec_done *d)
+{
+	b->queue[(b->qhead + b->qlen) % TS_MAX_GPUS] = *d;
+	b->qlen++;
+	pthread_cond_broadcast(&b->done_cv);
+}
+
+static void *worker_main(void *arg)
+{
+	struct exec_worker *w = arg;
+	struct exec_backend *b = w->b;
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		while (!w->has_cmd && !b->quit)
+			pthread_cond_wait(&w->cv, &b->mu);
+		if (!w->has_cmd)
+			break;
+		struct exec_cmd cmd = w->cmd;
+		pthread_mutex_unlock(&b->mu);
+		struct exec_done d = { .rc = 0 };
+		d.rc = run_launch(b, &cmd, &d.c, &d.err);
+		pthread_mutex_lock(&b->mu);
+		if (!d.rc && b->steps_done[cmd.req] == b->cfg.trace->req[cmd.req].steps && !b->cfg.keep_finished)
+			b->reap[b->nreap++] = cmd.req;
+		w->has_cmd = false;
+		post_done(b, &d);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+static void free_tables(struct exec_backend *b)
+{
+	free(b->handle);
+	free(b->owner);
+	free(b->steps_done);
+	free(b->reap);
+	free(b);
+}
+
+static void free_backend(struct exec_backend *b)
+{
+	for (int i = 0; i < b->cfg.gpus; i++)
+		pthread_cond_destroy(&b->w[i].cv);
+	pthread_cond_destroy(&b->done_cv);
+	pthread_mutex_destroy(&b->mu);
+	free_tables(b);
+}
+
+static int check_config(const struct ts_exec_config *cfg, struct ts_error *err)
+{
+	const struct ts_exec_device_ops *d = cfg->dev;
+	if (cfg->gpus < 1 || cfg->gpus > TS_MAX_GPUS)
+		return ts_err_set(err, TS_EINVAL, "exec: GPU count %d outside 1..%d", cfg->gpus, TS_MAX_GPUS);
+	if (!d || !d->open || !d->move || !d->step || !d->close || !cfg->trace)
+		return ts_err_set(err, TS_EINVAL, "exec: device layer lacks open/move/step/close or no trace");
+	return 0;
+}
+
+static int init_sync(struct exec_backend *b)
+{
+	pthread_condattr_t ca;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	int rc = pthread_cond_init(&b->done_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	for (int i = 0; i < b->cfg.gpus; i++)
+		pthread_cond_init(&b->w[i].cv, NULL);
+	return rc;
+}
+
+static int start_workers(struct exec_backend *b, struct ts_error *err)
+{
+	for (int i = 0; i < b->cfg.gpus; i++) {
+		b->w[i].b = b;
+		if (pthread_create(&b->w[i].th, NULL, worker_main, &b->w[i]))
+			return ts_err_set(err, TS_ENOMEM, "exec: cannot start worker thread %d", i);
+		b->nworkers = i + 1;
+	}
+	return 0;
+}
+
+int ts_exec_create(void **self, const struct ts_exec_config *cfg, struct ts_error *err)
+{
+	*self = NULL;
+	int rc = check_config(cfg, err);
+	if (rc)
+		return rc;
+	struct exec_backend *b = calloc(1, sizeof(*b));
+	size_t n = cfg->trace->n ? cfg->trace->n : 1;
+	if (!b)
+		return ts_err_set(err, TS_ENOMEM, "exec: out of host memory");
+	b->cfg = *cfg;
+	if (!b->cfg.abort_after)
+		b->cfg.abort_after = EXEC_ABORT_AFTER_DEFAULT;
+	atomic_init(&b->cancel, false);
+	b->handle = calloc(n, sizeof(*b->handle));
+	b->owner = calloc(n, sizeof(*b->owner));
+	b->steps_done = calloc(n, sizeof(*b->steps_done));
+	b->reap = calloc(n, sizeof(*b->reap));
+	if (!b->handle || !b->owner || !b->steps_done || !b->reap) {
+		free_tables(b);
+		return ts_err_set(err, TS_ENOMEM, "exec: out of host memory for %zu requests", n);
+	}
+	if (init_sync(b)) {
+		free_backend(b);
+		return ts_err_set(err, TS_ENOMEM, "exec: cannot create the backend's condition variables");
+	}
+	b->t0 = mono_ns();
+	rc = start_workers(b, err);
+	if (rc) {
+		ts_exec_backend.close(b);
+		return rc;
+	}
+	*self = b;
+	return 0;
+}
+
+static int exec_launch(void *self, int32_t id, const struct ts_launch *l, const struct ts_sched_view *v,
+		       struct ts_error *err)
+{
+	struct exec_backend *b = self;
+	(void)v; /* the backend tracks where each latent lives itself */
+	uint64_t all = b->cfg.gpus == 64 ? ~0ULL : (1ULL << b->cfg.gpus) - 1;
+	if (l->nreq != 1)
+		return ts_err_set(err, TS_EINVAL,
+				  "exec: batched launch of %d requests refused: the engine batches images of one "
+				  "request object, not separate requests (run tetriserve with --no-batching)",
+				  l->nreq);
+	if (!l->gpus || (l->gpus & ~all) || l->nsteps < 1 || l->req[0] < 0 ||
+	    (size_t)l->req[0] >= b->cfg.trace->n)
+		return ts_err_set(err, TS_EINVAL, "exec: bad launch (request %d, GPUs 0x%llx, %d steps)",
+				  l->req[0], (unsigned long long)l->gpus, l->nsteps);
+	struct exec_worker *w = &b->w[__builtin_ctzll(l->gpus)];
+	int rc = 0;
+	pthread_mutex_lock(&b->mu);
+	if (w->has_cmd) {
+		rc = ts_err_set(err, TS_EINVAL, "exec: GPU %d already runs a launch",
+				__builtin_ctzll(l->gpus));
+		goto out_unlock;
+	}
+	if (b->inflight == 0)
+		reap_finished(b);
+	w->cmd = (struct exec_cmd){ .id = id, .req = l->req[0], .gpus = l->gpus, .nsteps = l->nsteps };
+	w->has_cmd = true;
+	b->inflight++;
+	pthread_cond_signal(&w->cv);
+out_unlock:
+	pthread_mutex_unlock(&b->mu);
+	return rc;
+}
+
+/* Takes the oldest completion. Caller holds b->mu and checked qlen > 0. */
+static int pop_done(struct exec_backend *b, struct ts_completion *c, struct ts_error *err)
+{
+	struct exec_done *d = &b->queue[b->qhead];
+	b->qhead = (b->qhead + 1) % TS_MAX_GPUS;
+	b->qlen--;
+	b->inflight--;
+	if (d->rc) {
+		*err = d->err;
+		return d->rc;
+	}
+	*c = d->c;
+	return 1;
+}
+
+static int exec_wait(void *self, ts_ns until, struct ts_completion *c, struct ts_error *err)
+{
+	struct exec_backend *b = self;
+	int rc;
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		if (b->qlen) {
+			rc = pop_done(b, c, err);
+			break;
+		}
+		if (b->inflight == 0)
+			reap_finished(b);
+		ts_ns t = exec_now(b);
+		if (b->cfg.stop && *b->cfg.stop) {
+			rc = ts_err_set(err, TS_EINTR, "exec: interrupted at t=%.3f s", ts_ns_to_s(t));
+			break;
+		}
+		if (t >= until || (b->inflight == 0 && until == INT64_MAX)) {
+			rc = 0;
+			break;
+		}
+		struct timespec ts = abs_timespec(b, until - t < EXEC_POLL_NS ? until : t + EXEC_POLL_NS);
+		pthread_cond_timedwait(&b->done_cv, &b->mu, &ts);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return rc;
+}
+
+static bool any_busy(const struct exec_backend *b)
+{
+	for (int i = 0; i < b->nworkers; i++)
+		if (b->w[i].has_cmd)
+			return true;
+	return false;
+}
+
+/* Waits for the workers to finish their launches (they stop between steps);
+ * aborts the device's collectives when one stays blocked past abort_after.
+ * Caller holds b->mu. */
+static void drain_workers(struct exec_backend *b)
+{
+	struct timespec ts = abs_timespec(b, exec_now(b) + b->cfg.abort_after);
+	bool aborted = false;
+	while (any_busy(b)) {
+		if (pthread_cond_timedwait(&b->done_cv, &b->mu, &ts) != ETIMEDOUT || aborted)
+			continue;
+		aborted = true;
+		if (b->cfg.dev->abort) {
+			pthread_mutex_unlock(&b->mu);
+			b->cfg.dev->abort(b->cfg.dev_self);
+			pthread_mutex_lock(&b->mu);
+		}
+		ts = abs_timespec(b, exec_now(b) + 1000 * TS_NS_PER_S);
+	}
+}
+
+static void exec_close(void *self)
+{
+	struct exec_backend *b = self;
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->quit = true;
+	atomic_store(&b->cancel, true);
+	for (int i = 0; i < b->nworkers; i++)
+		pthread_cond_signal(&b->w[i].cv);
+	drain_workers(b);
+	pthread_mutex_unlock(&b->mu);
+	for (int i = 0; i < b->nworkers; i++)
+		pthread_join(b->w[i].th, NULL);
+	for (size_t r = 0; r < b->cfg.trace->n; r++)
+		if (b->handle[r])
+			b->cfg.dev->close(b->cfg.dev_self, b->handle[r]);
+	free_backend(b);
+}
+
+void *ts_exec_request_handle(void *self, int32_t r)
+{
+	struct exec_backend *b = self;
+	if (r < 0 || (size_t)r >= b->cfg.trace->n)
+		return NULL;
+	pthread_mutex_lock(&b->mu);
+	void *h = b->handle[r];
+	pthread_mutex_unlock(&b->mu);
+	return h;
+}
+
+int ts_exec_warm_comms(const struct ts_exec_device_ops *dev, void *dev_self, int gpus, double *ms,
+		       int *groups, struct ts_error *err)
+{
+	int64_t t0 = mono_ns();
+	*ms = 0;
+	*groups = 0;
+	if (!dev->warm_group)
+		return 0;
+	for (int k = 2; k <= gpus; k *= 2) {
+		uint64_t block = k == 64 ? ~0ULL : (1ULL << k) - 1;
+		for (int j = 0; j + k <= gpus; j += k) {
+			int rc = dev->warm_group(dev_self, block << j, err);
+			if (rc)
+				return ts_err_prefix(err, "exec: communicator of GPUs 0x%llx",
+						     (unsigned long long)(block << j));
+			(*groups)++;
+		}
+	}
+	*ms = (double)(mono_ns() - t0) / 1e6;
+	return 0;
+}
+
+const struct ts_backend_ops ts_exec_backend = {
+	.name = "exec",
+	.now = exec_now,
+	.launch = exec_launch,
+	.wait = exec_wait,
+	.close = exec_close,
+};

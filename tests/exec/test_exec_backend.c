@@ -1,0 +1,225 @@
+/* test_exec_backend.c: the executor backend's bookkeeping on a fake device
+ * (no GPU): completions come back in the order launches end, with ordered
+ * wall-clock times; launches on disjoint GPUs run at the same time; wait()
+ * honours its deadline; a GPU-set change moves the latent first and reports
+ * it (steps_start > start), the same set does not; batches are refused;
+ * a device failure comes back from wait() naming the request; the stop flag
+ * ends a wait; close() stops workers between steps; handles close only on
+ * an idle node; --warm-comms keys are the aligned power-of-two sets. */
+#include <signal.h>
+#include <string.h>
+
+#include "../sim/sim_fixture.h"
+#include "exec_fake.h"
+#include "test_util.h"
+
+static struct ts_error err;
+
+/* Step tables a twentieth of fx_classes: 1.5 ms (256^2, SP=1) to 47.5 ms (2048^2). */
+static void fast_classes(struct ts_classes *cs)
+{
+	fx_classes(cs);
+	for (int c = 0; c < cs->n; c++)
+		for (int d = 0; d < 4; d++)
+			cs->cls[c].step[0][d] /= 20;
+}
+
+struct bench {
+	struct ts_classes cls;
+	struct ts_trace trace;
+	struct fake_dev dev;
+	void *be;
+	volatile sig_atomic_t stop;
+};
+
+/* A backend over n requests, all arrived at 0, of class c with `steps` steps. */
+static int bench_open(struct bench *b, int gpus, int n, int c, int steps, bool keep)
+{
+	memset(b, 0, sizeof(*b));
+	fast_classes(&b->cls);
+	for (int i = 0; i < n; i++)
+		fx_add(&b->trace, i, 0.0, c, steps, 10.0);
+	fake_init(&b->dev, &b->cls);
+	struct ts_exec_config xc = { .dev = &fake_ops, .dev_self = &b->dev, .trace = &b->trace,
+				     .gpus = gpus, .stop = &b->stop, .keep_finished = keep };
+	int rc = ts_exec_create(&b->be, &xc, &err);
+	TS_CHECK_MSG(rc == 0, "create: %s", err.msg);
+	return rc;
+}
+
+static void bench_close(struct bench *b)
+{
+	if (b->be)
+		ts_exec_backend.close(b->be);
+	free(b->trace.req);
+	free(b->cls.cls);
+}
+
+static int launch1(struct bench *b, int32_t id, int32_t r, uint64_t gpus, int nsteps)
+{
+	struct ts_launch l = { .nreq = 1, .req = { r }, .gpus = gpus, .nsteps = nsteps };
+	int rc = ts_exec_backend.launch(b->be, id, &l, NULL, &err);
+	TS_CHECK_MSG(rc == 0, "launch: %s", err.msg);
+	return rc;
+}
+
+static void test_order_and_concurrency(void)
+{
+	struct bench b;
+	struct ts_completion c1, c2;
+	if (bench_open(&b, 2, 2, 2, 10, false)) /* 1024^2: 9.5 ms a step at SP=1 */
+		return;
+	ts_ns T = ts_class_step(&b.cls, 2, 1, 1), t0 = ts_exec_backend.now(b.be);
+	launch1(&b, 7, 0, 0x1, 6);
+	launch1(&b, 3, 1, 0x2, 2);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c1, &err) == 1);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c2, &err) == 1);
+	TS_CHECK_MSG(c1.launch_id == 3 && c2.launch_id == 7, "order %d, %d", c1.launch_id, c2.launch_id);
+	TS_CHECK(c1.start >= t0 && c1.steps_start == c1.start && c1.end >= c1.start + 2 * T);
+	TS_CHECK(c2.steps_start == c2.start && c2.end >= c2.start + 6 * T);
+	TS_CHECK(c1.end <= c2.end && ts_exec_backend.now(b.be) >= c2.end);
+	/* truly concurrent: the two launches overlapped in time and on the device */
+	TS_CHECK(c1.start < c2.end && c2.start < c1.end);
+	TS_CHECK_MSG(b.dev.max_running == 2, "max concurrent steps %d", b.dev.max_running);
+	TS_CHECK(b.dev.overlaps == 0 && b.dev.steps == 8);
+	bench_close(&b);
+}
+
+static void test_wait_deadline(void)
+{
+	struct bench b;
+	struct ts_completion c;
+	if (bench_open(&b, 1, 1, 3, 2, false)) /* 2048^2: 47.5 ms a step */
+		return;
+	ts_ns until = ts_exec_backend.now(b.be) + 15 * TS_NS_PER_MS;
+	TS_CHECK(ts_exec_backend.wait(b.be, until, &c, &err) == 0); /* idle: sleeps to `until` */
+	TS_CHECK(ts_exec_backend.now(b.be) >= until);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 0); /* idle, no limit: returns */
+	launch1(&b, 0, 0, 0x1, 2);
+	until = ts_exec_backend.now(b.be) + 5 * TS_NS_PER_MS;
+	TS_CHECK(ts_exec_backend.wait(b.be, until, &c, &err) == 0);
+	ts_ns t = ts_exec_backend.now(b.be);
+	/* woke at `until`, well before the 95 ms launch ended */
+	TS_CHECK_MSG(t >= until && t < until + 40 * TS_NS_PER_MS, "woke at %lld, until %lld", (long long)t,
+		     (long long)until);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.launch_id == 0);
+	bench_close(&b);
+}
+
+static void test_moves(void)
+{
+	struct bench b;
+	struct ts_completion c;
+	if (bench_open(&b, 4, 1, 0, 6, true))
+		return;
+	launch1(&b, 0, 0, 0x1, 1); /* first launch: nothing to move */
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start == c.start);
+	launch1(&b, 1, 0, 0xC, 2); /* new set: move, then steps */
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start > c.start);
+	launch1(&b, 2, 0, 0xC, 1); /* same set: no move */
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start == c.start);
+	launch1(&b, 3, 0, 0xF, 2); /* superset: the latent still has to reach GPUs 0, 1 */
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start > c.start);
+	struct fake_req *r = ts_exec_request_handle(b.be, 0);
+	TS_CHECK(r && r->done == 6 && r->moves == 2 && r->holder == 0xF);
+	TS_CHECK(b.dev.wrong_holder == 0 && b.dev.moves == 2);
+	bench_close(&b);
+	TS_CHECK(b.dev.opens == 1 && b.dev.closes == 1);
+}
+
+static void test_refusals(void)
+{
+	struct bench b;
+	if (bench_open(&b, 2, 2, 0, 4, false))
+		return;
+	struct ts_launch l = { .nreq = 2, .req = { 0, 1 }, .gpus = 0x1, .nsteps = 1 };
+	TS_CHECK(ts_exec_backend.launch(b.be, 0, &l, NULL, &err) == TS_EINVAL);
+	TS_CHECK_MSG(strstr(err.msg, "batch") && strstr(err.msg, "--no-batching"), "%s", err.msg);
+	l = (struct ts_launch){ .nreq = 1, .req = { 0 }, .gpus = 0x4, .nsteps = 1 };
+	TS_CHECK(ts_exec_backend.launch(b.be, 0, &l, NULL, &err) == TS_EINVAL);
+	bench_close(&b);
+	struct ts_exec_config bad = { .dev = &fake_ops, .trace = &b.trace, .gpus = 0 };
+	void *be;
+	TS_CHECK(ts_exec_create(&be, &bad, &err) == TS_EINVAL && be == NULL);
+}
+
+static void test_failure(void)
+{
+	struct bench b;
+	struct ts_completion c;
+	if (bench_open(&b, 2, 2, 0, 4, false))
+		return;
+	b.dev.fail_at_step = 3;
+	launch1(&b, 0, 1, 0x1, 4);
+	int rc = ts_exec_backend.wait(b.be, INT64_MAX, &c, &err);
+	TS_CHECK_MSG(rc == TS_EDEVICE, "rc %d", rc);
+	TS_CHECK_MSG(strstr(err.msg, "request 1 step 3") && strstr(err.msg, "injected"), "%s", err.msg);
+	TS_CHECK(b.dev.steps == 3); /* the launch stopped at the failed step */
+	bench_close(&b);
+}
+
+static void test_stop_and_close(void)
+{
+	struct bench b;
+	struct ts_completion c;
+	if (bench_open(&b, 2, 1, 3, 50, false)) /* 50 steps of 47.5 ms: 2.4 s */
+		return;
+	launch1(&b, 0, 0, 0x1, 50);
+	b.stop = 1;
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == TS_EINTR);
+	TS_CHECK(strstr(err.msg, "interrupted") != NULL);
+	ts_exec_backend.close(b.be); /* the worker stops after its current step */
+	b.be = NULL;
+	TS_CHECK_MSG(b.dev.steps < 5, "ran %ld steps after close", b.dev.steps);
+	TS_CHECK(b.dev.closes == b.dev.opens && b.dev.closed_while_running == 0);
+	bench_close(&b);
+}
+
+static void test_reap_when_idle(void)
+{
+	struct bench b;
+	struct ts_completion c;
+	if (bench_open(&b, 2, 3, 0, 2, false))
+		return;
+	launch1(&b, 0, 0, 0x1, 2);                  /* finishes request 0 */
+	launch1(&b, 1, 1, 0x2, 1);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1);
+	launch1(&b, 2, 1, 0x3, 1);                  /* node idle at launch: request 0 is closed */
+	TS_CHECK(b.dev.closes == 1);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start > c.start);
+	TS_CHECK(ts_exec_backend.wait(b.be, 0, &c, &err) == 0); /* idle again: request 1 closed */
+	TS_CHECK(b.dev.closes == 2 && ts_exec_request_handle(b.be, 1) == NULL);
+	bench_close(&b);
+	TS_CHECK(b.dev.closed_while_running == 0 && b.dev.opens == 2 && b.dev.closes == 2);
+}
+
+static void test_warm_comms(void)
+{
+	struct fake_dev d;
+	struct ts_classes cls;
+	double ms;
+	int groups;
+	fast_classes(&cls);
+	fake_init(&d, &cls);
+	TS_CHECK(ts_exec_warm_comms(&fake_ops, &d, 4, &ms, &groups, &err) == 0 && groups == 3);
+	TS_CHECK(d.nwarmed == 3 && d.warmed[0] == 0x3 && d.warmed[1] == 0xC && d.warmed[2] == 0xF);
+	d.nwarmed = 0;
+	TS_CHECK(ts_exec_warm_comms(&fake_ops, &d, 8, &ms, &groups, &err) == 0 && groups == 7);
+	TS_CHECK(d.warmed[3] == 0xC0 && d.warmed[4] == 0x0F && d.warmed[6] == 0xFF);
+	TS_CHECK(ts_exec_warm_comms(&fake_ops, &d, 1, &ms, &groups, &err) == 0 && groups == 0);
+	free(cls.cls);
+}
+
+int main(void)
+{
+	test_order_and_concurrency();
+	test_wait_deadline();
+	test_moves();
+	test_refusals();
+	test_failure();
+	test_stop_and_close();
+	test_reap_when_idle();
+	test_warm_comms();
+	return ts_test_result("exec_backend");
+}
