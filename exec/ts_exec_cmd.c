@@ -5,7 +5,6 @@
  * SLO-attainment table. */
 #include "ts_exec_cmd.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -208,25 +207,6 @@ static int parse_exec_args(struct exec_args *a, int argc, char **argv)
 	return 0;
 }
 
-/* Splits the policy list at commas that start a new policy name, so an rssp
- * map ("rssp:256=1,512=2") stays one spec (as tetriserve sim does). */
-static int split_policies(char *list, char **spec, int max)
-{
-	int n = 0;
-	char *p = list;
-	while (*p && n < max) {
-		spec[n++] = p;
-		char *c = p;
-		while ((c = strchr(c, ',')) && !isalpha((unsigned char)c[1]))
-			c++;
-		if (!c)
-			break;
-		*c = '\0';
-		p = c + 1;
-	}
-	return n;
-}
-
 /* Keeps the first max_requests requests and multiplies arrivals by the time
  * scale; deadlines stay arrival + SLO, so only idle gaps shrink. */
 static void shape_trace(struct ts_trace *t, const struct exec_args *a)
@@ -384,17 +364,6 @@ static int begin_run(struct ts_store *store, const char *spec, const char *param
 	return ts_store_run_begin(store, &info, id, err);
 }
 
-static int end_run(struct ts_store *store, const char *spec, const struct ts_sim_inputs *in,
-		   const struct ts_run_result *res, const struct ts_summary *sum, struct ts_error *err)
-{
-	char json[8192];
-	int rc = ts_store_unfinished(store, &in->trace, res->st, err);
-	if (rc)
-		return rc;
-	ts_summary_json(sum, spec, json, sizeof(json));
-	return ts_store_run_end(store, json, err);
-}
-
 /* Drives the policy on a fresh executor backend (its clock starts here). */
 static int drive(const struct ts_policy_ops *ops, void *pol, const struct exec_args *a,
 		 const struct ts_sim_inputs *in, struct ts_dit_engine *e, struct ts_store *store,
@@ -427,18 +396,11 @@ static void flush_partial(struct ts_store *store)
 static int run_policy(struct exec_policy_run *pr, const struct exec_args *a, const struct ts_sim_inputs *in,
 		      struct ts_dit_engine *e, struct ts_store *store, struct ts_error *err)
 {
-	const char *params;
+	const struct ts_policy_ops *ops;
 	void *pol;
-	const struct ts_policy_ops *ops = ts_policy_find(pr->spec, &params, err);
-	if (!ops)
-		return TS_EINVAL;
-	struct ts_policy_env env = a->cfg.env;
-	env.gpus = a->cfg.gpus;
-	env.trace = &in->trace;
-	env.cls = &in->cls;
-	int rc = ops->init(&pol, params, &env, err);
+	int rc = ts_sim_build_policy(pr->spec, &a->cfg, in, &ops, &pol, err);
 	if (rc)
-		return ts_err_prefix(err, "policy %s", pr->spec);
+		return rc;
 	if (store)
 		rc = begin_run(store, pr->spec, ops->describe ? ops->describe(pol) : NULL, a, in, &pr->run_id, err);
 	struct ts_run_result res = { 0 };
@@ -447,7 +409,7 @@ static int run_policy(struct exec_policy_run *pr, const struct exec_args *a, con
 	if (!rc)
 		rc = ts_summary_compute(&pr->sum, &in->trace, &res, a->cfg.gpus, err);
 	if (!rc && store)
-		rc = end_run(store, pr->spec, in, &res, &pr->sum, err);
+		rc = ts_sim_store_run_end(store, pr->spec, in, &res, &pr->sum, err);
 	else if (store)
 		flush_partial(store);
 	ts_run_result_free(&res);
@@ -503,7 +465,7 @@ int ts_cmd_exec(int argc, char **argv)
 	char *spec[EXEC_MAX_POLICIES];
 	struct ts_store *store = NULL;
 	struct ts_dit_engine *e = NULL;
-	int status = 1, npol = split_policies(a.policies, spec, EXEC_MAX_POLICIES);
+	int status = 1, npol = ts_cli_split_policies(a.policies, spec, EXEC_MAX_POLICIES);
 	if (load_inputs(&a, &in, spec, npol, &err) || (!a.no_db && ts_store_open(&store, a.db, &err)) ||
 	    open_engine(&a, &in, &e, &err))
 		goto out;

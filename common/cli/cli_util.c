@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int ts_cli_parse_int(const char *text, long long lo, long long hi, long long *out,
 		     const char *option, struct ts_error *err)
@@ -36,4 +38,21 @@ int ts_cli_bad_option(const char *cmd, char **argv)
 {
 	fprintf(stderr, "%s: unknown or incomplete option '%s' (see --help)\n", cmd, argv[optind - 1]);
 	return 2;
+}
+
+int ts_cli_split_policies(char *list, char **spec, int max)
+{
+	int n = 0;
+	char *p = list;
+	while (*p && n < max) {
+		spec[n++] = p;
+		char *c = p;
+		while ((c = strchr(c, ',')) && !isalpha((unsigned char)c[1]))
+			c++;
+		if (!c)
+			break;
+		*c = '\0';
+		p = c + 1;
+	}
+	return n;
 }

@@ -2,7 +2,6 @@
  * one or more policies, print the SLO-attainment table, store the results. */
 #include "cli/cmd_sim.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -187,25 +186,6 @@ static int parse_sim_args(struct sim_args *a, int argc, char **argv)
 	return 0;
 }
 
-/* Splits the policy list at commas that start a new policy name, so an rssp
- * map ("rssp:256=1,512=2") stays one spec. Returns the count. */
-static int split_policies(char *list, char **spec, int max)
-{
-	int n = 0;
-	char *p = list;
-	while (*p && n < max) {
-		spec[n++] = p;
-		char *c = p;
-		while ((c = strchr(c, ',')) && !isalpha((unsigned char)c[1]))
-			c++;
-		if (!c)
-			break;
-		*c = '\0';
-		p = c + 1;
-	}
-	return n;
-}
-
 static void print_results(const struct sim_args *a, size_t nreq, const struct policy_run *pr, int n)
 {
 	if (a->json) {
@@ -239,7 +219,7 @@ int ts_cmd_sim(int argc, char **argv)
 	struct ts_sim_inputs in = { 0 };
 	struct policy_run pr[MAX_POLICIES] = { 0 };
 	char *spec[MAX_POLICIES];
-	int npol = split_policies(a.policies, spec, MAX_POLICIES);
+	int npol = ts_cli_split_policies(a.policies, spec, MAX_POLICIES);
 	struct ts_store *store = NULL;
 	int status = 1;
 	if (ts_sim_inputs_load(&in, &a.cfg, &err))

@@ -48,8 +48,8 @@ void ts_sim_inputs_free(struct ts_sim_inputs *in)
 	ts_trace_free(&in->trace);
 }
 
-static int make_policy(const char *spec, const struct ts_sim_config *c, const struct ts_sim_inputs *in,
-		       const struct ts_policy_ops **ops, void **self, struct ts_error *err)
+int ts_sim_build_policy(const char *spec, const struct ts_sim_config *c, const struct ts_sim_inputs *in,
+			const struct ts_policy_ops **ops, void **self, struct ts_error *err)
 {
 	const char *params;
 	*ops = ts_policy_find(spec, &params, err);
@@ -68,7 +68,7 @@ int ts_sim_check_policy(const char *spec, const struct ts_sim_config *c,
 {
 	const struct ts_policy_ops *ops;
 	void *self;
-	int rc = make_policy(spec, c, in, &ops, &self, err);
+	int rc = ts_sim_build_policy(spec, c, in, &ops, &self, err);
 	if (!rc && ops->close)
 		ops->close(self);
 	return rc;
@@ -117,9 +117,9 @@ static int begin_stored_run(struct ts_store *store, const char *spec, const char
 	return ts_store_run_begin(store, &info, run_id, err);
 }
 
-static int end_stored_run(struct ts_store *store, const char *spec, const struct ts_sim_inputs *in,
-			  const struct ts_run_result *res, const struct ts_summary *sum,
-			  struct ts_error *err)
+int ts_sim_store_run_end(struct ts_store *store, const char *spec, const struct ts_sim_inputs *in,
+			 const struct ts_run_result *res, const struct ts_summary *sum,
+			 struct ts_error *err)
 {
 	int rc = ts_store_unfinished(store, &in->trace, res->st, err);
 	if (rc)
@@ -136,7 +136,7 @@ int ts_sim_run_policy(const char *spec, const struct ts_sim_config *c, const str
 	const struct ts_policy_ops *ops;
 	void *pol, *sim = NULL;
 	int64_t id = 0;
-	int rc = make_policy(spec, c, in, &ops, &pol, err);
+	int rc = ts_sim_build_policy(spec, c, in, &ops, &pol, err);
 	if (rc)
 		return rc;
 	rc = ts_sim_create(&sim, &c->sim, &in->cls, err);
@@ -157,7 +157,7 @@ int ts_sim_run_policy(const char *spec, const struct ts_sim_config *c, const str
 	if (!rc)
 		rc = ts_summary_compute(sum, &in->trace, &res, c->gpus, err);
 	if (!rc && store)
-		rc = end_stored_run(store, spec, in, &res, sum, err);
+		rc = ts_sim_store_run_end(store, spec, in, &res, sum, err);
 	ts_run_result_free(&res);
 	if (run_id)
 		*run_id = id;

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include "driver/driver.h"
 #include "io/profile.h"
 #include "io/trace.h"
 #include "report/summary.h"
@@ -40,6 +41,18 @@ int ts_sim_inputs_load(struct ts_sim_inputs *in, const struct ts_sim_config *c, 
 
 /* Frees what ts_sim_inputs_load() made; safe on a zeroed struct. */
 void ts_sim_inputs_free(struct ts_sim_inputs *in);
+
+/* Builds policy `spec` for the inputs with c's knobs (GPU count, trace and
+ * step tables filled in); *ops and *self receive it (close with
+ * (*ops)->close). Errors name the spec. */
+int ts_sim_build_policy(const char *spec, const struct ts_sim_config *c, const struct ts_sim_inputs *in,
+			const struct ts_policy_ops **ops, void **self, struct ts_error *err);
+
+/* Ends a stored run: rows with NULL finish for unfinished requests, the
+ * summary JSON, completed = 1. */
+int ts_sim_store_run_end(struct ts_store *store, const char *spec, const struct ts_sim_inputs *in,
+			 const struct ts_run_result *res, const struct ts_summary *sum,
+			 struct ts_error *err);
 
 /* Builds and frees policy `spec` once: fails early on a bad spec or a
  * missing profile cell, before any run starts. */
