@@ -1,7 +1,10 @@
 /* ts_profile_cmd.c: `tetriserve profile`, the step-latency profiler of the
  * CUDA engine. For every cell: a fresh request, `warmup` untimed steps, then
  * `iters` steps each timed on the host clock from launch to the end of the
- * step on every GPU of the group (what the scheduler waits for). */
+ * step on every GPU of the group (what the scheduler waits for). Cells go
+ * to a profile CSV (--out) and/or a results store (--db) as one run with
+ * backend "profile" (docs/SCHEMA.md). */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +13,9 @@
 #include <time.h>
 
 #include "core/ts_error.h"
+#include "core/ts_strbuf.h"
+#include "io/profile.h"
+#include "store/store.h"
 #include "ts_device.h"
 #include "ts_dit.h"
 #include "ts_profile_cmd.h"
@@ -17,7 +23,7 @@
 #define TS_PROF_MAXLIST 16
 
 struct ts_prof_opts {
-	const char *model, *out;
+	const char *model, *out, *db;
 	int res[TS_PROF_MAXLIST], nres;
 	int sp[TS_PROF_MAXLIST], nsp;
 	int batch[TS_PROF_MAXLIST], nbatch;
@@ -30,12 +36,19 @@ struct ts_prof_stats {
 	int n;
 };
 
+/* Where the cells go: either may be NULL, not both. */
+struct ts_prof_sinks {
+	FILE *csv;
+	struct ts_store *store;
+};
+
 static void ts_prof_usage(FILE *f)
 {
 	fprintf(f, "usage: tetriserve profile --model M --res 256,512,1024,2048 --sp 1,2,4 --gpus N\n"
-		   "         [--batch 1,2,4] --out F.csv [--warmup 2] [--iters 10] [--seed S]\n"
-		   "  measures mean/p50/p99/CV step time of the CUDA DiT engine per cell\n"
-		   "  and writes a profile CSV (traces/README.md)\n");
+		   "         [--batch 1,2,4] [--out F.csv] [--db F.db] [--warmup 2] [--iters 10] [--seed S]\n"
+		   "  measures mean/p50/p99/CV step time of the CUDA DiT engine per cell and\n"
+		   "  writes a profile CSV (--out, traces/README.md) and/or a run of backend\n"
+		   "  'profile' into a results store (--db, docs/SCHEMA.md); one is required\n");
 }
 
 /* Parses "a,b,c" of positive integers into out[]. */
@@ -105,15 +118,15 @@ static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct t
 		case 'i': rc = ts_parse_int(optarg, "--iters", 1, &o->iters, err); break;
 		case 'o': o->out = optarg; break;
 		case 'S': rc = ts_parse_seed(optarg, &o->seed, err); break;
-		case 'd':
-			rc = ts_err_set(err, TS_EINVAL, "--db: profiles are not stored in the results database yet (common/store/store.h has no profile table); use --out");
-			break;
+		case 'd': o->db = optarg; break;
 		case 'h': ts_prof_usage(stdout); exit(0);
 		default: rc = ts_err_set(err, TS_EINVAL, "unknown option (see --help)");
 		}
 	}
-	if (!rc && (!o->model || !o->out || !o->nres || !o->nsp || !o->gpus))
-		rc = ts_err_set(err, TS_EINVAL, "--model, --res, --sp, --gpus and --out are required");
+	if (!rc && (!o->model || !o->nres || !o->nsp || !o->gpus))
+		rc = ts_err_set(err, TS_EINVAL, "--model, --res, --sp and --gpus are required");
+	if (!rc && !o->out && !o->db)
+		rc = ts_err_set(err, TS_EINVAL, "--out F.csv or --db F.db (or both) is required");
 	return rc;
 }
 
@@ -209,54 +222,174 @@ static void ts_prof_header(FILE *f, const struct ts_prof_opts *o, const char *gp
 	fprintf(f, "\nmodel,gpu,height,width,sp,step_ms,p50_ms,p99_ms,cv,samples,batch\n");
 }
 
-static int ts_prof_run(const struct ts_prof_opts *o, FILE *f, int argc, char **argv,
+/* Appends ,"name":[v0,v1,...] to sb. */
+static void ts_prof_json_list(struct ts_strbuf *sb, const char *name, const int *v, int n)
+{
+	ts_strbuf_printf(sb, ",\"%s\":[", name);
+	for (int i = 0; i < n; i++)
+		ts_strbuf_printf(sb, "%s%d", i ? "," : "", v[i]);
+	ts_strbuf_printf(sb, "]");
+}
+
+/* The profiler's options as the JSON object of the run's `options` column
+ * (the GPU count and seed have columns of their own). */
+static int ts_prof_options_json(const struct ts_prof_opts *o, const char *gpu_full, char *buf,
+				size_t size, struct ts_error *err)
+{
+	struct ts_strbuf sb = ts_strbuf_init(buf, size);
+	ts_strbuf_printf(&sb, "{\"model\":");
+	ts_strbuf_json_str(&sb, o->model);
+	ts_strbuf_printf(&sb, ",\"gpu_name\":");
+	ts_strbuf_json_str(&sb, gpu_full);
+	ts_prof_json_list(&sb, "res", o->res, o->nres);
+	ts_prof_json_list(&sb, "sp", o->sp, o->nsp);
+	ts_prof_json_list(&sb, "batch", o->batch, o->nbatch);
+	ts_strbuf_printf(&sb, ",\"warmup\":%d,\"iters\":%d,\"out\":", o->warmup, o->iters);
+	ts_strbuf_json_str(&sb, o->out);
+	ts_strbuf_printf(&sb, "}");
+	if (sb.len >= size)
+		return ts_err_set(err, TS_EINVAL, "--model/--out: options too long for the results store");
+	return 0;
+}
+
+/* Begins the run of backend "profile" that will hold the cells. */
+static int ts_prof_begin_run(struct ts_store *store, const struct ts_prof_opts *o,
+			     const char *gpu_full, struct ts_error *err)
+{
+	char options[8192];
+	int rc = ts_prof_options_json(o, gpu_full, options, sizeof(options), err);
+	if (rc)
+		return rc;
+	const struct ts_run_info info = {
+		.backend = "profile", .policy = "profile", .profile_name = o->out,
+		.gpus = o->gpus, .seed = o->seed, .version = TS_VERSION, .options = options,
+	};
+	return ts_store_run_begin(store, &info, NULL, err);
+}
+
+/* One measured cell as a profile row (the CSV's and the store's unit). */
+static struct ts_profile_row ts_prof_row(const struct ts_prof_opts *o, const char *gpu, int res,
+					 int sp, int batch, const struct ts_prof_stats *st)
+{
+	struct ts_profile_row row = {
+		.height = res, .width = res, .sp = sp, .batch = batch, .step_ms = st->mean,
+		.p50_ms = st->p50, .p99_ms = st->p99, .cv = st->cv, .samples = st->n,
+	};
+	snprintf(row.model, sizeof(row.model), "%s", o->model);
+	snprintf(row.gpu, sizeof(row.gpu), "%s", gpu);
+	return row;
+}
+
+/* Writes a cell to every sink and commits it, so that a failure or a kill
+ * later keeps every cell measured so far. */
+static int ts_prof_emit(const struct ts_prof_sinks *sinks, const struct ts_profile_row *r,
+			double peak_gib, struct ts_error *err)
+{
+	if (sinks->csv) {
+		fprintf(sinks->csv, "%s,%s,%d,%d,%d,%.3f,%.3f,%.3f,%.5f,%lld,%d\n", r->model, r->gpu,
+			r->height, r->width, r->sp, r->step_ms, r->p50_ms, r->p99_ms, r->cv,
+			(long long)r->samples, r->batch);
+		fflush(sinks->csv);
+	}
+	if (!sinks->store)
+		return 0;
+	int rc = ts_store_profile_cell(sinks->store, r, peak_gib, err);
+	return rc ? rc : ts_store_flush(sinks->store, err);
+}
+
+/* Measures one cell, prints it and writes it to the sinks. */
+static int ts_prof_measure(struct ts_dit_engine *e, const struct ts_prof_opts *o,
+			   const struct ts_prof_sinks *sinks, const char *gpu, int res, int sp,
+			   int batch, struct ts_error *err)
+{
+	struct ts_prof_stats st;
+	int64_t mem_now, mem_peak;
+	int rc = ts_prof_cell(e, o, res, sp, batch, &st, err);
+	if (!rc)
+		rc = ts_dit_engine_memory(e, 0, &mem_now, &mem_peak, err);
+	if (rc) {
+		ts_err_prefix(err, "cell %dx%d sp %d batch %d", res, res, sp, batch);
+		return rc;
+	}
+	double peak_gib = (double)mem_peak / (1 << 30);
+	struct ts_profile_row row = ts_prof_row(o, gpu, res, sp, batch, &st);
+	printf("%s %dx%d sp=%d batch=%d: %.2f ms (p50 %.2f, p99 %.2f, cv %.4f), GPU0 peak %.2f GiB\n",
+	       o->model, res, res, sp, batch, st.mean, st.p50, st.p99, st.cv, peak_gib);
+	fflush(stdout);
+	return ts_prof_emit(sinks, &row, peak_gib, err);
+}
+
+/* Opens the engine, then measures every cell in batch, resolution, degree
+ * order; the store's run is begun before the first cell and ended
+ * (completed) only after the last. */
+static int ts_prof_run(const struct ts_prof_opts *o, const struct ts_prof_sinks *sinks,
+		       const char *gpu_full, const char *gpu, int argc, char **argv,
 		       struct ts_error *err)
 {
 	struct ts_dit_engine *e = NULL;
-	char full[128], gpu[48];
-	int rc = ts_dev_name(0, full, sizeof(full), err);
+	int cells = 0;
+	int rc = ts_dit_engine_open(&e, o->model, o->gpus, o->seed, err);
 	if (rc)
 		return rc;
-	ts_prof_gpu_name(full, gpu, sizeof(gpu));
-	rc = ts_dit_engine_open(&e, o->model, o->gpus, o->seed, err);
-	if (rc)
-		return rc;
-	ts_prof_header(f, o, full, argc, argv);
+	if (sinks->csv)
+		ts_prof_header(sinks->csv, o, gpu_full, argc, argv);
+	if (sinks->store)
+		rc = ts_prof_begin_run(sinks->store, o, gpu_full, err);
 	for (int b = 0; !rc && b < o->nbatch; b++) {
 		for (int i = 0; !rc && i < o->nres; i++) {
 			for (int s = 0; !rc && s < o->nsp; s++) {
-				struct ts_prof_stats st;
-				int64_t mem_now, mem_peak;
 				if (o->sp[s] > o->gpus) {
 					fprintf(stderr, "profile: sp %d skipped (%d GPUs)\n", o->sp[s], o->gpus);
 					continue;
 				}
-				rc = ts_prof_cell(e, o, o->res[i], o->sp[s], o->batch[b], &st, err);
-				if (rc) {
-					ts_err_prefix(err, "cell %dx%d sp %d batch %d", o->res[i], o->res[i],
-						      o->sp[s], o->batch[b]);
-					break;
-				}
-				fprintf(f, "%s,%s,%d,%d,%d,%.3f,%.3f,%.3f,%.5f,%d,%d\n", o->model, gpu,
-					o->res[i], o->res[i], o->sp[s], st.mean, st.p50, st.p99, st.cv,
-					st.n, o->batch[b]);
-				fflush(f);
-				rc = ts_dit_engine_memory(e, 0, &mem_now, &mem_peak, err);
-				printf("%s %dx%d sp=%d batch=%d: %.2f ms (p50 %.2f, p99 %.2f, cv %.4f), GPU0 peak %.2f GiB\n",
-				       o->model, o->res[i], o->res[i], o->sp[s], o->batch[b], st.mean, st.p50,
-				       st.p99, st.cv, (double)mem_peak / (1 << 30));
-				fflush(stdout);
+				rc = ts_prof_measure(e, o, sinks, gpu, o->res[i], o->sp[s], o->batch[b], err);
+				cells += !rc;
 			}
 		}
 	}
 	ts_dit_engine_close(e);
+	if (!rc && sinks->store) {
+		char summary[64];
+		snprintf(summary, sizeof(summary), "{\"cells\":%d}", cells);
+		rc = ts_store_run_end(sinks->store, summary, err);
+	}
+	return rc;
+}
+
+/* Opens the store first (a bad --db fails before the CSV is truncated). */
+static int ts_prof_open_sinks(const struct ts_prof_opts *o, struct ts_prof_sinks *sinks,
+			      struct ts_error *err)
+{
+	if (o->db) {
+		int rc = ts_store_open(&sinks->store, o->db, err);
+		if (rc)
+			return rc;
+	}
+	if (o->out) {
+		sinks->csv = fopen(o->out, "w");
+		if (!sinks->csv)
+			return ts_err_set(err, TS_EIO, "cannot write %s: %s", o->out, strerror(errno));
+	}
+	return 0;
+}
+
+/* Closes both sinks; a run not ended stays incomplete with its committed
+ * cells. Returns rc, or TS_EIO when rc was 0 and the CSV failed to close. */
+static int ts_prof_close_sinks(const struct ts_prof_opts *o, struct ts_prof_sinks *sinks, int rc,
+			       struct ts_error *err)
+{
+	if (sinks->csv && fclose(sinks->csv) && !rc)
+		rc = ts_err_set(err, TS_EIO, "closing %s failed", o->out);
+	ts_store_close(sinks->store);
 	return rc;
 }
 
 int ts_cmd_profile(int argc, char **argv)
 {
 	struct ts_prof_opts o;
+	struct ts_prof_sinks sinks = {NULL, NULL};
 	struct ts_error err = {0, ""};
+	char gpu_full[128], gpu[48];
 	int ngpu = 0;
 	if (ts_prof_parse(argc, argv, &o, &err)) {
 		fprintf(stderr, "tetriserve profile: %s\n", err.msg);
@@ -268,14 +401,14 @@ int ts_cmd_profile(int argc, char **argv)
 		fprintf(stderr, "tetriserve profile: --gpus %d but %d CUDA devices present\n", o.gpus, ngpu);
 		return 1;
 	}
-	FILE *f = fopen(o.out, "w");
-	if (!f) {
-		fprintf(stderr, "tetriserve profile: cannot write %s\n", o.out);
-		return 1;
+	int rc = ts_dev_name(0, gpu_full, sizeof(gpu_full), &err);
+	if (!rc) {
+		ts_prof_gpu_name(gpu_full, gpu, sizeof(gpu));
+		rc = ts_prof_open_sinks(&o, &sinks, &err);
 	}
-	int rc = ts_prof_run(&o, f, argc, argv, &err);
-	if (fclose(f) && !rc)
-		rc = ts_err_set(&err, TS_EIO, "closing %s failed", o.out);
+	if (!rc)
+		rc = ts_prof_run(&o, &sinks, gpu_full, gpu, argc, argv, &err);
+	rc = ts_prof_close_sinks(&o, &sinks, rc, &err);
 	if (rc) {
 		fprintf(stderr, "tetriserve profile: %s\n", err.msg);
 		return 1;

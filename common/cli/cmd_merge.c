@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_util.h"
 #include "store/store.h"
@@ -33,6 +34,10 @@ static const char *const copy_rows_sql[] = {
 	" nsteps, batch, start_ns, end_ns FROM src.segments WHERE run_id = ?1",
 	"INSERT INTO main.rounds SELECT ?2, t_ns, active, launched, plan_wall_ns FROM src.rounds"
 	" WHERE run_id = ?1",
+	"INSERT INTO main.profile_cells(run_id, model, gpu, height, width, sp, batch, step_ms, p50_ms,"
+	" p99_ms, cv, samples, peak_mem_gib) SELECT ?2, model, gpu, height, width, sp, batch, step_ms,"
+	" p50_ms, p99_ms, cv, samples, peak_mem_gib FROM src.profile_cells WHERE run_id = ?1"
+	" ORDER BY cell_id",
 };
 
 struct merge_counts {
@@ -116,14 +121,30 @@ static int check_source_version(sqlite3 *db, const char *src, struct ts_error *e
 	return 0;
 }
 
+/* Brings a source written by an older tetriserve to the current schema (the
+ * store migrates on open), so its tables match the destination's. */
+static int migrate_source(const char *src, struct ts_error *err)
+{
+	if (access(src, R_OK) != 0)
+		return ts_err_set(err, TS_EIO, "%s: cannot read the input file", src);
+	struct ts_store *store;
+	int rc = ts_store_open(&store, src, err);
+	if (!rc)
+		ts_store_close(store);
+	return rc;
+}
+
 /* Merges one source file inside one transaction: all of it or nothing. */
 static int merge_file(sqlite3 *db, const char *src, struct merge_counts *mc, struct ts_error *err)
 {
 	sqlite3_stmt *st;
+	int rc = migrate_source(src, err);
+	if (rc)
+		return rc;
 	if (sqlite3_prepare_v2(db, "ATTACH ?1 AS src", -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, src, "attaching", err);
 	sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, src, "attaching", err);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(db, src, "attaching", err);
 	sqlite3_finalize(st);
 	if (rc)
 		return rc;
@@ -173,8 +194,9 @@ int ts_cmd_merge(int argc, char **argv)
 			printf("usage: tetriserve merge --out F IN.db [IN.db ...]\n"
 			       "Copies every completed run of the inputs into F (created if needed), skipping runs\n"
 			       "F already holds (same backend, policy and parameters, trace and profile content,\n"
-			       "GPU count, seed and options). Incomplete runs are not copied. Each input is merged\n"
-			       "in one transaction.\n");
+			       "GPU count, seed and options). Incomplete runs are not copied; profile runs come\n"
+			       "with their cells. Each input is migrated to the current schema, then merged in\n"
+			       "one transaction.\n");
 			return 0;
 		} else {
 			return ts_cli_bad_option("tetriserve merge", argv);

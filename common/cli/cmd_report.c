@@ -87,7 +87,7 @@ static void print_header(FILE *f, enum report_format fmt, const struct res_key *
 	int w = fmt == FMT_TABLE;
 	if (fmt == FMT_MARKDOWN)
 		fprintf(f, "| ");
-	fprintf(f, "%*s%s%-*s%s%-*s%s%*s%s%*s%s%*s%s%*s", w ? 4 : 0, "run", sep, w ? 5 : 0, "backend",
+	fprintf(f, "%*s%s%-*s%s%-*s%s%*s%s%*s%s%*s%s%*s", w ? 4 : 0, "run", sep, w ? 7 : 0, "backend",
 		sep, w ? 22 : 0, "policy", sep, w ? 4 : 0, "gpus", sep, w ? 6 : 0, "reqs", sep,
 		w ? 6 : 0, "met", sep, w ? 6 : 0, "sar");
 	for (int i = 0; i < nk; i++) {
@@ -115,7 +115,7 @@ static void print_row(FILE *f, enum report_format fmt, const struct ts_stored_ru
 	if (fmt == FMT_MARKDOWN)
 		fprintf(f, "| ");
 	fprintf(f, "%*lld%s%-*s%s%-*s%s%*d%s%*lld%s%*lld", w ? 4 : 0, (long long)r->run_id, sep,
-		w ? 5 : 0, r->backend, sep, w ? 22 : 0, r->policy, sep, w ? 4 : 0, r->gpus, sep,
+		w ? 7 : 0, r->backend, sep, w ? 22 : 0, r->policy, sep, w ? 4 : 0, r->gpus, sep,
 		w ? 6 : 0, (long long)s->requests, sep, w ? 6 : 0, (long long)s->met);
 	print_cell_num(f, fmt, sep, s->sar, 6, 3);
 	for (int i = 0; i < nk; i++)
@@ -123,7 +123,8 @@ static void print_row(FILE *f, enum report_format fmt, const struct ts_stored_ru
 	print_cell_num(f, fmt, sep, s->lat_p50_s, 8, 3);
 	print_cell_num(f, fmt, sep, s->lat_p95_s, 8, 3);
 	print_cell_num(f, fmt, sep, s->lat_p99_s, 8, 3);
-	print_cell_num(f, fmt, sep, s->gpu_util, 6, 3);
+	/* a run with no segments (e.g. a profile run) has no utilisation */
+	print_cell_num(f, fmt, sep, s->makespan_s > 0 ? s->gpu_util : NAN, 6, 3);
 	fprintf(f, "%s%*s", sep, w ? 9 : 0, r->completed ? "yes" : "no");
 	fprintf(f, fmt == FMT_MARKDOWN ? " |\n" : "\n");
 }

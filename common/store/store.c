@@ -4,12 +4,14 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/profile.h"
 #include "store/store_rows.h"
 #include "store/store_schema.h"
 #include "store/store_sql.h"
@@ -27,8 +29,10 @@ struct ts_store {
 	sqlite3_stmt *ins_run;
 	sqlite3_stmt *end_run;
 	sqlite3_stmt *ins_round;
+	sqlite3_stmt *ins_cell;
 	struct ts_store_rows rows; /* buffered requests and segments */
 	int64_t run_id;  /* the open run, 0 when none */
+	bool run_is_profile; /* the open run's backend is "profile" */
 	int pending;     /* rows written since the last commit */
 };
 
@@ -43,6 +47,10 @@ static const char end_run_sql[] =
 static const char ins_round_sql[] =
 	"INSERT INTO rounds(run_id, t_ns, active, launched, plan_wall_ns)"
 	" VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char ins_cell_sql[] =
+	"INSERT INTO profile_cells(run_id, model, gpu, height, width, sp, batch, step_ms,"
+	" p50_ms, p99_ms, cv, samples, peak_mem_gib)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 /* Explains a failed open: SQLite only says "unable to open database file". */
 static int open_error(sqlite3 *db, const char *path, struct ts_error *err)
@@ -102,6 +110,7 @@ static int prepare_statements(struct ts_store *s, struct ts_error *err)
 		{ ins_run_sql, &s->ins_run },
 		{ end_run_sql, &s->end_run },
 		{ ins_round_sql, &s->ins_round },
+		{ ins_cell_sql, &s->ins_cell },
 	};
 	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
 		int ret = ts_store_sql_prepare(s->db, s->path, list[i].sql, list[i].st, err);
@@ -238,6 +247,7 @@ int ts_store_run_begin(struct ts_store *s, const struct ts_run_info *info,
 	if (ret)
 		return ret;
 	s->run_id = sqlite3_last_insert_rowid(s->db);
+	s->run_is_profile = info->backend && !strcmp(info->backend, "profile");
 	if (run_id)
 		*run_id = s->run_id;
 	return TS_OK;
@@ -315,6 +325,100 @@ int ts_store_round(struct ts_store *s, const struct ts_round_rec *rr, struct ts_
 	return count_row(s, err);
 }
 
+/* A text field of a profile row: set and NUL-terminated within its array. */
+static bool profile_name_ok(const char *name, size_t size)
+{
+	return name[0] && memchr(name, '\0', size);
+}
+
+/* A real field of a profile row: finite and > 0 (positive_only) or >= 0. */
+static bool profile_value_ok(double v, bool positive_only)
+{
+	return isfinite(v) && (positive_only ? v > 0 : v >= 0);
+}
+
+/* Refuses a profile row that a profile CSV could not hold. */
+static int check_profile_row(const struct ts_store *s, const struct ts_profile_row *r,
+			     struct ts_error *err)
+{
+	const char *bad = NULL;
+	if (!profile_name_ok(r->model, sizeof(r->model)))
+		bad = "model (empty or not terminated)";
+	else if (!profile_name_ok(r->gpu, sizeof(r->gpu)))
+		bad = "gpu (empty or not terminated)";
+	else if (r->height < 1 || r->width < 1)
+		bad = "height/width (< 1)";
+	else if (r->sp < 1 || r->batch < 1)
+		bad = "sp/batch (< 1)";
+	else if (!profile_value_ok(r->step_ms, true))
+		bad = "step_ms (not a finite value > 0)";
+	else if ((!isnan(r->p50_ms) && !profile_value_ok(r->p50_ms, true)) ||
+		 (!isnan(r->p99_ms) && !profile_value_ok(r->p99_ms, true)))
+		bad = "p50_ms/p99_ms (present but not a finite value > 0)";
+	else if (!profile_value_ok(r->cv, false))
+		bad = "cv (not a finite value >= 0)";
+	else if (r->samples < 0)
+		bad = "samples (< 0)";
+	if (!bad)
+		return TS_OK;
+	return ts_err_set(err, TS_EINVAL, "%s: profile cell %.48s %dx%d sp %d batch %d: bad %s",
+			  s->path, profile_name_ok(r->model, sizeof(r->model)) ? r->model : "?",
+			  r->height, r->width, r->sp, r->batch, bad);
+}
+
+/* Binds a real, or NULL when it was not measured (NaN, or negative). */
+static void bind_real_or_null(sqlite3_stmt *st, int col, double v)
+{
+	if (isnan(v) || v < 0)
+		sqlite3_bind_null(st, col);
+	else
+		sqlite3_bind_double(st, col, v);
+}
+
+static void bind_profile_row(sqlite3_stmt *st, int64_t run_id, const struct ts_profile_row *r,
+			     double peak_mem_gib)
+{
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_text(st, 2, r->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->gpu, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, r->height);
+	sqlite3_bind_int(st, 5, r->width);
+	sqlite3_bind_int(st, 6, r->sp);
+	sqlite3_bind_int(st, 7, r->batch);
+	sqlite3_bind_double(st, 8, r->step_ms);
+	bind_real_or_null(st, 9, r->p50_ms);
+	bind_real_or_null(st, 10, r->p99_ms);
+	sqlite3_bind_double(st, 11, r->cv);
+	sqlite3_bind_int64(st, 12, r->samples);
+	bind_real_or_null(st, 13, peak_mem_gib);
+}
+
+int ts_store_profile_cell(struct ts_store *s, const struct ts_profile_row *row,
+			  double peak_mem_gib, struct ts_error *err)
+{
+	if (!s || !row)
+		return ts_err_set(err, TS_EINVAL, "ts_store_profile_cell: NULL store or row");
+	if (s->run_id && !s->run_is_profile)
+		return ts_err_set(err, TS_EINVAL, "%s: profile cell written to run %lld, whose "
+				  "backend is not \"profile\"", s->path, (long long)s->run_id);
+	int ret = check_profile_row(s, row, err);
+	if (ret)
+		return ret;
+	ret = begin_row(s, "profile cell", err);
+	if (ret)
+		return ret;
+	bind_profile_row(s->ins_cell, s->run_id, row, peak_mem_gib);
+	if (sqlite3_step(s->ins_cell) != SQLITE_DONE)
+		ret = ts_store_sql_err(s->db, s->path, err, "inserting profile cell %.48s %dx%d sp %d "
+				       "batch %d of run %lld", row->model, row->height, row->width,
+				       row->sp, row->batch, (long long)s->run_id);
+	sqlite3_reset(s->ins_cell);
+	sqlite3_clear_bindings(s->ins_cell);
+	if (ret)
+		return ret;
+	return count_row(s, err);
+}
+
 int ts_store_flush(struct ts_store *s, struct ts_error *err)
 {
 	if (!s)
@@ -344,6 +448,7 @@ int ts_store_run_end(struct ts_store *s, const char *summary_json, struct ts_err
 	if (ret)
 		return ret;
 	s->run_id = 0;
+	s->run_is_profile = false;
 	return TS_OK;
 }
 
@@ -357,6 +462,7 @@ void ts_store_close(struct ts_store *s)
 	sqlite3_finalize(s->ins_run);
 	sqlite3_finalize(s->end_run);
 	sqlite3_finalize(s->ins_round);
+	sqlite3_finalize(s->ins_cell);
 	sqlite3_close_v2(s->db);
 	free(s->path);
 	free(s);

@@ -8,10 +8,11 @@
 #include "core/ts_types.h"
 
 struct ts_store; /* opaque handle */
+struct ts_profile_row; /* io/profile.h */
 
 /* What identifies a run. Strings are copied; NULL stores NULL. */
 struct ts_run_info {
-	const char *backend;       /* "sim" or "exec" */
+	const char *backend;       /* "sim", "exec" or "profile" */
 	const char *policy;        /* e.g. "fixed-sp:2", "tetriserve" */
 	const char *policy_params; /* JSON object text of the policy's knobs, or NULL */
 	const char *trace_name;    /* path as given */
@@ -25,7 +26,9 @@ struct ts_run_info {
 };
 
 /* Opens (creating if needed) the database at path and creates the schema if
- * absent. Returns TS_EIO naming the path and SQLite's message on failure. */
+ * absent, or migrates an older schema version in place (docs/SCHEMA.md).
+ * Returns TS_EIO naming the path and SQLite's message on failure, and for a
+ * file of a newer schema version (left untouched). */
 int ts_store_open(struct ts_store **out, const char *path, struct ts_error *err);
 
 /* Inserts a runs row (completed = 0, start wall time = now) and starts a
@@ -44,6 +47,18 @@ int ts_store_request(struct ts_store *s, const struct ts_request *r, ts_ns start
 
 /* Appends one planning round of the current run. */
 int ts_store_round(struct ts_store *s, const struct ts_round_rec *rr, struct ts_error *err);
+
+/* Appends one measured step-latency cell to the current run, which must
+ * have been begun with backend "profile" (else TS_EINVAL). All fields of
+ * row but `line` are stored; p50_ms/p99_ms that are NaN and a peak_mem_gib
+ * that is NaN or negative (not measured) are stored as NULL. A row that a
+ * profile CSV could not hold (model or gpu empty or not NUL-terminated;
+ * height, width, sp or batch < 1; step_ms, or p50_ms/p99_ms when present,
+ * not finite and > 0; cv not finite and >= 0; samples < 0) is TS_EINVAL
+ * naming the cell and the field. Rows are committed like the
+ * other rows of a run (in batches, at flush and at run end). */
+int ts_store_profile_cell(struct ts_store *s, const struct ts_profile_row *row,
+			  double peak_mem_gib, struct ts_error *err);
 
 /* Commits everything written so far (the run stays incomplete). */
 int ts_store_flush(struct ts_store *s, struct ts_error *err);

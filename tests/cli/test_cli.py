@@ -176,6 +176,26 @@ def test_report_merge_regress(tmp):
     n = con.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
     con.close()
     check(n == 3 * 60, "merged request rows")
+    r = run("merge", "--out", m, os.path.join(tmp, "nope.db"))
+    check(r.returncode == 1 and "nope.db" in r.stderr and not os.path.exists(os.path.join(tmp, "nope.db")),
+          "merging a missing file is an error and creates nothing")
+    # a profile run (as `tetriserve profile --db` writes it) travels with its cells
+    con = sqlite3.connect(a)
+    con.execute("""INSERT INTO runs(backend, policy, gpus, started_at, completed)
+                   VALUES ('profile', 'profile', 4, '2026-01-01T00:00:00Z', 1)""")
+    pid = con.execute("SELECT MAX(run_id) FROM runs").fetchone()[0]
+    con.executemany("""INSERT INTO profile_cells(run_id, model, gpu, height, width, sp, batch, step_ms,
+                       p50_ms, p99_ms, cv, samples) VALUES (?, 'flux-dev', 'H200', ?, ?, 1, 1, ?, NULL, NULL, 0, 5)""",
+                    [(pid, 256, 256, 24.3), (pid, 512, 512, 46.8)])
+    con.commit()
+    con.close()
+    r = run("merge", "--out", m, a)
+    check(r.returncode == 0 and "1 runs copied" in r.stdout, f"profile run merged: {r.stdout}{r.stderr}")
+    con = sqlite3.connect(m)
+    cells = con.execute("""SELECT height, step_ms FROM profile_cells c JOIN runs r ON r.run_id = c.run_id
+                           WHERE r.backend = 'profile' ORDER BY cell_id""").fetchall()
+    con.close()
+    check(cells == [(256, 24.3), (512, 46.8)], f"profile cells merged: {cells}")
     r = run("regress", "--db", m, "--baseline", base, "--record")
     check(r.returncode == 0 and os.path.exists(base), "regress --record")
     r = run("regress", "--db", m, "--baseline", base)

@@ -34,14 +34,16 @@ static struct ts_request make_request(int64_t id, double arrival_s, double slo_s
 
 static void check_schema(const char *db)
 {
-	TS_CHECK(store_test_int(db, "PRAGMA user_version", NULL) == 1);
+	TS_CHECK(store_test_int(db, "PRAGMA user_version", NULL) == 2);
 	TS_CHECK(store_test_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-				"name IN ('runs', 'requests', 'segments', 'rounds')", NULL) == 4);
+				"name IN ('runs', 'requests', 'segments', 'rounds', "
+				"'profile_cells')", NULL) == 5);
 	TS_CHECK(store_test_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND "
-				"name IN ('request_results', 'segment_times')", NULL) == 2);
+				"name IN ('request_results', 'segment_times', 'profile_csv')",
+				NULL) == 3);
 	TS_CHECK(store_test_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
-				"name IN ('requests_by_run_request', 'segments_by_run_request')",
-				NULL) == 2);
+				"name IN ('requests_by_run_request', 'segments_by_run_request', "
+				"'profile_cells_by_run')", NULL) == 3);
 	char cols[512];
 	store_test_text(db, "SELECT group_concat(name, ',') FROM pragma_table_info('request_results')",
 			cols, sizeof(cols));
