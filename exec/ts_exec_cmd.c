@@ -34,12 +34,6 @@ struct exec_args {
 	bool json, no_db, quiet, warm_comms;
 };
 
-struct exec_policy_run {
-	const char *spec;
-	struct ts_summary sum;
-	int64_t run_id;
-};
-
 static volatile sig_atomic_t exec_stop;
 
 static void exec_on_sigint(int sig)
@@ -393,7 +387,7 @@ static void flush_partial(struct ts_store *store)
 		fprintf(stderr, "tetriserve exec: %s\n", ferr.msg);
 }
 
-static int run_policy(struct exec_policy_run *pr, const struct exec_args *a, const struct ts_sim_inputs *in,
+static int run_policy(struct ts_policy_result *pr, const struct exec_args *a, const struct ts_sim_inputs *in,
 		      struct ts_dit_engine *e, struct ts_store *store, struct ts_error *err)
 {
 	const struct ts_policy_ops *ops;
@@ -418,25 +412,17 @@ static int run_policy(struct exec_policy_run *pr, const struct exec_args *a, con
 	return rc;
 }
 
-static void print_results(const struct exec_args *a, size_t nreq, const struct exec_policy_run *pr, int n)
+static void print_results(const struct exec_args *a, size_t nreq, const struct ts_policy_result *pr, int n)
 {
 	if (a->json) {
-		static char json[8192];
-		printf(n > 1 ? "[" : "");
-		for (int i = 0; i < n; i++) {
-			ts_summary_json(&pr[i].sum, pr[i].spec, json, sizeof(json));
-			printf("%s%s", i ? "," : "", json);
-		}
-		printf(n > 1 ? "]\n" : "\n");
+		ts_policy_results_json(stdout, pr, n);
 		return;
 	}
 	if (a->quiet)
 		return;
 	printf("exec: trace %s (%zu requests, time scale %g), profile %s, %s on %d GPUs, SLO scale %g\n",
 	       a->cfg.trace, nreq, a->time_scale, a->cfg.profile, a->cfg.model, a->cfg.gpus, a->cfg.slo_scale);
-	ts_summary_print_header(stdout, &pr[0].sum);
-	for (int i = 0; i < n; i++)
-		ts_summary_print_row(stdout, &pr[i].sum, pr[i].spec);
+	ts_policy_results_table(stdout, pr, n);
 	for (int i = 0; i < n && !a->no_db; i++)
 		printf("run %lld: %s\n", (long long)pr[i].run_id, pr[i].spec);
 	if (!a->no_db)
@@ -461,7 +447,7 @@ int ts_cmd_exec(int argc, char **argv)
 		return prc == 1 ? 0 : 2;
 	struct ts_error err = { 0 };
 	struct ts_sim_inputs in = { 0 };
-	struct exec_policy_run pr[EXEC_MAX_POLICIES] = { 0 };
+	struct ts_policy_result pr[EXEC_MAX_POLICIES] = { 0 };
 	char *spec[EXEC_MAX_POLICIES];
 	struct ts_store *store = NULL;
 	struct ts_dit_engine *e = NULL;

@@ -21,11 +21,6 @@ struct sim_args {
 	bool json, no_db, quiet;
 };
 
-struct policy_run {
-	const char *spec;
-	struct ts_summary sum;
-};
-
 static volatile sig_atomic_t stop_flag;
 
 static void on_sigint(int sig)
@@ -186,25 +181,19 @@ static int parse_sim_args(struct sim_args *a, int argc, char **argv)
 	return 0;
 }
 
-static void print_results(const struct sim_args *a, size_t nreq, const struct policy_run *pr, int n)
+static void print_results(const struct sim_args *a, size_t nreq, const struct ts_policy_result *pr, int n)
 {
 	if (a->json) {
-		static char json[8192];
-		printf(n > 1 ? "[" : "");
-		for (int i = 0; i < n; i++) {
-			ts_summary_json(&pr[i].sum, pr[i].spec, json, sizeof(json));
-			printf("%s%s", i ? "," : "", json);
-		}
-		printf(n > 1 ? "]\n" : "\n");
+		ts_policy_results_json(stdout, pr, n);
 		return;
 	}
 	if (a->quiet)
 		return;
 	printf("trace %s (%zu requests), profile %s, %d GPUs, SLO scale %g\n", a->cfg.trace, nreq,
 	       a->cfg.profile, a->cfg.gpus, a->cfg.slo_scale);
-	ts_summary_print_header(stdout, &pr[0].sum);
-	for (int i = 0; i < n; i++)
-		ts_summary_print_row(stdout, &pr[i].sum, pr[i].spec);
+	ts_policy_results_table(stdout, pr, n);
+	for (int i = 0; i < n && !a->no_db; i++)
+		printf("run %lld: %s\n", (long long)pr[i].run_id, pr[i].spec);
 	if (!a->no_db)
 		printf("results written to %s\n", a->db);
 }
@@ -217,7 +206,7 @@ int ts_cmd_sim(int argc, char **argv)
 		return prc == 1 ? 0 : 2;
 	struct ts_error err = { 0 };
 	struct ts_sim_inputs in = { 0 };
-	struct policy_run pr[MAX_POLICIES] = { 0 };
+	struct ts_policy_result pr[MAX_POLICIES] = { 0 };
 	char *spec[MAX_POLICIES];
 	int npol = ts_cli_split_policies(a.policies, spec, MAX_POLICIES);
 	struct ts_store *store = NULL;
@@ -233,7 +222,7 @@ int ts_cmd_sim(int argc, char **argv)
 		goto out;
 	signal(SIGINT, on_sigint);
 	for (int i = 0; i < npol; i++)
-		if (ts_sim_run_policy(spec[i], &a.cfg, &in, store, &stop_flag, &pr[i].sum, NULL, &err))
+		if (ts_sim_run_policy(spec[i], &a.cfg, &in, store, &stop_flag, &pr[i].sum, &pr[i].run_id, &err))
 			goto out;
 	print_results(&a, in.trace.n, pr, npol);
 	status = 0;

@@ -168,3 +168,21 @@ out_close_policy:
 		ops->close(pol);
 	return rc;
 }
+
+void ts_policy_results_json(FILE *f, const struct ts_policy_result *pr, int n)
+{
+	static char json[8192];
+	fprintf(f, n > 1 ? "[" : "");
+	for (int i = 0; i < n; i++) {
+		ts_summary_json(&pr[i].sum, pr[i].spec, json, sizeof(json));
+		fprintf(f, "%s%s", i ? "," : "", json);
+	}
+	fprintf(f, n > 1 ? "]\n" : "\n");
+}
+
+void ts_policy_results_table(FILE *f, const struct ts_policy_result *pr, int n)
+{
+	ts_summary_print_header(f, &pr[0].sum);
+	for (int i = 0; i < n; i++)
+		ts_summary_print_row(f, &pr[i].sum, pr[i].spec);
+}

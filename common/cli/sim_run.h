@@ -5,6 +5,7 @@
 #define TS_SIM_RUN_H
 
 #include <signal.h>
+#include <stdio.h>
 
 #include "driver/driver.h"
 #include "io/profile.h"
@@ -31,6 +32,20 @@ struct ts_sim_inputs {
 	struct ts_profile profile;
 	struct ts_classes cls;
 };
+
+/* The outcome of one policy of a sim or exec command. */
+struct ts_policy_result {
+	const char *spec;       /* policy spec as given */
+	struct ts_summary sum;
+	int64_t run_id;         /* in the results store; 0 without one */
+};
+
+/* Prints the summaries as JSON: one object for one policy, an array for
+ * several (the --json output of sim and exec). */
+void ts_policy_results_json(FILE *f, const struct ts_policy_result *pr, int n);
+
+/* Prints the SLO-attainment table, one row per policy (n >= 1). */
+void ts_policy_results_table(FILE *f, const struct ts_policy_result *pr, int n);
 
 /* Defaults of `tetriserve sim` for the given trace and profile paths. */
 void ts_sim_config_defaults(struct ts_sim_config *c, const char *trace, const char *profile);
