@@ -98,4 +98,20 @@ static inline double gt_rel_err(const float *out, const double *ref, size_t n)
 	return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
+/* ||(a - x0) - (ref - x0)|| / ||ref - x0||: how far the update of a latent
+ * from x0 is from the reference update (the noise itself cancels out);
+ * infinite when a holds a non-finite value. */
+static inline double gt_rel_update_err(const float *a, const float *ref, const float *x0, int64_t n)
+{
+	double num = 0, den = 0;
+	for (int64_t i = 0; i < n; i++) {
+		if (!isfinite(a[i]))
+			return INFINITY;
+		double da = a[i] - x0[i], dr = ref[i] - x0[i];
+		num += (da - dr) * (da - dr);
+		den += dr * dr;
+	}
+	return den > 0 ? sqrt(num / den) : INFINITY;
+}
+
 #endif

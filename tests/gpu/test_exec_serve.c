@@ -52,20 +52,6 @@ static int reference_run(struct ts_dit_engine *e, const struct ts_request *q, fl
 	return rc;
 }
 
-/* ||(a - x0) - (ref - x0)|| / ||ref - x0||: the update, not the noise. */
-static double rel_update_err(const float *a, const float *ref, const float *x0, int64_t n)
-{
-	double num = 0, den = 0;
-	for (int64_t i = 0; i < n; i++) {
-		if (!isfinite(a[i]))
-			return INFINITY;
-		double da = a[i] - x0[i], dr = ref[i] - x0[i];
-		num += (da - dr) * (da - dr);
-		den += dr * dr;
-	}
-	return den > 0 ? sqrt(num / den) : INFINITY;
-}
-
 static void check_latents(void *be, const struct ts_trace *t, const struct reference *ref, const char *what)
 {
 	float *x = malloc(sizeof(float) * (size_t)ref->n);
@@ -76,7 +62,7 @@ static void check_latents(void *be, const struct ts_trace *t, const struct refer
 		if (!r || ts_dit_request_latent(r, x, &err))
 			continue;
 		int64_t n = (int64_t)16 * (t->req[i].height / 8) * (t->req[i].width / 8);
-		double e = rel_update_err(x, ref->x[i], ref->x0[i], n);
+		double e = gt_rel_update_err(x, ref->x[i], ref->x0[i], n);
 		worst = e > worst ? e : worst;
 		TS_CHECK_MSG(e < SERVE_TOL, "%s: request %d latent differs from SP=1 by %.3g", what, i, e);
 	}

@@ -42,19 +42,6 @@ static int run_plan(struct ts_dit_engine *e, int res, const uint64_t *masks, int
 	return rc;
 }
 
-static double rel_update_err(const float *a, const float *ref, const float *x0, int64_t n)
-{
-	double num = 0, den = 0;
-	for (int64_t i = 0; i < n; i++) {
-		if (!isfinite(a[i]))
-			return INFINITY;
-		double da = a[i] - x0[i], dr = ref[i] - x0[i];
-		num += (da - dr) * (da - dr);
-		den += dr * dr;
-	}
-	return den > 0 ? sqrt(num / den) : INFINITY;
-}
-
 static void check_model(const char *model, int res, int ngpu)
 {
 	struct ts_dit_engine *e = NULL;
@@ -79,7 +66,7 @@ static void check_model(const char *model, int res, int ngpu)
 		if (run_plan(e, res, plans[p], 3, y0, x, &move_ms))
 			continue;
 		TS_CHECK_MSG(!memcmp(x0, y0, sizeof(float) * n), "%s: different starting noise", names[p]);
-		double d = rel_update_err(x, ref, x0, n);
+		double d = gt_rel_update_err(x, ref, x0, n);
 		TS_CHECK_MSG(d < SP_TOL, "%s %s: rel err of the 3-step update vs SP=1: %g", model,
 			     names[p], d);
 		printf("%s %dx%d %s vs SP=1: rel err %.2e (latent moves %.3f ms)\n", model, res, res,
