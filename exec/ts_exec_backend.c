@@ -344,20 +344,23 @@ static bool any_busy(const struct exec_backend *b)
 /* Waits for the workers to finish their launches (they stop between steps);
  * aborts the device's collectives when one stays blocked past abort_after.
  * Caller holds b->mu. */
+/* Waits for the workers to finish their current step. When one is still
+ * busy after abort_after, collectives are aborted once, and the wait goes on
+ * in abort_after slices (no spinning): an aborted NCCL call returns. */
 static void drain_workers(struct exec_backend *b)
 {
 	struct timespec ts = abs_timespec(b, exec_now(b) + b->cfg.abort_after);
 	bool aborted = false;
 	while (any_busy(b)) {
-		if (pthread_cond_timedwait(&b->done_cv, &b->mu, &ts) != ETIMEDOUT || aborted)
+		if (pthread_cond_timedwait(&b->done_cv, &b->mu, &ts) != ETIMEDOUT)
+			continue;
+		ts = abs_timespec(b, exec_now(b) + b->cfg.abort_after);
+		if (aborted || !b->cfg.dev->abort)
 			continue;
 		aborted = true;
-		if (b->cfg.dev->abort) {
-			pthread_mutex_unlock(&b->mu);
-			b->cfg.dev->abort(b->cfg.dev_self);
-			pthread_mutex_lock(&b->mu);
-		}
-		ts = abs_timespec(b, exec_now(b) + 1000 * TS_NS_PER_S);
+		pthread_mutex_unlock(&b->mu);
+		b->cfg.dev->abort(b->cfg.dev_self);
+		pthread_mutex_lock(&b->mu);
 	}
 }
 

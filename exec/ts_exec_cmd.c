@@ -36,10 +36,12 @@ struct exec_args {
 
 static volatile sig_atomic_t exec_stop;
 
+/* The first Ctrl-C ends the run cleanly; a second one kills the process
+ * (a GPU that never returns must not make it unkillable). */
 static void exec_on_sigint(int sig)
 {
-	(void)sig;
 	exec_stop = 1;
+	signal(sig, SIG_DFL);
 }
 
 static void exec_usage(FILE *f)
@@ -54,7 +56,7 @@ static void exec_usage(FILE *f)
 		"  --model M          engine model preset: flux-dev or sd3-medium (default flux-dev)\n"
 		"  --gpus N           GPUs to use, 0..N-1 (default 4)\n"
 		"  --policy P[,P...]  fixed-sp:K, edf-fixed:K, rssp[:MAP], tetriserve (default fixed-sp:1,rssp,tetriserve)\n"
-		"  --time-scale X     multiply arrival times by X to compress idle gaps; SLOs are NOT scaled\n"
+		"  --time-scale X     multiply arrival times by X (0 < X <= 1) to compress idle gaps; SLOs are NOT scaled\n"
 		"  --slo-scale X      multiply every request's SLO by X (default 1.0)\n"
 		"  --warmup-steps K   steps per resolution and degree before the runs, not timed (default 1)\n"
 		"  --warm-comms       create the NCCL communicators of every aligned GPU set up front\n"
@@ -142,7 +144,7 @@ static int set_option(struct exec_args *a, int opt, const char *val, struct ts_e
 	case XO_PROFILE: a->cfg.profile = val; return 0;
 	case XO_MODEL: a->cfg.model = val; return 0;
 	case XO_POLICY: snprintf(a->policies, sizeof(a->policies), "%s", val); return 0;
-	case XO_TIME_SCALE: return ts_cli_parse_double(val, 1e-6, 1e6, &a->time_scale, "--time-scale", err);
+	case XO_TIME_SCALE: return ts_cli_parse_double(val, 1e-6, 1, &a->time_scale, "--time-scale", err);
 	case XO_SLO: return ts_cli_parse_double(val, 1e-9, 1e9, &a->cfg.slo_scale, "--slo-scale", err);
 	case XO_WARM_COMMS: a->warm_comms = true; return 0;
 	case XO_DB: a->db = val; return 0;
@@ -451,7 +453,11 @@ int ts_cmd_exec(int argc, char **argv)
 	char *spec[EXEC_MAX_POLICIES];
 	struct ts_store *store = NULL;
 	struct ts_dit_engine *e = NULL;
-	int status = 1, npol = ts_cli_split_policies(a.policies, spec, EXEC_MAX_POLICIES);
+	int status = 1, npol = ts_cli_split_policies(a.policies, spec, EXEC_MAX_POLICIES, &err);
+	if (npol < 0) {
+		fprintf(stderr, "tetriserve exec: %s\n", err.msg);
+		return 2;
+	}
 	if (load_inputs(&a, &in, spec, npol, &err) || (!a.no_db && ts_store_open(&store, a.db, &err)) ||
 	    open_engine(&a, &in, &e, &err))
 		goto out;

@@ -38,7 +38,8 @@ struct ts_prof_stats {
 
 /* Where the cells go: either may be NULL, not both. */
 struct ts_prof_sinks {
-	FILE *csv;
+	FILE *csv;            /* writes <out>.tmp, renamed to <out> when every cell is done */
+	char tmp[4096];
 	struct ts_store *store;
 };
 
@@ -90,6 +91,29 @@ static int ts_parse_seed(const char *s, unsigned long long *out, struct ts_error
 	return 0;
 }
 
+/* Checks every cell value before anything is measured or written, so a typo
+ * never costs GPU time or a truncated file, and every row is one the
+ * project's profile reader accepts. */
+static int ts_prof_validate(const struct ts_prof_opts *o, struct ts_error *err)
+{
+	struct ts_dit_config cfg;
+	int rc = ts_dit_config_lookup(o->model, &cfg, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < o->nres; i++)
+		if (o->res[i] % 16)
+			return ts_err_set(err, TS_EINVAL, "--res: %d is not a multiple of 16", o->res[i]);
+	for (int i = 0; i < o->nsp; i++)
+		if (o->sp[i] & (o->sp[i] - 1) || cfg.heads % o->sp[i])
+			return ts_err_set(err, TS_EINVAL,
+					  "--sp: %d is not a power of two dividing the %d heads of %s", o->sp[i],
+					  cfg.heads, o->model);
+	for (int i = 0; i < o->nbatch; i++)
+		if (o->batch[i] & (o->batch[i] - 1) || o->batch[i] > 8)
+			return ts_err_set(err, TS_EINVAL, "--batch: %d is not 1, 2, 4 or 8", o->batch[i]);
+	return 0;
+}
+
 static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct ts_error *err)
 {
 	static const struct option longopts[] = {
@@ -127,6 +151,8 @@ static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct t
 		rc = ts_err_set(err, TS_EINVAL, "--model, --res, --sp and --gpus are required");
 	if (!rc && !o->out && !o->db)
 		rc = ts_err_set(err, TS_EINVAL, "--out F.csv or --db F.db (or both) is required");
+	if (!rc)
+		rc = ts_prof_validate(o, err);
 	return rc;
 }
 
@@ -366,20 +392,28 @@ static int ts_prof_open_sinks(const struct ts_prof_opts *o, struct ts_prof_sinks
 			return rc;
 	}
 	if (o->out) {
-		sinks->csv = fopen(o->out, "w");
+		snprintf(sinks->tmp, sizeof(sinks->tmp), "%s.tmp", o->out);
+		sinks->csv = fopen(sinks->tmp, "w");
 		if (!sinks->csv)
-			return ts_err_set(err, TS_EIO, "cannot write %s: %s", o->out, strerror(errno));
+			return ts_err_set(err, TS_EIO, "cannot write %s: %s", sinks->tmp, strerror(errno));
 	}
 	return 0;
 }
 
 /* Closes both sinks; a run not ended stays incomplete with its committed
- * cells. Returns rc, or TS_EIO when rc was 0 and the CSV failed to close. */
+ * cells. The CSV replaces <out> only when every cell was measured; after a
+ * failure <out> is untouched and the cells measured so far stay in
+ * <out>.tmp. Returns rc, or TS_EIO when rc was 0 and the CSV failed. */
 static int ts_prof_close_sinks(const struct ts_prof_opts *o, struct ts_prof_sinks *sinks, int rc,
 			       struct ts_error *err)
 {
 	if (sinks->csv && fclose(sinks->csv) && !rc)
-		rc = ts_err_set(err, TS_EIO, "closing %s failed", o->out);
+		rc = ts_err_set(err, TS_EIO, "closing %s failed", sinks->tmp);
+	if (sinks->csv && !rc && rename(sinks->tmp, o->out))
+		rc = ts_err_set(err, TS_EIO, "cannot rename %s to %s: %s", sinks->tmp, o->out, strerror(errno));
+	else if (sinks->csv && rc)
+		fprintf(stderr, "tetriserve profile: %s untouched; the cells measured so far are in %s\n",
+			o->out, sinks->tmp);
 	ts_store_close(sinks->store);
 	return rc;
 }
@@ -387,7 +421,7 @@ static int ts_prof_close_sinks(const struct ts_prof_opts *o, struct ts_prof_sink
 int ts_cmd_profile(int argc, char **argv)
 {
 	struct ts_prof_opts o;
-	struct ts_prof_sinks sinks = {NULL, NULL};
+	struct ts_prof_sinks sinks = {0};
 	struct ts_error err = {0, ""};
 	char gpu_full[128], gpu[48];
 	int ngpu = 0;

@@ -40,11 +40,13 @@ int ts_cli_bad_option(const char *cmd, char **argv)
 	return 2;
 }
 
-int ts_cli_split_policies(char *list, char **spec, int max)
+int ts_cli_split_policies(char *list, char **spec, int max, struct ts_error *err)
 {
 	int n = 0;
 	char *p = list;
-	while (*p && n < max) {
+	while (*p) {
+		if (n == max)
+			return ts_err_set(err, TS_EINVAL, "--policy lists more than %d policies", max);
 		spec[n++] = p;
 		char *c = p;
 		while ((c = strchr(c, ',')) && !isalpha((unsigned char)c[1]))
@@ -54,5 +56,7 @@ int ts_cli_split_policies(char *list, char **spec, int max)
 		*c = '\0';
 		p = c + 1;
 	}
+	if (n == 0)
+		return ts_err_set(err, TS_EINVAL, "--policy is empty");
 	return n;
 }

@@ -22,8 +22,9 @@ int ts_cli_parse_double(const char *text, double lo, double hi, double *out, con
 
 /* Splits a --policy list in place at the commas that start a new policy
  * name, so an rssp map ("rssp:256=1,512=2") stays one spec; fills spec[]
- * with up to max pointers into list and returns their count. */
-int ts_cli_split_policies(char *list, char **spec, int max);
+ * with pointers into list and returns their count, or TS_EINVAL (err names
+ * --policy) when the list is empty or holds more than max specs. */
+int ts_cli_split_policies(char *list, char **spec, int max, struct ts_error *err);
 
 /* Reports an unknown option, or one missing its value, of command `cmd`
  * (e.g. "tetriserve sim") after getopt_long returned '?'; returns 2, the

@@ -208,7 +208,11 @@ int ts_cmd_sim(int argc, char **argv)
 	struct ts_sim_inputs in = { 0 };
 	struct ts_policy_result pr[MAX_POLICIES] = { 0 };
 	char *spec[MAX_POLICIES];
-	int npol = ts_cli_split_policies(a.policies, spec, MAX_POLICIES);
+	int npol = ts_cli_split_policies(a.policies, spec, MAX_POLICIES, &err);
+	if (npol < 0) {
+		fprintf(stderr, "tetriserve sim: %s\n", err.msg);
+		return 2;
+	}
 	struct ts_store *store = NULL;
 	int status = 1;
 	if (ts_sim_inputs_load(&in, &a.cfg, &err))

@@ -118,6 +118,8 @@ def test_bad_inputs(tmp):
     check(r.returncode == 2 and "--gpus" in r.stderr, "--gpus 0 refused")
     r = run("sim", "--trace", odd, "--profile", PROFILE, "--gpus", "4", "--policy", "fixed-sp:8", "--no-db")
     check(r.returncode == 1 and "GPU count" in r.stderr, f"fixed-sp:8 on 4 GPUs refused: {r.stderr}")
+    r = run("sim", "--trace", odd, "--profile", PROFILE, "--policy", "", "--no-db")
+    check(r.returncode == 2 and "--policy is empty" in r.stderr, "an empty policy list is refused")
     r = run("sim", "--trace", os.path.join(tmp, "nope.csv"), "--profile", PROFILE, "--no-db")
     check(r.returncode == 1 and "nope.csv" in r.stderr, "missing file named")
 

@@ -3,6 +3,7 @@
  * the project's profile reader (common/io/profile.h) loads, one row per
  * cell with sane statistics, and with --db the same cells as a completed
  * run of backend 'profile' in the results store. */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,35 @@ static void check_usage_errors(void)
 	TS_CHECK(run(11, bad_res) == 2);
 	TS_CHECK(run(3, db) == 2);
 	TS_CHECK(run(3, bad_seed) == 2);
+}
+
+/* Bad cell values are refused before anything is measured or written: an
+ * existing --out file survives a typo, and no row the profile reader would
+ * reject (sp 3, batch 3, height 250) is ever produced. */
+static void check_cells_validated_first(void)
+{
+	char path[] = "/tmp/ts_profile_keep_XXXXXX";
+	int fd = mkstemp(path);
+	TS_CHECK(fd >= 0);
+	TS_CHECK(write(fd, "keep", 4) == 4);
+	close(fd);
+	const char *model[] = {"profile", "--model", "flux_dev", "--res", "256", "--sp", "1", "--gpus", "1",
+			       "--out", path};
+	const char *sp3[] = {"profile", "--model", "flux-dev", "--res", "256", "--sp", "3", "--gpus", "4",
+			     "--out", path};
+	const char *batch3[] = {"profile", "--model", "flux-dev", "--res", "256", "--sp", "1", "--gpus", "1",
+				"--batch", "3", "--out", path};
+	const char *res250[] = {"profile", "--model", "flux-dev", "--res", "250", "--sp", "1", "--gpus", "1",
+				"--out", path};
+	TS_CHECK(run(11, model) == 2);
+	TS_CHECK(run(11, sp3) == 2);
+	TS_CHECK(run(13, batch3) == 2);
+	TS_CHECK(run(11, res250) == 2);
+	char buf[8] = {0};
+	fd = open(path, O_RDONLY);
+	TS_CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == 4 && !strcmp(buf, "keep"));
+	close(fd);
+	unlink(path);
 }
 
 /* --db alone is a complete output choice: the options pass (exit 1 for the
@@ -136,6 +166,7 @@ static void check_profile_csv(void)
 int main(void)
 {
 	check_usage_errors();
+	check_cells_validated_first();
 	check_db_options();
 	if (gt_gpus() >= 1) {
 		check_profile_csv();
