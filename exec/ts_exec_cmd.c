@@ -237,19 +237,20 @@ static double wall_ms(void)
 
 /* Runs k steps of an h x w request on the first k GPUs (first kernel
  * launches, cuBLASLt heuristics, the communicator of that set). */
-static int warm_cell(struct ts_dit_engine *e, int h, int w, int k, int steps, struct ts_error *err)
+static int warm_cell(struct ts_dit_engine *e, int h, int w, uint64_t mask, int steps, struct ts_error *err)
 {
 	struct ts_dit_request *r = NULL;
-	uint64_t mask = k == 64 ? ~0ULL : (1ULL << k) - 1;
 	int rc = ts_dit_request_open(e, &r, h, w, 1, steps, 1, err);
 	for (int s = 0; !rc && s < steps; s++)
 		rc = ts_dit_request_step(e, r, mask, err);
 	ts_dit_request_close(r);
-	return rc ? ts_err_prefix(err, "warm-up %dx%d on %d GPUs", h, w, k) : 0;
+	return rc ? ts_err_prefix(err, "warm-up %dx%d on GPUs 0x%llx", h, w, (unsigned long long)mask) : 0;
 }
 
 /* Warm-up steps for every resolution of the trace at every degree the
- * profile has a cell for; not part of any run's clock. */
+ * profile has a cell for, on every aligned GPU block of that degree (each
+ * block's communicator, workspaces and GEMM plans are made here, not inside
+ * a timed run); not part of any run's clock. */
 static int warm_up(struct ts_dit_engine *e, const struct exec_args *a, const struct ts_sim_inputs *in,
 		   struct ts_error *err)
 {
@@ -259,9 +260,12 @@ static int warm_up(struct ts_dit_engine *e, const struct exec_args *a, const str
 		for (int deg = 1; deg <= a->cfg.gpus; deg *= 2) {
 			if (heads % deg || ts_class_step(&in->cls, c, deg, 1) < 0)
 				continue;
-			int rc = warm_cell(e, k->height, k->width, deg, a->warmup_steps, err);
-			if (rc)
-				return rc;
+			uint64_t block = deg == 64 ? ~0ULL : (1ULL << deg) - 1;
+			for (int j = 0; j + deg <= a->cfg.gpus; j += deg) {
+				int rc = warm_cell(e, k->height, k->width, block << j, a->warmup_steps, err);
+				if (rc)
+					return rc;
+			}
 		}
 	}
 	return 0;
