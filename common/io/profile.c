@@ -444,8 +444,10 @@ static int collect_classes(struct ts_classes *cs, struct ts_trace *t, struct ts_
 		if (*slot < 0) {
 			init_class(&cs->cls[cs->n], r);
 			*slot = cs->n++;
+			r->cls = *slot; /* before growing: growth frees the table slot points into */
 			if ((size_t)cs->n * 2 >= tab.size && grow_classes(cs, &tab))
 				rc = ts_err_set(err, TS_ENOMEM, "out of memory building classes");
+			continue;
 		}
 		r->cls = *slot;
 	}

@@ -163,6 +163,37 @@ static void test_classes_measured(void)
 	free_all(&p, &t, &cs);
 }
 
+/* Many distinct resolutions grow the class table several times; every
+ * request must land in the class of its own size (regression: a request
+ * that created a class during growth read a freed table). */
+static void test_many_classes(void)
+{
+	char trace[8192];
+	int off = snprintf(trace, sizeof(trace), "request_id,arrival_s,height,width,steps,slo_s\n");
+	for (int i = 0; i < 100; i++)
+		off += snprintf(trace + off, sizeof(trace) - (size_t)off, "%d,%d,%d,%d,50,3\n", i, i,
+				256 + 16 * i, 512 + 16 * (i % 7));
+	struct ts_error err = { 0 };
+	struct ts_profile p;
+	struct ts_trace t = { 0 };
+	struct ts_classes cs = { 0 };
+	struct ts_classes_opts opts = { .model = "flux", .max_degree = 8, .interpolate = true };
+	int rc = ts_profile_load(&p, io_temp_file("flux_many.csv", flux_profile), &err);
+	if (!rc)
+		rc = ts_trace_load(&t, io_temp_file("many_trace.csv", trace), &err);
+	if (!rc)
+		rc = ts_classes_build(&cs, &t, &p, &opts, &err);
+	TS_CHECK_MSG(rc == 0, "%s", err.msg);
+	TS_CHECK(cs.n == 100);
+	for (size_t i = 0; !rc && i < t.n; i++) {
+		const struct ts_class *k = &cs.cls[t.req[i].cls];
+		TS_CHECK_MSG(k->height == t.req[i].height && k->width == t.req[i].width,
+			     "request %zu (%dx%d) in class %dx%d", i, t.req[i].height, t.req[i].width,
+			     k->height, k->width);
+	}
+	free_all(&p, &t, &cs);
+}
+
 /* The message a user sees for a missing cell names everything needed to fix it. */
 static void test_missing_cell_message(void)
 {
@@ -314,6 +345,7 @@ int main(void)
 	test_profile_rows();
 	test_bad_profiles();
 	test_classes_measured();
+	test_many_classes();
 	test_missing_cell_message();
 	test_interpolation();
 	test_max_degree();
