@@ -16,14 +16,20 @@ void ts_sim_config_defaults(struct ts_sim_config *c, const char *trace, const ch
 	ts_sim_opts_defaults(&c->sim);
 }
 
-static void apply_slo_scale(struct ts_trace *t, double scale)
+static int apply_slo_scale(struct ts_trace *t, double scale, struct ts_error *err)
 {
 	if (scale == 1.0)
-		return;
+		return 0;
 	for (size_t i = 0; i < t->n; i++) {
-		t->req[i].slo = (ts_ns)llround((double)t->req[i].slo * scale);
+		double slo = (double)t->req[i].slo * scale;
+		if (slo > TS_TRACE_MAX_S * 1e9)
+			return ts_err_set(err, TS_ERANGE,
+					  "--slo-scale %g gives request %lld an SLO beyond 1e9 s", scale,
+					  (long long)t->req[i].id);
+		t->req[i].slo = (ts_ns)llround(slo);
 		t->req[i].deadline = t->req[i].arrival + t->req[i].slo;
 	}
+	return 0;
 }
 
 int ts_sim_inputs_load(struct ts_sim_inputs *in, const struct ts_sim_config *c, struct ts_error *err)
@@ -32,7 +38,9 @@ int ts_sim_inputs_load(struct ts_sim_inputs *in, const struct ts_sim_config *c, 
 	int rc = ts_trace_load(&in->trace, c->trace, err);
 	if (rc)
 		return rc;
-	apply_slo_scale(&in->trace, c->slo_scale);
+	rc = apply_slo_scale(&in->trace, c->slo_scale, err);
+	if (rc)
+		return rc;
 	rc = ts_profile_load(&in->profile, c->profile, err);
 	if (rc)
 		return rc;

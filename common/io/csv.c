@@ -301,7 +301,9 @@ int ts_csv_double(const struct ts_csv *c, const struct ts_csv_col *col,
 	return 0;
 }
 
-#define SECONDS_MAX_INT 9223372035LL /* whole seconds that still fit in ts_ns */
+/* Whole seconds accepted (TS_TRACE_MAX_S of io/trace.h): arrival + SLO and
+ * every later sum of times stay far inside int64 nanoseconds. */
+#define SECONDS_MAX_INT 1000000000LL
 
 /* Exact conversion of [sign]digits[.digits] to ns. Returns 1 when s has that
  * form and fits, 0 when it has another form, -1 when it is too large. */

@@ -93,7 +93,7 @@ int ts_csv_double(const struct ts_csv *c, const struct ts_csv_col *col,
 /* Parses column col as a time in seconds into nanoseconds. Plain decimals
  * ("12.345678901") convert exactly, rounding half up past the 9th decimal;
  * other forms ("1e-3") go through strtod. Returns 0 or TS_EPARSE (empty,
- * not a number, beyond +-9.2e9 s). */
+ * not a number, beyond +-1e9 s, which keeps arrival + SLO inside int64 ns). */
 int ts_csv_seconds(const struct ts_csv *c, const struct ts_csv_col *col,
 		   ts_ns *out, struct ts_error *err);
 

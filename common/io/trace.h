@@ -8,6 +8,10 @@
 #include "core/ts_error.h"
 #include "core/ts_types.h"
 
+/* Largest arrival time and SLO of a trace, in seconds (31.7 years): their
+ * sum and every later sum of times stay far inside int64 nanoseconds. */
+#define TS_TRACE_MAX_S 1e9
+
 struct ts_trace {
 	struct ts_request *req; /* sorted by (arrival, file order) */
 	size_t n;

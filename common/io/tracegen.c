@@ -137,11 +137,13 @@ static int check_request_shape(const struct ts_tracegen_opts *o, struct ts_error
 		return ts_err_set(err, TS_EINVAL, "--steps: must be >= 1, got %d", o->steps);
 	if (!positive(o->slo_scale))
 		return ts_err_set(err, TS_EINVAL, "--slo-scale: must be > 0, got %g", o->slo_scale);
-	for (int i = 0; i < o->nres; i++)
-		if (o->slo_scale * ts_slo_base_s(o->res_h[i], o->res_w[i]) < 1e-6)
+	for (int i = 0; i < o->nres; i++) {
+		double slo = o->slo_scale * ts_slo_base_s(o->res_h[i], o->res_w[i]);
+		if (slo < 1e-6 || slo > TS_TRACE_MAX_S)
 			return ts_err_set(err, TS_EINVAL,
-					  "--slo-scale: %g gives %dx%d an SLO under 1 us",
-					  o->slo_scale, o->res_h[i], o->res_w[i]);
+					  "--slo-scale: %g gives %dx%d an SLO of %g s, outside 1 us .. 1e9 s",
+					  o->slo_scale, o->res_h[i], o->res_w[i], slo);
+	}
 	if (o->model && (*o->model == '\0' || strpbrk(o->model, ", \t\n\r#")))
 		return ts_err_set(err, TS_EINVAL,
 				  "--model: '%s': need a non-empty name without commas, blanks or '#'",
@@ -267,6 +269,10 @@ static int generate(struct ts_trace *out, const struct ts_tracegen_opts *o,
 			return ts_err_set(err, TS_ERANGE, "--duration: more than %ld requests",
 					  TRACEGEN_MAX_REQUESTS);
 		size_t k = gsl_ran_discrete(mix_rng, mix);
+		if (t > TS_TRACE_MAX_S)
+			return ts_err_set(err, TS_ERANGE,
+					  "request %ld would arrive after %.0f s (1e9 s is the limit of a trace): "
+					  "raise --rate or lower --count/--duration", i, t);
 		struct ts_request r = {
 			.id = i,
 			.arrival = ns_at_us(t),
