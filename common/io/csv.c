@@ -332,6 +332,8 @@ static int plain_decimal_ns(const char *s, ts_ns *out)
 	for (int i = nfrac; i < 9; i++)
 		frac *= 10;
 	ts_ns v = whole * TS_NS_PER_S + frac;
+	if (v > SECONDS_MAX_INT * TS_NS_PER_S)
+		return -1;
 	*out = neg ? -v : v;
 	return 1;
 }

@@ -95,14 +95,14 @@ static void test_seconds_parsing(void)
 					"request_id,arrival_s,height,width,steps,slo_s\n"
 					"1,0.1,16,16,1,12.3456789015\n"
 					"2,123456.123456789,16,16,1,12.3456789014\n"
-					"3,9000000000,16,16,1,2.5e-1\n");
+					"3,1000000000,16,16,1,2.5e-1\n"); /* the largest time accepted */
 	TS_CHECK_MSG(ts_trace_load(&t, path, &err) == 0, "%s", err.msg);
 	if (t.n == 3) {
 		TS_CHECK(t.req[0].arrival == 100000000LL);
 		TS_CHECK(t.req[0].slo == 12345678902LL);
 		TS_CHECK(t.req[1].arrival == 123456123456789LL);
 		TS_CHECK(t.req[1].slo == 12345678901LL);
-		TS_CHECK(t.req[2].arrival == 9000000000LL * TS_NS_PER_S);
+		TS_CHECK(t.req[2].arrival == 1000000000LL * TS_NS_PER_S);
 		TS_CHECK(t.req[2].slo == 250000000LL);
 	}
 	ts_trace_free(&t);
@@ -146,6 +146,9 @@ static const struct bad_case bad_cases[] = {
 	{ "huge_arrival.csv", HDR "1,1e400,256,256,50,1.5\n", { ":2: field 'arrival_s'", NULL } },
 	{ "range_arrival.csv", HDR "1,99999999999,256,256,50,1.5\n",
 	  { ":2: field 'arrival_s'", "out of range", NULL } },
+	{ "past_limit_arrival.csv", HDR "1,1000000000.000000001,256,256,50,1.5\n",
+	  { ":2: field 'arrival_s'", "out of range", NULL } },
+	{ "past_limit_slo.csv", HDR "1,0,256,256,50,2e9\n", { ":2: field 'slo_s'", "out of range", NULL } },
 	{ "junk_arrival.csv", HDR "1,12abc,256,256,50,1.5\n",
 	  { ":2: field 'arrival_s'", "'12abc' is not a number", NULL } },
 	{ "empty_arrival.csv", HDR "1,,256,256,50,1.5\n", { ":2: field 'arrival_s'", "empty", NULL } },
