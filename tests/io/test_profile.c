@@ -71,6 +71,8 @@ static const struct bad_case bad_cases[] = {
 	{ "p_sp128.csv", PHDR "flux,h100,256,256,128,10,1,0\n", { ":2: field 'sp'", NULL } },
 	{ "p_step0.csv", PHDR "flux,h100,256,256,1,0,1,0\n", { ":2: field 'step_ms'", "> 0", NULL } },
 	{ "p_stepneg.csv", PHDR "flux,h100,256,256,1,-4,1,0\n", { ":2: field 'step_ms'", NULL } },
+	{ "p_stephuge.csv", PHDR "flux,h100,256,256,1,1e14,1,0\n", { ":2: field 'step_ms'", "between", NULL } },
+	{ "p_steptiny.csv", PHDR "flux,h100,256,256,1,1e-7,1,0\n", { ":2: field 'step_ms'", "between", NULL } },
 	{ "p_stepnan.csv", PHDR "flux,h100,256,256,1,nan,1,0\n", { ":2: field 'step_ms'", NULL } },
 	{ "p_stepjunk.csv", PHDR "flux,h100,256,256,1,fast,1,0\n",
 	  { ":2: field 'step_ms'", "'fast' is not a number", NULL } },
