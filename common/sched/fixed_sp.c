@@ -20,7 +20,7 @@ int ts_parse_degree(const char *text, int gpus, const char *what, struct ts_erro
 {
 	char *end = NULL;
 	long k = text ? strtol(text, &end, 10) : 0;
-	if (!text || end == text || *end != '\0' || ts_deg_index((int)k) < 0 || k > gpus)
+	if (!text || end == text || *end != '\0' || k < 1 || k > gpus || ts_deg_index((int)k) < 0)
 		return ts_err_set(err, TS_EINVAL,
 				  "%s needs a degree that is a power of two between 1 and the GPU count (%d); got '%s'",
 				  what, gpus, text ? text : "");

@@ -1,5 +1,6 @@
 /* rssp.c: resolution-specific static SP (RSSP), strict FCFS. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,30 +24,47 @@ struct rssp {
 	char desc[512];
 };
 
+/* Reads a whole number in 1..65536 at *p, advancing *p past it. */
+static bool rssp_read_int(const char **p, int *out)
+{
+	char *end;
+	long v = strtol(*p, &end, 10);
+	if (end == *p || v < 1 || v > 65536)
+		return false;
+	*p = end;
+	*out = (int)v;
+	return true;
+}
+
+/* Parses one "S=k" or "HxW=k" item at *p, advancing *p past it. */
+static bool rssp_read_entry(const char **p, struct rssp_entry *e)
+{
+	if (!rssp_read_int(p, &e->h))
+		return false;
+	e->w = e->h;
+	if (**p == 'x' && (++*p, !rssp_read_int(p, &e->w)))
+		return false;
+	return **p == '=' && (++*p, rssp_read_int(p, &e->degree));
+}
+
 /* Parses "S=k" or "HxW=k" items separated by commas. */
 static int rssp_parse_map(const char *map, struct rssp_entry *e, int *n, struct ts_error *err)
 {
 	*n = 0;
 	const char *p = map;
 	while (*p) {
-		int h, w, k, used = 0;
-		if (sscanf(p, "%dx%d=%d%n", &h, &w, &k, &used) == 3) {
-			/* HxW=k */
-		} else if (sscanf(p, "%d=%d%n", &h, &k, &used) == 2) {
-			w = h;
-		} else {
-			return ts_err_set(err, TS_EINVAL,
-					  "rssp map '%s': cannot parse entry at '%s' (expected S=k or HxW=k)", map, p);
-		}
-		if (h <= 0 || w <= 0 || ts_deg_index(k) < 0)
-			return ts_err_set(err, TS_EINVAL,
-					  "rssp map '%s': entry at '%s' needs positive sizes and a power-of-two degree",
-					  map, p);
+		const char *item = p;
 		if (*n == RSSP_MAX_ENTRIES)
 			return ts_err_set(err, TS_EINVAL, "rssp map '%s': more than %d entries", map,
 					  RSSP_MAX_ENTRIES);
-		e[(*n)++] = (struct rssp_entry){ h, w, k };
-		p += used;
+		if (!rssp_read_entry(&p, &e[*n]))
+			return ts_err_set(err, TS_EINVAL,
+					  "rssp map '%s': cannot parse entry at '%s' (expected S=k or HxW=k, numbers 1..65536)",
+					  map, item);
+		if (ts_deg_index(e[*n].degree) < 0)
+			return ts_err_set(err, TS_EINVAL,
+					  "rssp map '%s': entry at '%s' needs a power-of-two degree", map, item);
+		(*n)++;
 		if (*p == ',')
 			p++;
 		else if (*p)

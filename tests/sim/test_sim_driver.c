@@ -265,7 +265,8 @@ static void test_bad_specs(void)
 	struct ts_trace t = { 0 };
 	fx_add(&t, 0, 0, 0, 10, 1);
 	static const char *specs[] = { "fixed-sp:3", "fixed-sp:16", "fixed-sp:", "edf-fixed:x",
-				       "rssp:256", "rssp:256=3", "nonsense" };
+				       "rssp:256", "rssp:256=3", "nonsense", "fixed-sp:-4294967294",
+				       "rssp:256=4294967297", "rssp:256x=2" };
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
 		struct ts_run_result res;
 		struct fx_sink sink;
