@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ts_strbuf.h"
 #include "sched/baselines.h"
 #include "sched/queue.h"
 
@@ -21,7 +22,7 @@ struct rssp {
 	int *degree;          /* per class */
 	struct ts_fifo fifo;
 	int oom;
-	char desc[512];
+	char *desc;           /* JSON of the map and the degree of every class */
 };
 
 /* Reads a whole number in 1..65536 at *p, advancing *p past it. */
@@ -94,6 +95,33 @@ static int rssp_degree_for(const struct rssp_entry *e, int n, int32_t h, int32_t
 	return k;
 }
 
+static void rssp_write_desc(struct ts_strbuf *sb, const char *map, const struct ts_classes *cs,
+			    const int *degree)
+{
+	ts_strbuf_printf(sb, "{\"map\":");
+	ts_strbuf_json_str(sb, map);
+	ts_strbuf_printf(sb, ",\"degrees\":{");
+	for (int32_t c = 0; c < cs->n; c++)
+		ts_strbuf_printf(sb, "%s\"%dx%d\":%d", c ? "," : "", cs->cls[c].height, cs->cls[c].width,
+				 degree[c]);
+	ts_strbuf_printf(sb, "}}");
+}
+
+/* The description, sized to fit however many classes there are (a cut
+ * JSON text would be refused by the results store). NULL when out of memory. */
+static char *rssp_describe_alloc(const char *map, const struct ts_classes *cs, const int *degree)
+{
+	char probe[1];
+	struct ts_strbuf sb = ts_strbuf_init(probe, sizeof(probe));
+	rssp_write_desc(&sb, map, cs, degree);
+	char *buf = malloc(sb.len + 1);
+	if (!buf)
+		return NULL;
+	sb = ts_strbuf_init(buf, sb.len + 1);
+	rssp_write_desc(&sb, map, cs, degree);
+	return buf;
+}
+
 static int rssp_init(void **self, const char *params, const struct ts_policy_env *env,
 		     struct ts_error *err)
 {
@@ -111,19 +139,18 @@ static int rssp_init(void **self, const char *params, const struct ts_policy_env
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
 		goto out_free_p;
 	}
-	int off = snprintf(p->desc, sizeof(p->desc), "{\"map\":\"%s\",\"degrees\":{", map);
 	for (int32_t c = 0; c < env->cls->n; c++) {
 		const struct ts_class *cl = &env->cls->cls[c];
 		p->degree[c] = rssp_degree_for(e, n, cl->height, cl->width, env->gpus);
 		rc = ts_classes_require(env->cls, c, p->degree[c], err);
 		if (rc)
 			goto out_free_degree;
-		if (off < (int)sizeof(p->desc))
-			off += snprintf(p->desc + off, sizeof(p->desc) - (size_t)off, "%s\"%dx%d\":%d",
-					c ? "," : "", cl->height, cl->width, p->degree[c]);
 	}
-	if (off < (int)sizeof(p->desc))
-		snprintf(p->desc + off, sizeof(p->desc) - (size_t)off, "}}");
+	p->desc = rssp_describe_alloc(map, env->cls, p->degree);
+	if (!p->desc) {
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+		goto out_free_degree;
+	}
 	*self = p;
 	return 0;
 
@@ -175,6 +202,7 @@ static void rssp_close(void *self)
 	if (!p)
 		return;
 	ts_fifo_free(&p->fifo);
+	free(p->desc);
 	free(p->degree);
 	free(p);
 }

@@ -84,6 +84,23 @@ def rows(db, run_id):
     return req, seg
 
 
+def test_many_resolutions(tmp):
+    trace = os.path.join(tmp, "many.csv")
+    with open(trace, "w") as f:
+        f.write("request_id,arrival_s,height,width,steps,slo_s\n")
+        for i, side in enumerate(range(256, 2976, 32)):
+            f.write(f"{i},{i},{side},{side},5,30\n")
+    db = os.path.join(tmp, "many.db")
+    r = run("sim", "--trace", trace, "--profile", PROFILE, "--interpolate", "--policy", "rssp,fixed-sp:1",
+            "--db", db, "--quiet")
+    check(r.returncode == 0, f"85 resolutions with --interpolate: {r.stderr}")
+    con = sqlite3.connect(db)
+    params = con.execute("SELECT policy_params FROM runs WHERE policy = 'rssp'").fetchone()
+    con.close()
+    check(params is not None and len(json.loads(params[0])["degrees"]) == 85,
+          "rssp's stored parameters name every resolution")
+
+
 def test_determinism(tmp):
     trace = os.path.join(tmp, "d.csv")
     gen(trace, "--count", "80", "--seed", "9", "--mix", "skewed")
@@ -244,7 +261,7 @@ def test_timeline_validate(tmp):
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_help, test_sim_and_db, test_report_merge_regress, test_timeline_validate, test_determinism, test_bad_inputs, test_interrupt):
+        for t in (test_help, test_sim_and_db, test_many_resolutions, test_report_merge_regress, test_timeline_validate, test_determinism, test_bad_inputs, test_interrupt):
             t(tmp)
     print(f"cli: {checks} checks, {failures} failed")
     return 1 if failures else 0
