@@ -121,6 +121,9 @@ static int load_requests(sqlite3 *db, const char *path, int64_t id, struct ts_tr
 	return rc;
 }
 
+/* Utilisation, makespan, launches and latent moves from the segments (a
+ * launch is one (GPU set, start) of steps rows: a batch writes a row per
+ * request), rounds from the rounds table. */
 static int load_busy(sqlite3 *db, const char *path, int64_t id, struct ts_run_result *res,
 		     struct ts_error *err)
 {
@@ -128,8 +131,9 @@ static int load_busy(sqlite3 *db, const char *path, int64_t id, struct ts_run_re
 	if (sqlite3_prepare_v2(db,
 			       "SELECT COALESCE(SUM(degree * (end_ns - start_ns) / batch), 0),"
 			       " COALESCE(MAX(end_ns), 0),"
-			       " COUNT(*) FILTER (WHERE kind = 'steps'),"
-			       " COUNT(*) FILTER (WHERE kind = 'move')"
+			       " COUNT(DISTINCT CASE WHEN kind = 'steps' THEN gpus || ':' || start_ns END),"
+			       " COUNT(DISTINCT CASE WHEN kind = 'move' THEN gpus || ':' || start_ns END),"
+			       " (SELECT COUNT(*) FROM rounds WHERE run_id = ?1)"
 			       " FROM segments WHERE run_id = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return sql_error(db, path, "reading segments", err);
@@ -139,6 +143,7 @@ static int load_busy(sqlite3 *db, const char *path, int64_t id, struct ts_run_re
 		res->makespan = sqlite3_column_int64(st, 1);
 		res->launches = sqlite3_column_int64(st, 2);
 		res->moves = sqlite3_column_int64(st, 3);
+		res->rounds = sqlite3_column_int64(st, 4);
 	}
 	sqlite3_finalize(st);
 	return 0;

@@ -180,9 +180,19 @@ def test_report_merge_regress(tmp):
     rep = json.loads(r.stdout)
     js = json.loads(run("sim", "--trace", trace, "--profile", PROFILE, "--policy", "fixed-sp:1,rssp",
                         "--no-db", "--json").stdout)
-    check([x["met"] for x in rep] == [x["met"] for x in js], "report recomputes the stored summaries")
+    keys = ("requests", "finished", "met", "sar", "sar_by_resolution", "latency_s", "launches", "rounds")
+    for x, y in zip(rep, js):
+        check(all(x[k] == y[k] for k in keys), f"report recomputes the stored summary of {y['policy']}: {x} vs {y}")
     check(all(abs(x["gpu_utilisation"] - y["gpu_utilisation"]) < 1e-9 for x, y in zip(rep, js)),
           "report utilisation equals the run's")
+    c = os.path.join(tmp, "c.db")
+    r = run("sim", "--trace", trace, "--profile", PROFILE, "--policy", "tetriserve", "--db", c, "--quiet")
+    rep = json.loads(run("report", "--db", c, "--format", "json").stdout)[0]
+    js = json.loads(run("sim", "--trace", trace, "--profile", PROFILE, "--policy", "tetriserve", "--no-db",
+                        "--json").stdout)
+    check(rep["rounds"] == js["rounds"] > 0 and rep["launches"] == js["launches"],
+          f"report counts tetriserve's rounds and launches: {rep['rounds']}/{js['rounds']}, "
+          f"{rep['launches']}/{js['launches']}")
     r = run("report", "--db", a, "--format", "csv", "--run", "2")
     check(r.returncode == 0 and r.stdout.count("\n") == 2 and "rssp" in r.stdout, "csv of one run")
     r = run("report", "--db", os.path.join(tmp, "missing.db"))
