@@ -44,6 +44,36 @@ static const char cells_sql[] =
 	" WHERE g.run_id IN (?1, ?2) AND g.kind = 'steps'"
 	" GROUP BY r.height, r.width, g.degree, g.batch ORDER BY r.height * r.width, g.degree, g.batch";
 
+/* Requests of the two runs that are not the same request: missing from one
+ * run, or with another size, step count or arrival (1 us apart at most: an
+ * exec run's --time-scale and a pre-scaled trace file round differently). */
+static const char same_trace_sql[] =
+	"SELECT COUNT(*), MIN(request_id) FROM ("
+	" SELECT s.request_id FROM requests s LEFT JOIN requests e"
+	"  ON e.run_id = ?2 AND e.request_id = s.request_id WHERE s.run_id = ?1"
+	"  AND (e.request_id IS NULL OR e.height != s.height OR e.width != s.width"
+	"   OR e.steps != s.steps OR abs(e.arrival_ns - s.arrival_ns) > 1000)"
+	" UNION ALL SELECT e.request_id FROM requests e LEFT JOIN requests s"
+	"  ON s.run_id = ?1 AND s.request_id = e.request_id WHERE e.run_id = ?2 AND s.request_id IS NULL)";
+
+/* Refuses to compare runs of different traces, naming a request that differs. */
+static int check_same_trace(sqlite3 *db, const char *path, int64_t sim, int64_t exec, struct ts_error *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, same_trace_sql, -1, &st, NULL) != SQLITE_OK)
+		return ts_err_set(err, TS_EIO, "%s: comparing requests: %s", path, sqlite3_errmsg(db));
+	sqlite3_bind_int64(st, 1, sim);
+	sqlite3_bind_int64(st, 2, exec);
+	int rc = 0;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+		rc = ts_err_set(err, TS_EINVAL,
+				"%s: runs %lld and %lld are not of one trace: %lld requests differ (first: request %lld)",
+				path, (long long)sim, (long long)exec, (long long)sqlite3_column_int64(st, 0),
+				(long long)sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int cmp_err_desc(const void *a, const void *b)
 {
 	double x = ((const struct req_pair *)a)->err, y = ((const struct req_pair *)b)->err;
@@ -140,6 +170,8 @@ static int validate(sqlite3 *db, const char *path, int64_t sim, int64_t exec, st
 	int rc = ts_reader_load(db, path, sim, &rs, err);
 	if (!rc)
 		rc = ts_reader_load(db, path, exec, &re, err);
+	if (!rc)
+		rc = check_same_trace(db, path, sim, exec, err);
 	if (rc)
 		return rc;
 	printf("sim run %lld (%s, %s, %s) vs exec run %lld (%s, %s, %s)\n", (long long)sim, rs.backend,

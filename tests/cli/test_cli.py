@@ -265,6 +265,11 @@ def test_timeline_validate(tmp):
     r = run("validate", "--db", db, "--sim", "1", "--exec", "2")
     check(r.returncode == 0 and "per-step time" in r.stdout and "worst requests" in r.stdout,
           f"validate sim vs noisy: {r.stdout}{r.stderr}")
+    other = os.path.join(tmp, "v2.csv")
+    gen(other, "--count", "50", "--seed", "14", "--rate", "4")
+    r = run("sim", "--trace", other, "--profile", PROFILE, "--policy", "rssp", "--db", db, "--quiet")
+    r = run("validate", "--db", db, "--sim", "1", "--exec", "3")
+    check(r.returncode == 1 and "not of one trace" in r.stderr, f"validate refuses runs of two traces: {r.stderr}")
     r = run("validate", "--db", db, "--sim", "1", "--exec", "9")
     check(r.returncode == 1 and "no run 9" in r.stderr, "validate names a missing run")
 
