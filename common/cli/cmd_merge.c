@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli_util.h"
@@ -82,8 +83,8 @@ static int merge_runs(sqlite3 *db, const char *src, struct merge_counts *mc, str
 	if (sqlite3_prepare_v2(db, "SELECT run_id, completed FROM src.runs ORDER BY run_id", -1, &st,
 			       NULL) != SQLITE_OK)
 		return sql_fail(db, src, "listing runs (is it a tetriserve results file?)", err);
-	int rc = 0;
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+	int rc = 0, step;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		if (!sqlite3_column_int(st, 1)) {
 			mc->incomplete++;
@@ -94,11 +95,15 @@ static int merge_runs(sqlite3 *db, const char *src, struct merge_counts *mc, str
 			mc->duplicates++;
 			continue;
 		}
-		if (dup != SQLITE_DONE)
-			return sql_fail(db, src, "looking for duplicates", err);
+		if (dup != SQLITE_DONE) {
+			rc = sql_fail(db, src, "looking for duplicates", err);
+			break;
+		}
 		rc = copy_run(db, src, id, err);
 		mc->copied += !rc;
 	}
+	if (!rc && step != SQLITE_DONE)
+		rc = sql_fail(db, src, "reading runs", err); /* a busy or damaged file is not a partial success */
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -123,10 +128,13 @@ static int check_source_version(sqlite3 *db, const char *src, struct ts_error *e
 
 /* Brings a source written by an older tetriserve to the current schema (the
  * store migrates on open), so its tables match the destination's. */
-static int migrate_source(const char *src, struct ts_error *err)
+static int migrate_source(const char *src, const char *out, struct ts_error *err)
 {
-	if (access(src, R_OK) != 0)
+	struct stat a, b;
+	if (stat(src, &a) != 0 || access(src, R_OK) != 0)
 		return ts_err_set(err, TS_EIO, "%s: cannot read the input file", src);
+	if (stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return ts_err_set(err, TS_EINVAL, "%s is the output file itself", src);
 	struct ts_store *store;
 	int rc = ts_store_open(&store, src, err);
 	if (!rc)
@@ -135,10 +143,11 @@ static int migrate_source(const char *src, struct ts_error *err)
 }
 
 /* Merges one source file inside one transaction: all of it or nothing. */
-static int merge_file(sqlite3 *db, const char *src, struct merge_counts *mc, struct ts_error *err)
+static int merge_file(sqlite3 *db, const char *src, const char *out, struct merge_counts *mc,
+		      struct ts_error *err)
 {
 	sqlite3_stmt *st;
-	int rc = migrate_source(src, err);
+	int rc = migrate_source(src, out, err);
 	if (rc)
 		return rc;
 	if (sqlite3_prepare_v2(db, "ATTACH ?1 AS src", -1, &st, NULL) != SQLITE_OK)
@@ -211,7 +220,7 @@ int ts_cmd_merge(int argc, char **argv)
 	sqlite3 *db = NULL;
 	int rc = open_destination(&db, out, &err);
 	for (int i = optind; !rc && i < argc; i++)
-		rc = merge_file(db, argv[i], &mc, &err);
+		rc = merge_file(db, argv[i], out, &mc, &err);
 	sqlite3_close(db);
 	if (rc) {
 		fprintf(stderr, "tetriserve merge: %s\n", err.msg);

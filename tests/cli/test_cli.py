@@ -205,6 +205,8 @@ def test_report_merge_regress(tmp):
     n = con.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
     con.close()
     check(n == 3 * 60, "merged request rows")
+    r = run("merge", "--out", m, m)
+    check(r.returncode == 1 and "output file itself" in r.stderr, f"merging a file into itself: {r.stderr}")
     r = run("merge", "--out", m, os.path.join(tmp, "nope.db"))
     check(r.returncode == 1 and "nope.db" in r.stderr and not os.path.exists(os.path.join(tmp, "nope.db")),
           "merging a missing file is an error and creates nothing")
