@@ -42,7 +42,7 @@ static void sim_usage(FILE *f)
 		"                     fixed-sp:K, edf-fixed:K, rssp[:S=k,...|HxW=k,...], tetriserve\n"
 		"  --slo-scale X      multiply every request's SLO by X (default 1.0)\n"
 		"  --db F             SQLite results file (default results.db); --no-db to skip\n"
-		"  --seed S           seed of the step-time noise (default 1)\n"
+		"  --seed S           seed of the step-time noise, 0..4294967295 (default 1)\n"
 		"  --noise            draw step times around the profile mean with the profile's CV\n"
 		"  --move-us U        fixed cost of a latent move between GPU sets, us (default 30)\n"
 		"  --move-gbps B      latent move bandwidth, GB/s (default 50)\n"
@@ -114,7 +114,7 @@ static int set_option(struct sim_args *a, int opt, const char *val, struct ts_er
 	case OPT_DB: a->db = val; return 0;
 	case OPT_NODB: a->no_db = true; return 0;
 	case OPT_SEED:
-		if (ts_cli_parse_int(val, 0, INT64_MAX, &ll, "--seed", err))
+		if (ts_cli_parse_int(val, 0, UINT32_MAX, &ll, "--seed", err))
 			return TS_EINVAL;
 		a->cfg.seed = (uint64_t)ll;
 		a->cfg.sim.seed = a->cfg.seed;

@@ -49,7 +49,7 @@ static void gen_usage(FILE *f)
 		"  --slo-scale X      SLO = X * base(resolution) (default 1)\n"
 		"  --count N          number of requests (default 100)\n"
 		"  --duration S       instead of --count: arrivals in [0, S) seconds\n"
-		"  --seed S           random seed (default 1); same options, same bytes\n"
+		"  --seed S           random seed 0..4294967295 (default 1; GSL's MT19937 takes 32 bits, and treats 0 as 4357); same options, same bytes\n"
 		"  --model NAME       add a model column with this value\n"
 		"  --out FILE         output file (default stdout)\n"
 		"  --help             this text\n");
@@ -126,16 +126,22 @@ static int split_list(const char *val, char *buf, size_t size, char **entries,
 	if (strlen(val) >= size)
 		return ts_err_set(err, TS_EINVAL, "%s: list too long", option);
 	strcpy(buf, val);
+	if (!*buf)
+		return ts_err_set(err, TS_EINVAL, "%s: empty list", option);
 	int n = 0;
-	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	/* every comma separates two entries, so "a,,b" has an empty one (refused) */
+	for (char *tok = buf; tok; ) {
+		char *comma = strchr(tok, ',');
+		if (comma)
+			*comma = '\0';
+		if (!*tok)
+			return ts_err_set(err, TS_EINVAL, "%s: empty entry in '%s'", option, val);
 		if (n == TS_TRACEGEN_MAX_RES)
 			return ts_err_set(err, TS_EINVAL, "%s: more than %d entries", option,
 					  TS_TRACEGEN_MAX_RES);
 		entries[n++] = tok;
+		tok = comma ? comma + 1 : NULL;
 	}
-	if (n == 0)
-		return ts_err_set(err, TS_EINVAL, "%s: empty list", option);
 	return n;
 }
 
@@ -176,7 +182,7 @@ static int parse_count(struct gen_args *a, const char *val, struct ts_error *err
 static int parse_seed(struct gen_args *a, const char *val, struct ts_error *err)
 {
 	long long v;
-	if (ts_cli_parse_int(val, 0, INT64_MAX, &v, "--seed", err))
+	if (ts_cli_parse_int(val, 0, UINT32_MAX, &v, "--seed", err))
 		return TS_EINVAL;
 	a->o.seed = (uint64_t)v;
 	return 0;
