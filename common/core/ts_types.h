@@ -67,6 +67,7 @@ struct ts_classes {
 	char **models;   /* model names, index = ts_class.model / ts_request.model */
 	int32_t nmodels;
 	const char *profile_path; /* for error messages; not owned */
+	bool interpolated_cells;  /* built with --interpolate: missing cells could not be estimated */
 };
 
 /* Kinds of segment recorded in the results. */

@@ -643,6 +643,7 @@ int ts_classes_build(struct ts_classes *out, struct ts_trace *t,
 {
 	memset(out, 0, sizeof(*out));
 	out->profile_path = p->path;
+	out->interpolated_cells = opts->interpolate;
 	const char *gpu;
 	int rc = resolve_gpu(p, opts->gpu, &gpu, err);
 	if (!rc)
@@ -685,9 +686,12 @@ int ts_classes_require(const struct ts_classes *cs, int32_t c, int degree,
 		return 0;
 	return ts_err_set(err, TS_ENOTFOUND,
 			  "profile %s has no step time for model '%s', height %d, width %d, "
-			  "sp %d (batch 1): pass --interpolate to estimate it",
+			  "sp %d (batch 1): %s",
 			  cs->profile_path ? cs->profile_path : "(none)",
-			  cs->models[k->model], k->height, k->width, degree);
+			  cs->models[k->model], k->height, k->width, degree,
+			  cs->interpolated_cells
+				  ? "--interpolate cannot estimate it (fewer than two resolutions measured at that degree)"
+				  : "pass --interpolate to estimate it");
 }
 
 void ts_classes_free(struct ts_classes *cs)

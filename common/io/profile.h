@@ -58,7 +58,8 @@ int ts_classes_build(struct ts_classes *out, struct ts_trace *t,
 
 /* Checks that class c has a step time at SP degree `degree` and batch 1.
  * Returns 0, or TS_ENOTFOUND with a message naming the missing cell
- * (model, height, width, sp) and the profile file, suggesting --interpolate. */
+ * (model, height, width, sp) and the profile file, suggesting --interpolate
+ * (or, when the classes were built with it, saying it cannot help). */
 int ts_classes_require(const struct ts_classes *cs, int32_t c, int degree,
 		       struct ts_error *err);
 

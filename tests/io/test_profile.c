@@ -214,6 +214,15 @@ static void test_missing_cell_message(void)
 	TS_CHECK(ts_classes_require(&cs, 3, 8, &err) == TS_ENOTFOUND);
 	TS_CHECK(strstr(err.msg, "sp 8") && strstr(err.msg, "height 1024"));
 	free_all(&p, &t, &cs);
+
+	/* with --interpolate, a degree no resolution has cannot be estimated:
+	 * the message must not send the user back to --interpolate */
+	opts.interpolate = true;
+	TS_CHECK(build(&p, &t, &cs, &opts, &err) == 0);
+	TS_CHECK(ts_classes_require(&cs, 3, 8, &err) == TS_ENOTFOUND);
+	TS_CHECK_MSG(strstr(err.msg, "--interpolate cannot estimate it") &&
+		     !strstr(err.msg, "pass --interpolate"), "'%s'", err.msg);
+	free_all(&p, &t, &cs);
 }
 
 static void test_interpolation(void)
