@@ -121,6 +121,9 @@ int ts_csv_next(struct ts_csv *c, struct ts_error *err)
 		*eol = '\0';
 		c->pos = (size_t)(eol - c->buf) + 1;
 		c->line = c->next_line++;
+		if (strlen(s) != (size_t)(eol - s)) /* a NUL byte would end the row early, unseen */
+			return ts_err_set(err, TS_EPARSE, "%s:%d: the line holds a NUL byte (not a text CSV?)",
+					  c->path, c->line);
 		while (is_blank(*s))
 			s++;
 		if (*s == '\0' || *s == '#')

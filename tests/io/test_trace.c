@@ -108,13 +108,29 @@ static void test_seconds_parsing(void)
 	ts_trace_free(&t);
 }
 
+#define HDR_TEXT "request_id,arrival_s,height,width,steps,slo_s\n"
+
+/* A NUL byte inside a row is an error naming the line, not a silently
+ * shortened row (the rest of "1.5\0junk" would otherwise vanish). */
+static void test_nul_byte(void)
+{
+	static const char text[] = HDR_TEXT "1,0,256,256,50,1.5\0junk\n";
+	const char *path = io_temp_path("nul.csv");
+	FILE *f = fopen(path, "wb");
+	TS_CHECK(f && fwrite(text, 1, sizeof(text) - 1, f) == sizeof(text) - 1 && fclose(f) == 0);
+	struct ts_trace t;
+	struct ts_error err = { 0 };
+	TS_CHECK(ts_trace_load(&t, path, &err) == TS_EPARSE);
+	TS_CHECK_MSG(strstr(err.msg, ":2:") && strstr(err.msg, "NUL"), "'%s'", err.msg);
+}
+
 struct bad_case {
 	const char *name;
 	const char *text;
 	const char *want[3]; /* substrings the message must contain (after the path) */
 };
 
-#define HDR "request_id,arrival_s,height,width,steps,slo_s\n"
+#define HDR HDR_TEXT
 #define X10 ",x,x,x,x,x,x,x,x,x,x"
 
 static const struct bad_case bad_cases[] = {
@@ -295,6 +311,7 @@ int main(void)
 	test_defaults_without_optional_columns();
 	test_seconds_parsing();
 	test_bad_traces();
+	test_nul_byte();
 	test_missing_file();
 	test_round_trip_exact();
 	test_round_trip_generated();
