@@ -9,7 +9,7 @@
 #   ours_<model>.csv, ref/ (the reference's profiles, details.csv, run.log)
 #   and compare.txt (the side-by-side table, also printed).
 # Environment (defaults): MODELS ("flux-dev sd3-medium"), GPUS (all, at
-#   most 4), WARMUP (2), ITERS (8), REF_BUDGET_S (240: the reference's time
+#   most 8), WARMUP (2), ITERS (8), REF_BUDGET_S (240: the reference's time
 #   budget, see run_profile.sh). NCCL_NVLS_ENABLE stays 0.
 set -uo pipefail
 
@@ -22,10 +22,11 @@ warmup=${WARMUP:-2}
 iters=${ITERS:-8}
 export NCCL_NVLS_ENABLE=0
 ngpu=$(nvidia-smi -L | wc -l)
-gpus=${GPUS:-$(( ngpu < 4 ? ngpu : 4 ))}
+gpus=${GPUS:-$(( ngpu < 8 ? ngpu : 8 ))}
 sps=1
-(( gpus >= 2 )) && sps=1,2
-(( gpus >= 4 )) && sps=1,2,4
+for k in 2 4 8; do (( gpus >= k )) && sps=$sps,$k; done
+bsps=1 # batch 2 and 4 rows: SP 1 and 2 only
+(( gpus >= 2 )) && bsps=1,2
 tetriserve="$build/common/cli/tetriserve"
 mkdir -p "$outdir" || exit 1
 
@@ -33,7 +34,7 @@ for model in $models; do
 	out="$outdir/ours_$model.csv"
 	"$tetriserve" profile --model "$model" --res 256,512,1024,2048 --sp "$sps" --gpus "$gpus" \
 		--warmup "$warmup" --iters "$iters" --out "$out" || exit 1
-	"$tetriserve" profile --model "$model" --res 256,512 --sp "${sps%,4}" --gpus "$gpus" \
+	"$tetriserve" profile --model "$model" --res 256,512 --sp "$bsps" --gpus "$gpus" \
 		--batch 2,4 --warmup "$warmup" --iters "$iters" --out "$out.batch" || exit 1
 	grep -v -e '^#' -e '^model,' "$out.batch" >>"$out"
 	rm -f "$out.batch"
