@@ -76,9 +76,11 @@ static int sim_launch(void *self, int32_t id, const struct ts_launch *l,
 	int d = ts_deg_index(ts_popcount64(l->gpus));
 	int bi = ts_deg_index(l->nreq);
 	ts_ns move = 0;
+	/* the latent is on every GPU of the request's last set, so only GPUs
+	 * outside it need a copy: running on a subset moves nothing */
 	for (int i = 0; i < l->nreq; i++) {
 		uint64_t prev = v->st[l->req[i]].gpus;
-		if (prev && prev != l->gpus)
+		if (prev && (l->gpus & ~prev))
 			move = ts_sim_move_ns(&s->o, q->height, q->width);
 	}
 	ts_ns steps_start = s->now + move;

@@ -1,7 +1,9 @@
 /* sim_backend.h: the discrete-event simulated GPU cluster. A launch takes the
  * profile's mean step time per step at its degree and batch (optionally with
  * seeded noise from the profile's CV), plus a latent-transfer cost when a
- * request's GPU set changes. Virtual time jumps from event to event. */
+ * launch uses GPUs outside the request's last GPU set (each GPU of that set
+ * holds the latent, so a launch on a subset of it moves nothing). Virtual
+ * time jumps from event to event. */
 #ifndef TS_SIM_BACKEND_H
 #define TS_SIM_BACKEND_H
 
@@ -10,7 +12,7 @@
 struct ts_sim_opts {
 	bool noise;            /* draw launch times around the mean using the profile's CV */
 	uint64_t seed;         /* seed of the noise stream */
-	bool move_cost;        /* charge a latent move when a request changes GPU sets; default true */
+	bool move_cost;        /* charge a latent move when a launch needs GPUs lacking the latent; default true */
 	ts_ns move_fixed_ns;   /* fixed cost of a latent move (launch + sync); default 30 us */
 	double move_gbps;      /* latent move bandwidth in GB/s; default 50 */
 };

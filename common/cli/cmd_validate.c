@@ -1,7 +1,8 @@
 /* cmd_validate.c: `tetriserve validate` — compare a simulated run with a run
  * of the same trace on hardware (or any two runs): per-request latency error,
- * per-step time error by (resolution, degree, batch), SAR difference, and the
- * worst requests with their cause (queueing or execution). */
+ * per-step time error by (resolution, degree, batch), SAR difference, the
+ * worst requests with their cause (queueing or execution), and the first
+ * launch where the two schedules differ. */
 #include "cli/cmd_validate.h"
 
 #include <getopt.h>
@@ -71,6 +72,138 @@ static int check_same_trace(sqlite3 *db, const char *path, int64_t sim, int64_t 
 				path, (long long)sim, (long long)exec, (long long)sqlite3_column_int64(st, 0),
 				(long long)sqlite3_column_int64(st, 1));
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Steps segments (the launches) of a run, request by request in step order. */
+static const char launches_sql[] =
+	"SELECT request_id, gpus, first_step, nsteps, start_ns FROM segments"
+	" WHERE run_id = ?1 AND kind = 'steps' ORDER BY request_id, first_step";
+
+/* One launch of one request as the schedule chose it. */
+struct launch_row {
+	int64_t req;
+	uint64_t gpus;
+	int32_t first, nsteps;
+	ts_ns start;
+};
+
+/* The first place where the schedules differ: request `req`, where one run
+ * has launch s (or none) and the other launch e (or none). */
+struct divergence {
+	int64_t req;
+	const struct launch_row *s, *e;
+	ts_ns t;           /* the earlier start of the two */
+	int64_t nreq;      /* requests whose launches differ */
+};
+
+static int load_launches(sqlite3 *db, const char *path, int64_t run, struct launch_row **out, size_t *n,
+			 struct ts_error *err)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc = 0;
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(db, launches_sql, -1, &st, NULL) != SQLITE_OK)
+		return ts_err_set(err, TS_EIO, "%s: reading segments: %s", path, sqlite3_errmsg(db));
+	sqlite3_bind_int64(st, 1, run);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 256;
+			struct launch_row *p = realloc(*out, cap * sizeof(*p));
+			if (!p) {
+				rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+				break;
+			}
+			*out = p;
+		}
+		(*out)[(*n)++] = (struct launch_row){
+			.req = sqlite3_column_int64(st, 0), .gpus = (uint64_t)sqlite3_column_int64(st, 1),
+			.first = sqlite3_column_int(st, 2), .nsteps = sqlite3_column_int(st, 3),
+			.start = sqlite3_column_int64(st, 4),
+		};
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static bool same_launch(const struct launch_row *a, const struct launch_row *b)
+{
+	return a->gpus == b->gpus && a->first == b->first && a->nsteps == b->nsteps;
+}
+
+/* Walks both runs' launches request by request (both lists sorted by
+ * request, then step) and keeps the earliest first difference. */
+static void find_divergence(const struct launch_row *s, size_t ns, const struct launch_row *e, size_t ne,
+			    struct divergence *d)
+{
+	size_t i = 0, j = 0;
+	*d = (struct divergence){ .t = INT64_MAX };
+	while (i < ns || j < ne) {
+		int64_t r = i < ns && (j >= ne || s[i].req <= e[j].req) ? s[i].req : e[j].req;
+		bool differs = false;
+		for (; i < ns && s[i].req == r && j < ne && e[j].req == r; i++, j++)
+			if (!same_launch(&s[i], &e[j]))
+				break;
+		const struct launch_row *a = i < ns && s[i].req == r ? &s[i] : NULL;
+		const struct launch_row *b = j < ne && e[j].req == r ? &e[j] : NULL;
+		if (a || b) {
+			ts_ns t = a && (!b || a->start < b->start) ? a->start : b->start;
+			differs = true;
+			if (t < d->t)
+				*d = (struct divergence){ .req = r, .s = a, .e = b, .t = t, .nreq = d->nreq };
+		}
+		d->nreq += differs;
+		while (i < ns && s[i].req == r)
+			i++;
+		while (j < ne && e[j].req == r)
+			j++;
+	}
+}
+
+/* "4 steps from step 9 on GPUs 0,1,2,3 at 19.7018 s", or "no launch". */
+static void describe_launch(char *buf, size_t len, const struct launch_row *l)
+{
+	int w;
+	if (!l) {
+		snprintf(buf, len, "no launch");
+		return;
+	}
+	w = snprintf(buf, len, "%d steps from step %d on GPUs ", l->nsteps, l->first);
+	for (int g = 0; g < 64 && w > 0 && (size_t)w < len; g++)
+		if (l->gpus >> g & 1)
+			w += snprintf(buf + w, len - (size_t)w, "%s%d", (l->gpus & ((1ULL << g) - 1)) ? "," : "", g);
+	if (w > 0 && (size_t)w < len)
+		snprintf(buf + w, len - (size_t)w, " at %.4f s", ts_ns_to_s(l->start));
+}
+
+/* Prints where the schedules first differ: the GPU set or step count of a
+ * launch, or a launch only one run made. Moves are not compared: they
+ * follow from the launches. */
+static int print_divergence(sqlite3 *db, const char *path, int64_t sim, int64_t exec, struct ts_error *err)
+{
+	struct launch_row *s = NULL, *e = NULL;
+	size_t ns = 0, ne = 0;
+	struct divergence d;
+	char a[160], b[160];
+	int rc = load_launches(db, path, sim, &s, &ns, err);
+	if (!rc)
+		rc = load_launches(db, path, exec, &e, &ne, err);
+	if (rc)
+		goto out_free;
+	find_divergence(s, ns, e, ne, &d);
+	if (d.nreq == 0) {
+		printf("schedules: the same launches (GPU set, steps) for every request\n");
+		goto out_free;
+	}
+	describe_launch(a, sizeof(a), d.s);
+	describe_launch(b, sizeof(b), d.e);
+	printf("schedules differ for %lld request(s); first at t=%.4f s, request %lld:\n  sim:  %s\n  exec: %s\n",
+	       (long long)d.nreq, ts_ns_to_s(d.t), (long long)d.req, a, b);
+out_free:
+	free(s);
+	free(e);
 	return rc;
 }
 
@@ -191,7 +324,8 @@ static int validate(sqlite3 *db, const char *path, int64_t sim, int64_t exec, st
 	}
 	print_request_errors(p, n);
 	free(p);
-	return print_step_errors(db, path, sim, exec, err);
+	rc = print_step_errors(db, path, sim, exec, err);
+	return rc ? rc : print_divergence(db, path, sim, exec, err);
 }
 
 int ts_cmd_validate(int argc, char **argv)
@@ -220,7 +354,8 @@ int ts_cmd_validate(int argc, char **argv)
 			printf("usage: tetriserve validate --db F --sim RUN --exec RUN\n"
 			       "Compares two runs of one trace (a simulation and a hardware run): per-request\n"
 			       "latency error (median, p95), per-step time error per (resolution, degree, batch),\n"
-			       "SAR difference in points, and the worst requests with their cause.\n");
+			       "SAR difference in points, the worst requests with their cause, and the first\n"
+			       "launch where the schedules differ (GPU set or step count).\n");
 			return 0;
 		} else {
 			return ts_cli_bad_option("tetriserve validate", argv);

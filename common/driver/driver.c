@@ -11,6 +11,8 @@
 /* A launch in flight; at most one per GPU, so TS_MAX_GPUS slots suffice. */
 struct inflight {
 	struct ts_launch l;
+	ts_ns due;    /* end predicted by the profile: launch time + nsteps x step */
+	ts_ns step;   /* the profile's step time of the launch */
 	bool used;
 };
 
@@ -112,15 +114,16 @@ static int start_launch(struct driver *d, const struct ts_launch *l, struct ts_e
 	if (rc)
 		return rc;
 	ts_ns step = ts_class_step(cfg->cls, d->view.req[l->req[0]].cls, ts_popcount64(l->gpus), l->nreq);
+	ts_ns due = d->view.now + step * l->nsteps;
 	for (int i = 0; i < l->nreq; i++) {
 		struct ts_req_state *s = &d->res->st[l->req[i]];
 		if (s->gpus && s->gpus != l->gpus)
 			d->res->moves++;
 		s->steps_inflight = l->nsteps;
 		s->gpus = l->gpus;
-		s->inflight_end = d->view.now + step * l->nsteps;
+		s->inflight_end = due;
 	}
-	d->slot[id] = (struct inflight){ .l = *l, .used = true };
+	d->slot[id] = (struct inflight){ .l = *l, .due = due, .step = step, .used = true };
 	d->view.busy |= l->gpus;
 	d->inflight++;
 	d->res->launches++;
@@ -154,12 +157,17 @@ static int emit_segments(struct driver *d, int32_t r, const struct ts_launch *l,
 	return cfg->sink->segment(cfg->sink_self, &seg, err);
 }
 
-static int finish_launch(struct driver *d, const struct ts_completion *c, struct ts_error *err)
+/* Ends the launch of completion c; *due becomes the latest predicted end
+ * of the launches ended so far in this batch of completions. */
+static int finish_launch(struct driver *d, const struct ts_completion *c, ts_ns *due,
+			 struct ts_error *err)
 {
 	const struct ts_driver_config *cfg = d->cfg;
 	if (c->launch_id < 0 || c->launch_id >= TS_MAX_GPUS || !d->slot[c->launch_id].used)
 		return ts_err_set(err, TS_EINVAL, "backend reported unknown launch %d", c->launch_id);
 	struct ts_launch l = d->slot[c->launch_id].l;
+	if (d->slot[c->launch_id].due > *due)
+		*due = d->slot[c->launch_id].due;
 	d->slot[c->launch_id].used = false;
 	d->view.busy &= ~l.gpus;
 	d->inflight--;
@@ -246,18 +254,40 @@ static ts_ns next_deadline(const struct driver *d)
 	return until;
 }
 
+/* How long to wait, after launches predicted to end by `due` have ended,
+ * for the others in flight that the profile says end by `due` too: each
+ * gets up to one of its steps past its predicted end. On hardware, launches
+ * the profile says end together (same start, steps and step time) finish a
+ * fraction of a millisecond apart, in either order; planning at the first
+ * would decide on part of the GPUs that the simulator, where they end at
+ * the same instant, decides on together. Returns -1 when none is pending. */
+static ts_ns settle_until(const struct driver *d, ts_ns due)
+{
+	ts_ns until = -1;
+	for (int32_t i = 0; i < TS_MAX_GPUS; i++) {
+		const struct inflight *f = &d->slot[i];
+		if (f->used && f->due <= due && f->due + f->step > until)
+			until = f->due + f->step;
+	}
+	return until;
+}
+
 static int drain_completions(struct driver *d, ts_ns until, struct ts_error *err)
 {
 	const struct ts_driver_config *cfg = d->cfg;
 	struct ts_completion c;
+	ts_ns due = INT64_MIN;
 	int rc = cfg->backend->wait(cfg->backend_self, until, &c, err);
 	while (rc == 1) {
 		d->view.now = cfg->backend->now(cfg->backend_self);
-		rc = finish_launch(d, &c, err);
+		rc = finish_launch(d, &c, &due, err);
 		if (rc)
 			return rc;
-		/* take every other completion of the same instant before planning */
-		rc = cfg->backend->wait(cfg->backend_self, d->view.now, &c, err);
+		/* before planning, take every other completion of the same
+		 * instant and those of the launches predicted to end with these */
+		ts_ns settle = settle_until(d, due);
+		rc = cfg->backend->wait(cfg->backend_self, settle > d->view.now ? settle : d->view.now,
+					&c, err);
 	}
 	d->view.now = cfg->backend->now(cfg->backend_self);
 	return rc;

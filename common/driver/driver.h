@@ -40,6 +40,12 @@ struct ts_run_result {
  * steps within what remains, a profile cell for the degree and batch);
  * a violation ends the run with TS_EPOLICY naming the rule. Also TS_EPOLICY
  * when the policy leaves requests waiting with all GPUs idle and no timer.
+ * Completions are taken in batches before each plan call: every completion
+ * of the same instant, and those of the launches in flight whose predicted
+ * end (launch time + steps x profile step) is no later than that of a
+ * launch already ended in the batch, waiting for each at most one of its
+ * steps past its predicted end. So launches the profile says end together
+ * are planned on together on hardware too, where they finish a little apart.
  * On success and on failure *res holds the state reached (free it with
  * ts_run_result_free). */
 int ts_driver_run(const struct ts_driver_config *cfg, struct ts_run_result *res,

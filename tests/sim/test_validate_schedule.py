@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""`tetriserve validate` names where two schedules of one trace first differ:
+the same run twice gives "the same launches"; a run against a noisy one
+names the request and time that an independent walk over the segments
+tables finds as the earliest differing launch (GPU set, first step, steps)."""
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+EXE = sys.argv[1]
+PROFILE = os.path.join(sys.argv[2], "profile_small.csv")
+failures = 0
+checks = 0
+
+
+def check(cond, what):
+    global failures, checks
+    checks += 1
+    if not cond:
+        failures += 1
+        print(f"check failed: {what}", file=sys.stderr)
+
+
+def run(*args):
+    return subprocess.run([EXE, *args], capture_output=True, text=True)
+
+
+def first_difference(db, a, b):
+    """(time, request) of the earliest launch that differs, or None."""
+    con = sqlite3.connect(db)
+    def launches(run_id):
+        out = {}
+        for r, g, f, n, t in con.execute(
+                "SELECT request_id, gpus, first_step, nsteps, start_ns FROM segments"
+                " WHERE run_id = ? AND kind = 'steps' ORDER BY request_id, first_step", (run_id,)):
+            out.setdefault(r, []).append(((g, f, n), t))
+        return out
+    la, lb = launches(a), launches(b)
+    con.close()
+    best = None
+    for r in set(la) | set(lb):
+        xa, xb = la.get(r, []), lb.get(r, [])
+        for k in range(max(len(xa), len(xb))):
+            pa = xa[k] if k < len(xa) else None
+            pb = xb[k] if k < len(xb) else None
+            if pa is None or pb is None or pa[0] != pb[0]:
+                t = min(p[1] for p in (pa, pb) if p)
+                if best is None or t < best[0]:
+                    best = (t, r)
+                break
+    return best
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = os.path.join(tmp, "t.csv")
+        db = os.path.join(tmp, "v.db")
+        r = run("trace", "gen", "--out", trace, "--count", "60", "--seed", "5", "--rate", "12")
+        check(r.returncode == 0, f"trace gen: {r.stderr}")
+        for extra in ([], ["--noise", "--seed", "3"], []):
+            r = run("sim", "--trace", trace, "--profile", PROFILE, "--gpus", "4", "--policy", "tetriserve",
+                    "--db", db, "--quiet", *extra)
+            check(r.returncode == 0, f"sim {extra}: {r.stderr}")
+        r = run("validate", "--db", db, "--sim", "1", "--exec", "3")
+        check(r.returncode == 0 and "the same launches" in r.stdout, f"a run against its replay: {r.stdout}")
+        r = run("validate", "--db", db, "--sim", "1", "--exec", "2")
+        m = re.search(r"schedules differ for (\d+) request\(s\); first at t=([0-9.]+) s, request (\d+):", r.stdout)
+        check(r.returncode == 0 and m is not None, f"validate against the noisy run: {r.stdout}{r.stderr}")
+        expect = first_difference(db, 1, 2)
+        check(expect is not None, "the noisy run's schedule differs (else the test proves nothing)")
+        if m and expect:
+            check(int(m.group(3)) == expect[1], f"first differing request {m.group(3)}, expected {expect[1]}")
+            check(abs(float(m.group(2)) - expect[0] / 1e9) < 1e-4,
+                  f"first difference at {m.group(2)} s, expected {expect[0] / 1e9:.4f}")
+            check(re.search(r"\n  sim:  .*\n  exec: ", r.stdout) is not None, "both runs' launches printed")
+    print(f"validate_schedule: {checks} checks, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
