@@ -63,6 +63,36 @@ int ts_dit_engine_warm_group(struct ts_dit_engine *e, uint64_t gpus, struct ts_e
  * rank fails does this itself for its own group after a grace period. */
 void ts_dit_engine_abort(struct ts_dit_engine *e);
 
+/* CUDA graphs. With graphs on, the first step of a (height, width, batch,
+ * GPU group) key runs eagerly (it warms NCCL connections, cuBLASLt and
+ * kernel loading), the second is captured on every GPU of the group into a
+ * CUDA graph (one per GPU) and launched, and later steps of that key, of
+ * any request, replay it (cudaGraphLaunch) instead of issuing each launch.
+ * A graph step copies the request's latent (and, when another request ran
+ * last, its conditioning) into fixed staging buffers of the workspace (one
+ * latent and one conditioning more per GPU) before the launch and the
+ * latent back after it; sigma and guidance are read from device memory
+ * written just before. Results are bitwise those of eager steps. Cached
+ * graphs of a GPU are dropped before its workspace is reallocated (a larger
+ * shape) and those of a group before its communicators are aborted; at most
+ * 64 keys are cached (least recently used evicted). A failed capture on one
+ * GPU falls back to eager launches; on a group of several GPUs the ranks
+ * wait for each other's capture and none launches when one failed: the step
+ * fails with TS_EDEVICE naming the CUDA call and GPU (nothing ran, the
+ * latent is unchanged). Either way the key stays eager from then on.
+ * Default: off. Call only while no step runs. */
+void ts_dit_engine_set_graphs(struct ts_dit_engine *e, bool on);
+bool ts_dit_engine_graphs(const struct ts_dit_engine *e);
+
+/* Graph activity since the engine opened, counted per step (not per GPU). */
+struct ts_dit_graph_stats {
+	int64_t captures;  /* steps captured and launched */
+	int64_t replays;   /* steps replayed from the cache */
+	int64_t fallbacks; /* captures that failed and ran eagerly */
+	int cached;        /* keys holding graphs now */
+};
+void ts_dit_engine_graph_stats(struct ts_dit_engine *e, struct ts_dit_graph_stats *out);
+
 /* Concurrency: steps, moves and requests of different requests may run at
  * once from different threads when their GPU sets are disjoint; one request
  * is used by one thread at a time. */

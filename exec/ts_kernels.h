@@ -49,6 +49,11 @@ int ts_k_silu(void *out, const void *in, size_t n, void *stream,
 int ts_k_timestep_embed(void *out, const float *t, int batch, int dim,
 			float time_factor, void *stream, struct ts_error *err);
 
+/* Same, but every sample's t is the fp32 value at device address t, read
+ * when the kernel runs (so a captured CUDA graph sees each step's value). */
+int ts_k_timestep_embed_dev(void *out, const float *t, int batch, int dim,
+			    float time_factor, void *stream, struct ts_error *err);
+
 /* Latent geometry: `batch` latents of `channels` x height x width (fp32,
  * NCHW), cut into patch x patch patches; token p of a sample is patch row
  * p / (width / patch), column p % (width / patch); a token's features are
@@ -73,6 +78,11 @@ int ts_k_unpatchify(float *img, const void *tokens, const struct ts_patch_geom *
 /* Flow-matching Euler update in place: x[i] += dt * v[i]. */
 int ts_k_euler(float *x, const float *v, size_t n, float dt, void *stream,
 	       struct ts_error *err);
+
+/* Same, with dt = sigma[1] - sigma[0] read from device memory when the
+ * kernel runs (sigma: the step's current and next noise level). */
+int ts_k_euler_dev(float *x, const float *v, size_t n, const float *sigma, void *stream,
+		   struct ts_error *err);
 
 /* Prepares attention inputs from the fused qkv projections of the local
  * tokens of one SP rank: q/k RMSNorm per head (learned scale, eps 1e-6),

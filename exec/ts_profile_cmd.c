@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct ts_prof_opts {
 	int sp[TS_PROF_MAXLIST], nsp;
 	int batch[TS_PROF_MAXLIST], nbatch;
 	int gpus, warmup, iters;
+	bool graphs; /* --graphs on: steps replay CUDA graphs (ts_dit_engine_set_graphs) */
 	unsigned long long seed;
 };
 
@@ -47,9 +49,12 @@ static void ts_prof_usage(FILE *f)
 {
 	fprintf(f, "usage: tetriserve profile --model M --res 256,512,1024,2048 --sp 1,2,4 --gpus N\n"
 		   "         [--batch 1,2,4] [--out F.csv] [--db F.db] [--warmup 2] [--iters 10] [--seed S]\n"
+		   "         [--graphs on|off (off)]\n"
 		   "  measures mean/p50/p99/CV step time of the CUDA DiT engine per cell and\n"
 		   "  writes a profile CSV (--out, traces/README.md) and/or a run of backend\n"
-		   "  'profile' into a results store (--db, docs/SCHEMA.md); one is required\n");
+		   "  'profile' into a results store (--db, docs/SCHEMA.md); one is required.\n"
+		   "  --graphs on replays each cell's step as a CUDA graph: its first warm-up\n"
+		   "  step runs eagerly and the second is captured, so keep --warmup >= 2\n");
 }
 
 /* Parses "a,b,c" of positive integers into out[]. */
@@ -79,6 +84,14 @@ static int ts_parse_int(const char *s, const char *opt, int lo, int *out, struct
 	if (end == s || *end || v < lo || v > 1 << 20)
 		return ts_err_set(err, TS_EINVAL, "%s: '%s' is not an integer >= %d", opt, s, lo);
 	*out = (int)v;
+	return 0;
+}
+
+static int ts_parse_on_off(const char *s, const char *opt, bool *out, struct ts_error *err)
+{
+	if (strcmp(s, "on") && strcmp(s, "off"))
+		return ts_err_set(err, TS_EINVAL, "%s: '%s' is not on or off", opt, s);
+	*out = !strcmp(s, "on");
 	return 0;
 }
 
@@ -122,7 +135,8 @@ static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct t
 		{"batch", required_argument, NULL, 'b'}, {"out", required_argument, NULL, 'o'},
 		{"db", required_argument, NULL, 'd'},    {"warmup", required_argument, NULL, 'w'},
 		{"iters", required_argument, NULL, 'i'}, {"seed", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+		{"graphs", required_argument, NULL, 'G'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
 	int c, rc = 0;
 	memset(o, 0, sizeof(*o));
 	o->batch[0] = 1;
@@ -143,6 +157,7 @@ static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct t
 		case 'o': o->out = optarg; break;
 		case 'S': rc = ts_parse_seed(optarg, &o->seed, err); break;
 		case 'd': o->db = optarg; break;
+		case 'G': rc = ts_parse_on_off(optarg, "--graphs", &o->graphs, err); break;
 		case 'h': ts_prof_usage(stdout); exit(0);
 		default: rc = ts_err_set(err, TS_EINVAL, "unknown option (see --help)");
 		}
@@ -242,6 +257,7 @@ static void ts_prof_header(FILE *f, const struct ts_prof_opts *o, const char *gp
 	fprintf(f, "# step_ms: mean host wall time of a step (launch to completion on every GPU of the group)\n");
 	fprintf(f, "# over `samples` steps after %d warm-up steps; p50/p99 nearest rank; cv = std/mean\n",
 		o->warmup);
+	fprintf(f, "# CUDA graphs: %s\n", o->graphs ? "on (steps replayed from a graph)" : "off");
 	fprintf(f, "# command: tetriserve");
 	for (int i = 0; i < argc; i++)
 		fprintf(f, " %s", argv[i]);
@@ -270,7 +286,8 @@ static int ts_prof_options_json(const struct ts_prof_opts *o, const char *gpu_fu
 	ts_prof_json_list(&sb, "res", o->res, o->nres);
 	ts_prof_json_list(&sb, "sp", o->sp, o->nsp);
 	ts_prof_json_list(&sb, "batch", o->batch, o->nbatch);
-	ts_strbuf_printf(&sb, ",\"warmup\":%d,\"iters\":%d,\"out\":", o->warmup, o->iters);
+	ts_strbuf_printf(&sb, ",\"warmup\":%d,\"iters\":%d,\"graphs\":%s,\"out\":", o->warmup,
+			 o->iters, o->graphs ? "true" : "false");
 	ts_strbuf_json_str(&sb, o->out);
 	ts_strbuf_printf(&sb, "}");
 	if (sb.len >= size)
@@ -339,10 +356,21 @@ static int ts_prof_measure(struct ts_dit_engine *e, const struct ts_prof_opts *o
 	}
 	double peak_gib = (double)mem_peak / (1 << 30);
 	struct ts_profile_row row = ts_prof_row(o, gpu, res, sp, batch, &st);
-	printf("%s %dx%d sp=%d batch=%d: %.2f ms (p50 %.2f, p99 %.2f, cv %.4f), GPU0 peak %.2f GiB\n",
-	       o->model, res, res, sp, batch, st.mean, st.p50, st.p99, st.cv, peak_gib);
+	printf("%s %dx%d sp=%d batch=%d graphs=%s: %.2f ms (p50 %.2f, p99 %.2f, cv %.4f), GPU0 peak %.2f GiB\n",
+	       o->model, res, res, sp, batch, o->graphs ? "on" : "off", st.mean, st.p50, st.p99, st.cv,
+	       peak_gib);
 	fflush(stdout);
 	return ts_prof_emit(sinks, &row, peak_gib, err);
+}
+
+/* How often the cells' steps were captured and replayed, so that a --graphs
+ * on profile shows that it measured graph replays. */
+static void ts_prof_print_graph_stats(struct ts_dit_engine *e)
+{
+	struct ts_dit_graph_stats gs;
+	ts_dit_engine_graph_stats(e, &gs);
+	printf("CUDA graphs: %lld steps captured, %lld replayed, %lld capture failures (ran eagerly)\n",
+	       (long long)gs.captures, (long long)gs.replays, (long long)gs.fallbacks);
 }
 
 /* Opens the engine, then measures every cell in batch, resolution, degree
@@ -357,6 +385,7 @@ static int ts_prof_run(const struct ts_prof_opts *o, const struct ts_prof_sinks 
 	int rc = ts_dit_engine_open(&e, o->model, o->gpus, o->seed, err);
 	if (rc)
 		return rc;
+	ts_dit_engine_set_graphs(e, o->graphs);
 	if (sinks->csv)
 		ts_prof_header(sinks->csv, o, gpu_full, argc, argv);
 	if (sinks->store)
@@ -373,6 +402,8 @@ static int ts_prof_run(const struct ts_prof_opts *o, const struct ts_prof_sinks 
 			}
 		}
 	}
+	if (o->graphs)
+		ts_prof_print_graph_stats(e);
 	ts_dit_engine_close(e);
 	if (!rc && sinks->store) {
 		char summary[64];

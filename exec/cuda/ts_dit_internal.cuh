@@ -78,12 +78,21 @@ int ts_dit_weights_create(struct ts_dit_weights *w, const struct ts_dit_config *
 			  uint64_t seed, cudaStream_t st, struct ts_error *err);
 void ts_dit_weights_free(struct ts_dit_weights *w);
 
-/* Activation buffers of one GPU, grown on demand, reused by every step. */
+/* Activation buffers of one GPU, grown on demand, reused by every step.
+ * TS_B_SCAL holds the step's scalars (enum ts_dit_scalar); TS_B_SLAT,
+ * TS_B_STXT and TS_B_SPOOL are the staging copies of a request's latent,
+ * text embeddings and pooled vector that graph steps read and write. */
 enum ts_dit_buf {
 	TS_B_TXT, TS_B_IMG, TS_B_JOINT, TS_B_NORM, TS_B_QKV, TS_B_Q, TS_B_K, TS_B_V,
 	TS_B_QR, TS_B_KR, TS_B_VR, TS_B_O, TS_B_OR, TS_B_ATTN, TS_B_PROJ, TS_B_WIDE,
 	TS_B_TOK, TS_B_VTOK, TS_B_VALL, TS_B_VIMG, TS_B_TEMB, TS_B_VEC, TS_B_VTMP,
-	TS_B_SVEC, TS_B_MOD, TS_B_COUNT
+	TS_B_SVEC, TS_B_MOD, TS_B_SCAL, TS_B_SLAT, TS_B_STXT, TS_B_SPOOL, TS_B_COUNT
+};
+
+/* fp32 slots of TS_B_SCAL, written before each step's launches; sigma and
+ * sigma_next are adjacent (ts_k_euler_dev reads them as a pair). */
+enum ts_dit_scalar {
+	TS_SCAL_SIGMA = 0, TS_SCAL_SIGMA_NEXT = 1, TS_SCAL_GUIDANCE = 2, TS_SCAL_COUNT = 4
 };
 
 struct ts_dit_ws {
@@ -118,7 +127,27 @@ struct ts_dit_rank_step {
 	float sigma, sigma_next, guidance;
 };
 
-/* Enqueues the step on rank->st (no synchronisation). */
-int ts_dit_rank_step_run(const struct ts_dit_rank_step *rs, struct ts_error *err);
+/* Whether ts_dit_ws_prepare() for rs's step (with the staging buffers when
+ * `staged`) would free and reallocate a buffer that exists now (a larger
+ * shape). Cached CUDA graphs point at those buffers: the engine drops them
+ * first. Allocating a buffer that does not exist yet moves nothing. */
+bool ts_dit_ws_moves(const struct ts_dit_rank_step *rs, bool staged);
+
+/* Grows rs->ws to fit rs's step (cudaMalloc: never during stream capture).
+ * Grown buffers lose their contents. TS_EDEVICE when out of memory. */
+int ts_dit_ws_prepare(const struct ts_dit_rank_step *rs, bool staged, struct ts_error *err);
+
+/* The staging buffers of ws as request state (valid after a staged
+ * ts_dit_ws_prepare()). */
+void ts_dit_ws_staging(const struct ts_dit_ws *ws, struct ts_dit_req_gpu *out);
+
+/* Copies rs's sigma, sigma_next and guidance into the workspace's scalars on
+ * rs->st (from host memory: not capturable, runs before the launches). */
+int ts_dit_rank_step_upload(const struct ts_dit_rank_step *rs, struct ts_error *err);
+
+/* Enqueues the step's launches on rs->st (no synchronisation), reading the
+ * scalars ts_dit_rank_step_upload() wrote. The workspace must be prepared.
+ * Capturable into a CUDA graph: no allocation, host copy or host sync. */
+int ts_dit_rank_step_enqueue(const struct ts_dit_rank_step *rs, struct ts_error *err);
 
 #endif

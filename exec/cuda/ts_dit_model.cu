@@ -1,5 +1,5 @@
 /* ts_dit_model.cu: model presets, synthetic weights, and one GPU's share of a
- * denoising step (ts_dit_rank_step_run), Ulysses SP included.
+ * denoising step (ts_dit_rank_step_enqueue), Ulysses SP included.
  *
  * Layout of a step on rank r of k: each rank holds txt_loc = ceil(L_txt/k)
  * text tokens and img_loc = ceil(L_img/k) image tokens of every sample (the
@@ -298,14 +298,16 @@ static struct ts_geo ts_geo_make(const struct ts_dit_rank_step *rs)
 	return g;
 }
 
-static int ts_ws_prepare(const struct ts_dit_rank_step *rs, const struct ts_geo *g,
-			 struct ts_error *err)
+/* The bytes of every workspace buffer of a step; the staging buffers only
+ * when `staged` (a graph step reads its request through them). */
+static void ts_ws_sizes(const struct ts_dit_rank_step *rs, const struct ts_geo *g, bool staged,
+			size_t *sizes)
 {
-	struct ts_dit_ws *ws = rs->ws;
 	const struct ts_dit_config *c = rs->cfg;
 	size_t e = sizeof(bf16), d = (size_t)c->hidden, f = (size_t)c->mlp_ratio * d;
 	size_t rows = (size_t)g->r, b = (size_t)rs->batch;
-	size_t sizes[TS_B_COUNT] = {};
+	size_t latent = b * c->latent_channels * g->lh * g->lw * sizeof(float);
+	memset(sizes, 0, TS_B_COUNT * sizeof(*sizes));
 	sizes[TS_B_TXT] = (size_t)g->rt * d * e;
 	sizes[TS_B_IMG] = (size_t)g->ri * d * e;
 	sizes[TS_B_JOINT] = c->single_blocks ? rows * d * e : 0;
@@ -321,12 +323,55 @@ static int ts_ws_prepare(const struct ts_dit_rank_step *rs, const struct ts_geo 
 	sizes[TS_B_TOK] = (size_t)g->ri * g->feat * e;
 	sizes[TS_B_VTOK] = (size_t)g->ri * g->feat * e;
 	sizes[TS_B_VALL] = (size_t)rs->ranks * g->ri * g->feat * e;
-	sizes[TS_B_VIMG] = b * c->latent_channels * g->lh * g->lw * sizeof(float);
+	sizes[TS_B_VIMG] = latent;
 	sizes[TS_B_TEMB] = b * 256 * e;
 	sizes[TS_B_VEC] = sizes[TS_B_VTMP] = sizes[TS_B_SVEC] = b * d * e;
 	sizes[TS_B_MOD] = b * (size_t)ts_mod_columns(c) * e;
+	sizes[TS_B_SCAL] = TS_SCAL_COUNT * sizeof(float);
+	if (staged) {
+		sizes[TS_B_SLAT] = latent;
+		sizes[TS_B_STXT] = b * (c->text_tokens + TS_TXT_PAD) * (size_t)c->text_dim * e;
+		sizes[TS_B_SPOOL] = b * (size_t)c->pooled_dim * e;
+	}
+}
+
+bool ts_dit_ws_moves(const struct ts_dit_rank_step *rs, bool staged)
+{
+	struct ts_geo g = ts_geo_make(rs);
+	size_t sizes[TS_B_COUNT];
+	ts_ws_sizes(rs, &g, staged, sizes);
 	for (int i = 0; i < TS_B_COUNT; i++)
-		TS_TRY(ts_ws_ensure(ws, i, sizes[i], err));
+		if (rs->ws->cap[i] && rs->ws->cap[i] < sizes[i])
+			return true;
+	return false;
+}
+
+int ts_dit_ws_prepare(const struct ts_dit_rank_step *rs, bool staged, struct ts_error *err)
+{
+	struct ts_geo g = ts_geo_make(rs);
+	size_t sizes[TS_B_COUNT];
+	ts_ws_sizes(rs, &g, staged, sizes);
+	for (int i = 0; i < TS_B_COUNT; i++)
+		TS_TRY(ts_ws_ensure(rs->ws, i, sizes[i], err));
+	return 0;
+}
+
+void ts_dit_ws_staging(const struct ts_dit_ws *ws, struct ts_dit_req_gpu *out)
+{
+	out->latent = (float *)ws->buf[TS_B_SLAT];
+	out->txt_emb = (bf16 *)ws->buf[TS_B_STXT];
+	out->pooled = (bf16 *)ws->buf[TS_B_SPOOL];
+}
+
+int ts_dit_rank_step_upload(const struct ts_dit_rank_step *rs, struct ts_error *err)
+{
+	float v[TS_SCAL_COUNT] = {};
+	v[TS_SCAL_SIGMA] = rs->sigma;
+	v[TS_SCAL_SIGMA_NEXT] = rs->sigma_next;
+	v[TS_SCAL_GUIDANCE] = rs->guidance;
+	/* From pageable memory: the runtime takes the values before returning. */
+	TS_CUDA(cudaMemcpyAsync(rs->ws->buf[TS_B_SCAL], v, sizeof(v), cudaMemcpyHostToDevice, rs->st),
+		err);
 	return 0;
 }
 
@@ -342,24 +387,24 @@ static int ts_lin(const struct ts_dit_rank_step *rs, void *y, int64_t ldy, const
 			      accumulate, rs->st, err);
 }
 
-/* vec = mlp(t) (+ mlp(guidance)) + mlp(pooled); then all modulations. */
+/* vec = mlp(t) (+ mlp(guidance)) + mlp(pooled); then all modulations. The
+ * timestep and guidance come from the workspace's scalars, so that a graph
+ * replay sees the values of its own step. */
 static int ts_step_conditioning(const struct ts_dit_rank_step *rs, struct ts_error *err)
 {
 	const struct ts_dit_config *c = rs->cfg;
 	const struct ts_dit_weights *w = rs->w;
 	int b = rs->batch;
 	int64_t d = c->hidden;
-	float t[8], gd[8];
-	for (int i = 0; i < b; i++) {
-		t[i] = rs->sigma;
-		gd[i] = rs->guidance;
-	}
-	TS_TRY(ts_k_timestep_embed(WS(TS_B_TEMB), t, b, 256, 1000.0f, rs->st, err));
+	const float *scal = (const float *)rs->ws->buf[TS_B_SCAL];
+	TS_TRY(ts_k_timestep_embed_dev(WS(TS_B_TEMB), scal + TS_SCAL_SIGMA, b, 256, 1000.0f, rs->st,
+				       err));
 	TS_TRY(ts_lin(rs, WS(TS_B_VTMP), d, WS(TS_B_TEMB), 256, &w->t1, b, TS_EPI_BIAS, 0, err));
 	TS_TRY(ts_k_silu(WS(TS_B_VTMP), WS(TS_B_VTMP), (size_t)b * d, rs->st, err));
 	TS_TRY(ts_lin(rs, WS(TS_B_VEC), d, WS(TS_B_VTMP), d, &w->t2, b, TS_EPI_BIAS, 0, err));
 	if (c->guidance) {
-		TS_TRY(ts_k_timestep_embed(WS(TS_B_TEMB), gd, b, 256, 1000.0f, rs->st, err));
+		TS_TRY(ts_k_timestep_embed_dev(WS(TS_B_TEMB), scal + TS_SCAL_GUIDANCE, b, 256, 1000.0f,
+					       rs->st, err));
 		TS_TRY(ts_lin(rs, WS(TS_B_VTMP), d, WS(TS_B_TEMB), 256, &w->g1, b, TS_EPI_BIAS, 0, err));
 		TS_TRY(ts_k_silu(WS(TS_B_VTMP), WS(TS_B_VTMP), (size_t)b * d, rs->st, err));
 		TS_TRY(ts_lin(rs, WS(TS_B_VEC), d, WS(TS_B_VTMP), d, &w->g2, b, TS_EPI_BIAS, 1, err));
@@ -594,13 +639,13 @@ static int ts_step_output(const struct ts_dit_rank_step *rs, const struct ts_geo
 	float *vimg = (float *)rs->ws->buf[TS_B_VIMG];
 	TS_TRY(ts_k_unpatchify(vimg, vall, &pg, g->img_loc, rs->st, err));
 	size_t n = (size_t)rs->batch * c->latent_channels * g->lh * g->lw;
-	return ts_k_euler(rs->rg->latent, vimg, n, rs->sigma_next - rs->sigma, rs->st, err);
+	const float *scal = (const float *)rs->ws->buf[TS_B_SCAL];
+	return ts_k_euler_dev(rs->rg->latent, vimg, n, scal + TS_SCAL_SIGMA, rs->st, err);
 }
 
-int ts_dit_rank_step_run(const struct ts_dit_rank_step *rs, struct ts_error *err)
+int ts_dit_rank_step_enqueue(const struct ts_dit_rank_step *rs, struct ts_error *err)
 {
 	struct ts_geo g = ts_geo_make(rs);
-	TS_TRY(ts_ws_prepare(rs, &g, err));
 	TS_TRY(ts_step_conditioning(rs, err));
 	TS_TRY(ts_step_embed(rs, &g, err));
 	for (int i = 0; i < rs->cfg->double_blocks; i++)

@@ -255,8 +255,9 @@ struct ts_tvec {
 	float t[8];
 };
 
-__global__ static void k_timestep_embed(bf16 *out, struct ts_tvec tv, int batch, int dim,
-					float factor)
+/* t_dev, when not NULL, replaces every sample's tv.t[b]. */
+__global__ static void k_timestep_embed(bf16 *out, struct ts_tvec tv, const float *t_dev,
+					int batch, int dim, float factor)
 {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	int half = dim / 2;
@@ -264,25 +265,41 @@ __global__ static void k_timestep_embed(bf16 *out, struct ts_tvec tv, int batch,
 		return;
 	int b = i / half, j = i % half;
 	float freq = expf(-logf(10000.0f) * (float)j / (float)half);
-	float arg = tv.t[b] * factor * freq;
+	float arg = (t_dev ? *t_dev : tv.t[b]) * factor * freq;
 	out[b * dim + j] = __float2bfloat16(cosf(arg));
 	out[b * dim + half + j] = __float2bfloat16(sinf(arg));
+}
+
+static int ts_timestep_embed_launch(void *out, const struct ts_tvec *tv, const float *t_dev,
+				    int batch, int dim, float time_factor, void *stream,
+				    struct ts_error *err)
+{
+	if (batch < 1 || batch > 8 || dim % 2)
+		return ts_err_set(err, TS_EINVAL, "timestep_embed: batch %d not in 1..8 or odd dim %d",
+				  batch, dim);
+	int n = batch * dim / 2;
+	k_timestep_embed<<<(n + TS_THREADS - 1) / TS_THREADS, TS_THREADS, 0,
+			   (cudaStream_t)stream>>>((bf16 *)out, *tv, t_dev, batch, dim, time_factor);
+	TS_CUDA_LAUNCHED("k_timestep_embed", err);
+	return 0;
 }
 
 extern "C" int ts_k_timestep_embed(void *out, const float *t, int batch, int dim,
 				   float time_factor, void *stream, struct ts_error *err)
 {
-	if (batch < 1 || batch > 8 || dim % 2)
-		return ts_err_set(err, TS_EINVAL, "timestep_embed: batch %d not in 1..8 or odd dim %d",
-				  batch, dim);
 	struct ts_tvec tv = {};
-	for (int b = 0; b < batch; b++)
+	for (int b = 0; b < batch && b < 8; b++)
 		tv.t[b] = t[b];
-	int n = batch * dim / 2;
-	k_timestep_embed<<<(n + TS_THREADS - 1) / TS_THREADS, TS_THREADS, 0,
-			   (cudaStream_t)stream>>>((bf16 *)out, tv, batch, dim, time_factor);
-	TS_CUDA_LAUNCHED("k_timestep_embed", err);
-	return 0;
+	return ts_timestep_embed_launch(out, &tv, NULL, batch, dim, time_factor, stream, err);
+}
+
+extern "C" int ts_k_timestep_embed_dev(void *out, const float *t, int batch, int dim,
+				       float time_factor, void *stream, struct ts_error *err)
+{
+	struct ts_tvec tv = {};
+	if (!t)
+		return ts_err_set(err, TS_EINVAL, "timestep_embed: NULL device timestep");
+	return ts_timestep_embed_launch(out, &tv, t, batch, dim, time_factor, stream, err);
 }
 
 /* ---- latent <-> tokens ---------------------------------------------------- */
@@ -366,19 +383,36 @@ extern "C" int ts_k_unpatchify(float *img, const void *tokens, const struct ts_p
 	return 0;
 }
 
-__global__ static void k_euler(float *x, const float *v, size_t n, float dt)
+/* sigma, when not NULL, replaces dt by sigma[1] - sigma[0]. */
+__global__ static void k_euler(float *x, const float *v, size_t n, float dt, const float *sigma)
 {
+	float d = sigma ? sigma[1] - sigma[0] : dt;
 	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
 	     i += (size_t)gridDim.x * blockDim.x)
-		x[i] += dt * v[i];
+		x[i] += d * v[i];
+}
+
+static int ts_euler_launch(float *x, const float *v, size_t n, float dt, const float *sigma,
+			   void *stream, struct ts_error *err)
+{
+	k_euler<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(x, v, n, dt,
+										     sigma);
+	TS_CUDA_LAUNCHED("k_euler", err);
+	return 0;
 }
 
 extern "C" int ts_k_euler(float *x, const float *v, size_t n, float dt, void *stream,
 			  struct ts_error *err)
 {
-	k_euler<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(x, v, n, dt);
-	TS_CUDA_LAUNCHED("k_euler", err);
-	return 0;
+	return ts_euler_launch(x, v, n, dt, NULL, stream, err);
+}
+
+extern "C" int ts_k_euler_dev(float *x, const float *v, size_t n, const float *sigma,
+			      void *stream, struct ts_error *err)
+{
+	if (!sigma)
+		return ts_err_set(err, TS_EINVAL, "euler: NULL device sigma");
+	return ts_euler_launch(x, v, n, 0.0f, sigma, stream, err);
 }
 
 /* ---- attention layouts ---------------------------------------------------- */
