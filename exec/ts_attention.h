@@ -1,9 +1,12 @@
-/* ts_attention.h: fused multi-head attention (exec/cuda/ts_attention.cu), a
- * FlashAttention-2 style kernel: bf16 tensor-core mma.sync, online softmax,
- * fp32 accumulation; the N x N scores never reach device memory. */
+/* ts_attention.h: fused multi-head attention, bf16 in and out, online
+ * softmax with fp32 accumulation; the N x N scores never reach device memory.
+ * Two kernels: a FlashAttention-3 style one on Hopper's warpgroup MMA
+ * (exec/cuda/ts_attention_sm90.cu, built for sm_90a) and a FlashAttention-2
+ * style one on mma.sync for any GPU from Ampere on (ts_attention.cu). */
 #ifndef TS_ATTENTION_H
 #define TS_ATTENTION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/ts_error.h"
@@ -17,6 +20,14 @@
  * img_valid (image), where img_tokens = chunk_tokens - txt_tokens: the pad
  * tokens SP adds when tokens do not divide are masked. Queries of pad
  * tokens produce finite values the caller ignores. */
+/* Which kernel runs (struct ts_attn_args.kernel). */
+enum ts_attn_kernel {
+	TS_ATTN_AUTO = 0,   /* the fastest built for this GPU (wgmma on H100/H200) */
+	TS_ATTN_MMA_16 = 1, /* mma.sync, 16 query rows per warp */
+	TS_ATTN_MMA_32 = 2, /* mma.sync, 32 query rows per warp */
+	TS_ATTN_WGMMA = 3,  /* warpgroup MMA; sm_90 GPUs and -Dgpu_arch=90 builds only */
+};
+
 struct ts_attn_args {
 	const void *q, *k, *v;
 	void *o;
@@ -25,12 +36,18 @@ struct ts_attn_args {
 	int64_t chunk_tokens, txt_tokens;
 	int64_t txt_valid, img_valid;
 	float scale;                /* softmax scale, usually 1/sqrt(head_dim) */
-	int rows_per_warp;          /* kernel variant: 16, 32, or 0 for the measured best */
+	int kernel;                 /* enum ts_attn_kernel */
 };
 
-/* Runs o = softmax(q k^T * scale + mask) v. Returns TS_EINVAL for an
- * unsupported head_dim, TS_EDEVICE if the launch fails. */
+/* Runs o = softmax(q k^T * scale + mask) v on the current device. Returns
+ * TS_EINVAL for an unsupported head_dim or shape, or for TS_ATTN_WGMMA where
+ * that kernel is not built or the GPU is not sm_90; TS_EDEVICE if the launch
+ * fails. */
 int ts_attention(const struct ts_attn_args *a, void *stream, struct ts_error *err);
+
+/* Whether TS_ATTN_WGMMA can run on the current device: the build has sm_90a
+ * code and the GPU is compute capability 9.0. */
+bool ts_attention_has_wgmma(void);
 
 /* Floating-point operations of one ts_attention() call (4 N^2 d per head
  * and sample, N = chunks * chunk_tokens), for TFLOP/s figures. */

@@ -8,7 +8,8 @@
 /* argv[0] is "profile". Options:
  *   --model M (flux-dev | sd3-medium), --res 256,512,... (square sizes),
  *   --sp 1,2,4, --gpus N, [--batch 1,2,4], [--warmup W (2)], [--iters I (10)],
- *   [--seed S], and at least one of --out F.csv and --db F.db.
+ *   [--seed S], [--graphs on|off (off): CUDA-graph replay of steps], and at
+ *   least one of --out F.csv and --db F.db.
  * Cells with sp > N are skipped with a note. With --db, the store is opened
  * (created or migrated) before anything is measured, a run with backend and
  * policy "profile" begins before the first cell, each cell is committed as

@@ -2,7 +2,7 @@
  * tensor cores through mma.sync.m16n8k16 (bf16 in, fp32 accumulate).
  *
  * A block owns 128 query rows of one (sample, head): 8 warps of 16 rows
- * or 4 warps of 32 rows (rows_per_warp). Key/value tiles of 64 rows stream through shared memory,
+ * or 4 warps of 32 rows (TS_ATTN_MMA_16 / _32). Key/value tiles of 64 rows stream through shared memory,
  * double-buffered with cp.async. Per tile: S = Q K^T (registers), online
  * softmax (running max m and sum l per row, exp2 with log2(e) folded into
  * the scale), O = O * alpha + P V with P re-packed from the S accumulators
@@ -12,42 +12,13 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "ts_attention_common.cuh"
 #include "ts_cuda_check.cuh"
-
-extern "C" {
-#include "ts_attention.h"
-}
 
 typedef __nv_bfloat16 bf16;
 
 #define TS_ATTN_BM 128
 #define TS_ATTN_BN 64
-/* Rows per warp by default, in 16-row m-tiles (see k_attention): 32 rows
- * measured faster for both head sizes on H200 (bench_exec, exec/NOTES.md:
- * 281 vs 195 TFLOP/s at head_dim 128, 194 vs 138 at 64, N ~ 16.8k). */
-#define TS_ATTN_DEFAULT_MT 2
-
-__device__ static uint32_t ts_smem_addr(const void *p)
-{
-	return (uint32_t)__cvta_generic_to_shared(p);
-}
-
-/* 16-byte async copy; src_bytes = 0 zero-fills the destination. */
-__device__ static void ts_cp_async16(void *dst, const void *src, int src_bytes)
-{
-	asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(ts_smem_addr(dst)),
-		     "l"(src), "r"(src_bytes));
-}
-
-__device__ static void ts_cp_async_commit(void)
-{
-	asm volatile("cp.async.commit_group;\n" ::);
-}
-
-template <int N> __device__ static void ts_cp_async_wait(void)
-{
-	asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
 
 __device__ static void ts_ldmatrix_x4(uint32_t *r, const void *p)
 {
@@ -70,40 +41,6 @@ __device__ static void ts_mma16816(float *c, const uint32_t *a, uint32_t b0, uin
 		     "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
 		     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
 		     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-/* 2^x on the special-function unit (ex2.approx: 2 ulp; 2^-inf = 0). */
-__device__ static __forceinline__ float ts_exp2(float x)
-{
-	float y;
-	asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-	return y;
-}
-
-__device__ static uint32_t ts_pack_bf16(float lo, float hi)
-{
-	__nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-	return *(uint32_t *)&v;
-}
-
-/* Address of token j (0 .. chunks*chunk_tokens-1) of (sample s, head h). */
-__device__ static int64_t ts_attn_row(const struct ts_attn_args &a, int64_t j, int s, int h)
-{
-	/* 32-bit division: token counts stay far below 2^31 (checked at launch). */
-	uint32_t ct = (uint32_t)a.chunk_tokens;
-	int64_t c = (uint32_t)j / ct, t = (uint32_t)j % ct;
-	return (((c * a.batch + s) * a.chunk_tokens + t) * a.heads + h) * a.head_dim;
-}
-
-__device__ static bool ts_key_valid(const struct ts_attn_args &a, int64_t j, int64_t n)
-{
-	if (j >= n)
-		return false;
-	uint32_t ct = (uint32_t)a.chunk_tokens;
-	int64_t c = (uint32_t)j / ct, t = (uint32_t)j % ct;
-	if (t < a.txt_tokens)
-		return c * a.txt_tokens + t < a.txt_valid;
-	return c * (a.chunk_tokens - a.txt_tokens) + (t - a.txt_tokens) < a.img_valid;
 }
 
 /* Key validity of one tile into shared memory (read after the next
@@ -130,15 +67,13 @@ __device__ static void ts_load_tile(bf16 *sm, const bf16 *g, const struct ts_att
 				    int64_t j0, int rows, int64_t n, int s, int h)
 {
 	constexpr int CPR = D / 8; /* 16-byte chunks per row */
-	const uint32_t ct = (uint32_t)a.chunk_tokens;
-	const bool linear = j0 + rows <= n && (uint32_t)j0 / ct == (uint32_t)(j0 + rows - 1) / ct;
-	if (linear) {
+	if (ts_rows_linear(a, j0, rows, n)) {
 		const bf16 *base = g + ts_attn_row(a, j0, s, h);
 		const int64_t stride = (int64_t)a.heads * D;
 #pragma unroll 4
 		for (int i = threadIdx.x; i < rows * CPR; i += blockDim.x) {
 			int r = i / CPR, c = (i % CPR) * 8;
-			ts_cp_async16(sm + r * LDS + c, base + r * stride + c, 16);
+			ts_cp_async16(ts_smem_addr(sm + r * LDS + c), base + r * stride + c, 16);
 		}
 		return;
 	}
@@ -147,7 +82,7 @@ __device__ static void ts_load_tile(bf16 *sm, const bf16 *g, const struct ts_att
 		int64_t j = j0 + r;
 		bool ok = j < n;
 		const bf16 *src = ok ? g + ts_attn_row(a, j, s, h) + c : g;
-		ts_cp_async16(sm + r * LDS + c, src, ok ? 16 : 0);
+		ts_cp_async16(ts_smem_addr(sm + r * LDS + c), src, ok ? 16 : 0);
 	}
 }
 
@@ -381,6 +316,36 @@ static int ts_attention_launch(const struct ts_attn_args *a, cudaStream_t st,
 	return 0;
 }
 
+/* Whether the current device can run the wgmma kernel (compute 9.0). */
+static bool ts_device_is_sm90(void)
+{
+	int dev = 0, major = 0, minor = 0;
+	if (cudaGetDevice(&dev) != cudaSuccess ||
+	    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+	    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
+		cudaGetLastError();
+		return false;
+	}
+	return major == 9 && minor == 0;
+}
+
+extern "C" bool ts_attention_has_wgmma(void)
+{
+#if defined(TS_HAVE_WGMMA)
+	return ts_device_is_sm90();
+#else
+	return false;
+#endif
+}
+
+/* The kernel TS_ATTN_AUTO stands for here: wgmma where it is built and the
+ * GPU is sm_90 (measured faster, exec/NOTES.md), else mma.sync with 32 rows
+ * per warp (faster than 16 for both head sizes). */
+static int ts_attention_best_kernel(void)
+{
+	return ts_attention_has_wgmma() ? TS_ATTN_WGMMA : TS_ATTN_MMA_32;
+}
+
 extern "C" int ts_attention(const struct ts_attn_args *a, void *stream, struct ts_error *err)
 {
 	if (a->chunks < 1 || a->chunk_tokens < 1 || a->batch < 1 || a->heads < 1 ||
@@ -389,19 +354,24 @@ extern "C" int ts_attention(const struct ts_attn_args *a, void *stream, struct t
 		return ts_err_set(err, TS_EINVAL, "attention: bad shape (batch %d, heads %d, chunks %d x %lld tokens, %lld text)",
 				  a->batch, a->heads, a->chunks, (long long)a->chunk_tokens,
 				  (long long)a->txt_tokens);
+	if (a->head_dim != 64 && a->head_dim != 128)
+		return ts_err_set(err, TS_EINVAL, "attention: head_dim %d not supported (64 or 128)",
+				  a->head_dim);
 	cudaStream_t st = (cudaStream_t)stream;
-	if (a->rows_per_warp != 0 && a->rows_per_warp != 16 && a->rows_per_warp != 32)
-		return ts_err_set(err, TS_EINVAL, "attention: rows_per_warp %d (0, 16 or 32)",
-				  a->rows_per_warp);
-	int mt = a->rows_per_warp ? a->rows_per_warp / 16 : TS_ATTN_DEFAULT_MT;
-	switch (a->head_dim * 4 + mt) {
-	case 64 * 4 + 1: return ts_attention_launch<64, 1>(a, st, err);
-	case 64 * 4 + 2: return ts_attention_launch<64, 2>(a, st, err);
-	case 128 * 4 + 1: return ts_attention_launch<128, 1>(a, st, err);
-	case 128 * 4 + 2: return ts_attention_launch<128, 2>(a, st, err);
+	int kernel = a->kernel == TS_ATTN_AUTO ? ts_attention_best_kernel() : a->kernel;
+	switch (kernel * 256 + a->head_dim) {
+	case TS_ATTN_MMA_16 * 256 + 64: return ts_attention_launch<64, 1>(a, st, err);
+	case TS_ATTN_MMA_32 * 256 + 64: return ts_attention_launch<64, 2>(a, st, err);
+	case TS_ATTN_MMA_16 * 256 + 128: return ts_attention_launch<128, 1>(a, st, err);
+	case TS_ATTN_MMA_32 * 256 + 128: return ts_attention_launch<128, 2>(a, st, err);
 	}
-	return ts_err_set(err, TS_EINVAL, "attention: head_dim %d not supported (64 or 128)",
-			  a->head_dim);
+	if (kernel != TS_ATTN_WGMMA)
+		return ts_err_set(err, TS_EINVAL, "attention: unknown kernel %d (enum ts_attn_kernel)",
+				  a->kernel);
+	if (!ts_attention_has_wgmma())
+		return ts_err_set(err, TS_EINVAL, "attention: the wgmma kernel needs an sm_90 GPU "
+				  "(H100/H200) and a -Dgpu_arch=90 build");
+	return ts_attention_wgmma(a, st, err);
 }
 
 extern "C" double ts_attention_flops(const struct ts_attn_args *a)

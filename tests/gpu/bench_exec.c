@@ -45,18 +45,22 @@ static void bench_attention(void)
 		{"flux 1024^2 SP=1", 4096 + 512, 24, 128},
 		{"flux 2048^2 SP=1", 16384 + 512, 24, 128},
 		{"flux 2048^2 SP=4 (per GPU)", 16384 + 512, 6, 128},
+		{"sd3 1024^2 SP=1", 4096 + 336, 24, 64},
 		{"sd3 2048^2 SP=1", 16384 + 336, 24, 64},
 	};
 	struct ts_dev_timer t;
 	if (ts_dev_timer_init(&t, &err))
 		return;
-	printf("%-28s %6s %5s %4s %8s %10s %9s\n", "attention", "N", "heads", "rpw", "ms", "TFLOP/s", "");
+	static const char *names[] = {"", "mma16", "mma32", "wgmma"};
+	printf("%-28s %6s %5s %6s %8s %10s\n", "attention", "N", "heads", "kernel", "ms", "TFLOP/s");
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		size_t n = (size_t)cases[c].n * cases[c].heads * cases[c].d;
 		void *q = rand_dev(n, 1), *k = rand_dev(n, 2), *v = rand_dev(n, 3), *o = gt_dev_poisoned(n * 2);
-		for (int rpw = 16; rpw <= 32; rpw += 16) {
+		for (int kern = TS_ATTN_MMA_16; kern <= TS_ATTN_WGMMA; kern++) {
+			if (kern == TS_ATTN_WGMMA && !ts_attention_has_wgmma())
+				continue;
 			struct ts_attn_args a = {q, k, v, o, 1, cases[c].heads, cases[c].d, 1, cases[c].n, 0,
-						 0, cases[c].n, 0.088f, rpw};
+						 0, cases[c].n, 0.088f, kern};
 			float ms[REPS];
 			ts_attention(&a, NULL, &err); /* warm-up */
 			for (int r = 0; r < REPS; r++) {
@@ -67,8 +71,8 @@ static void bench_attention(void)
 				}
 			}
 			qsort(ms, REPS, sizeof(float), cmp_float);
-			printf("%-28s %6lld %5d %4d %8.3f %10.1f\n", cases[c].what, (long long)cases[c].n,
-			       cases[c].heads, rpw, ms[REPS / 2],
+			printf("%-28s %6lld %5d %6s %8.3f %10.1f\n", cases[c].what, (long long)cases[c].n,
+			       cases[c].heads, names[kern], ms[REPS / 2],
 			       ts_attention_flops(&a) / (ms[REPS / 2] * 1e-3) / 1e12);
 		}
 		ts_dev_free(q), ts_dev_free(k), ts_dev_free(v), ts_dev_free(o);

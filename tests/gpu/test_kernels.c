@@ -318,10 +318,10 @@ static void ref_attention(const struct ts_attn_args *a, const float *q, const fl
 }
 
 static void test_attention_case(int D, int chunks, int64_t ct, int64_t txt, int64_t txt_valid,
-				int64_t img_valid, int batch, int heads, int rows_per_warp)
+				int64_t img_valid, int batch, int heads, int kernel)
 {
 	struct ts_attn_args a = {NULL, NULL, NULL, NULL, batch, heads, D, chunks, ct, txt,
-				 txt_valid, img_valid, 1.0f / sqrtf((float)D), rows_per_warp};
+				 txt_valid, img_valid, 1.0f / sqrtf((float)D), kernel};
 	size_t n = (size_t)batch * heads * chunks * ct * D;
 	float *q = gt_random(n, 2.0f, &rng), *k = gt_random(n, 2.0f, &rng), *v = gt_random(n, 1.0f, &rng);
 	a.q = gt_to_dev_bf16(q, n), a.k = gt_to_dev_bf16(k, n), a.v = gt_to_dev_bf16(v, n);
@@ -332,26 +332,40 @@ static void test_attention_case(int D, int chunks, int64_t ct, int64_t txt, int6
 	double *ref = malloc(sizeof(double) * n);
 	ref_attention(&a, q, k, v, ref);
 	double e = gt_rel_err(o, ref, n);
-	TS_CHECK_MSG(e < MMA_TOL, "attention D %d rows/warp %d chunks %d x %lld (txt %lld, valid %lld/%lld) rel err %g",
-		     D, rows_per_warp, chunks, (long long)ct, (long long)txt, (long long)txt_valid,
+	TS_CHECK_MSG(e < MMA_TOL, "attention D %d kernel %d chunks %d x %lld (txt %lld, valid %lld/%lld) rel err %g",
+		     D, kernel, chunks, (long long)ct, (long long)txt, (long long)txt_valid,
 		     (long long)img_valid, e);
-	printf("attention D=%d rows/warp=%d chunks=%d ct=%lld batch=%d heads=%d: rel err %.2e\n", D,
-	       rows_per_warp, chunks, (long long)ct, batch, heads, e);
+	printf("attention D=%d kernel=%d chunks=%d ct=%lld batch=%d heads=%d: rel err %.2e\n", D,
+	       kernel, chunks, (long long)ct, batch, heads, e);
 	free(q), free(k), free(v), free(o), free(ref);
 	ts_dev_free((void *)a.q), ts_dev_free((void *)a.k), ts_dev_free((void *)a.v), ts_dev_free(a.o);
 }
 
 static void test_attention(void)
 {
-	for (int rpw = 16; rpw <= 32; rpw += 16) {
+	int kernels[] = {TS_ATTN_MMA_16, TS_ATTN_MMA_32, TS_ATTN_WGMMA};
+	for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
+		int kern = kernels[i];
+		if (kern == TS_ATTN_WGMMA && !ts_attention_has_wgmma()) {
+			printf("attention: wgmma kernel not built or not an sm_90 GPU, not tested\n");
+			continue;
+		}
 		/* Plain attention, N not a multiple of the 64/128 tiles. */
-		test_attention_case(128, 1, 300, 0, 0, 300, 2, 3, rpw);
-		test_attention_case(64, 1, 77, 0, 0, 77, 1, 2, rpw);
+		test_attention_case(128, 1, 300, 0, 0, 300, 2, 3, kern);
+		test_attention_case(64, 1, 77, 0, 0, 77, 1, 2, kern);
+		/* Many key tiles (both pipeline buffers reused) and row blocks. */
+		test_attention_case(128, 1, 1000, 0, 0, 1000, 1, 2, kern);
+		test_attention_case(64, 1, 700, 0, 0, 700, 1, 2, kern);
 		/* SP layout: 4 chunks of (6 text + 40 image) with 21 text and
 		 * 157 image tokens valid: the last chunk's tails are masked. */
-		test_attention_case(128, 4, 46, 6, 21, 157, 1, 2, rpw);
-		test_attention_case(64, 2, 150, 17, 33, 267, 2, 2, rpw);
+		test_attention_case(128, 4, 46, 6, 21, 157, 1, 2, kern);
+		test_attention_case(64, 2, 150, 17, 33, 267, 2, 2, kern);
+		test_attention_case(128, 2, 340, 10, 20, 600, 1, 2, kern);
 	}
+	struct ts_attn_args unknown = {0};
+	unknown.head_dim = 64, unknown.chunks = 1, unknown.chunk_tokens = 8, unknown.batch = 1;
+	unknown.heads = 1, unknown.kernel = 7;
+	TS_CHECK(ts_attention(&unknown, NULL, &err) == TS_EINVAL);
 	struct ts_attn_args bad = {0};
 	bad.head_dim = 96, bad.chunks = 1, bad.chunk_tokens = 8, bad.batch = 1, bad.heads = 1;
 	TS_CHECK(ts_attention(&bad, NULL, &err) == TS_EINVAL);
