@@ -110,7 +110,8 @@ static int run_launch(struct exec_backend *b, const struct exec_cmd *cmd, struct
 		if (rc)
 			return ts_err_prefix(err, "exec: request %lld: open", (long long)q->id);
 	}
-	if (b->owner[r] && b->owner[r] != cmd->gpus) {
+	/* a subset of the GPUs that hold the latent needs no copy */
+	if (b->owner[r] && (cmd->gpus & ~b->owner[r])) {
 		rc = dev->move(b->cfg.dev_self, b->handle[r], cmd->gpus, err);
 		if (rc)
 			return ts_err_prefix(err, "exec: request %lld: latent move 0x%llx -> 0x%llx",

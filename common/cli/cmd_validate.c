@@ -97,6 +97,19 @@ struct divergence {
 	int64_t nreq;      /* requests whose launches differ */
 };
 
+/* Ends a read of statement st whose last sqlite3_step() returned step:
+ * finalizes it and, unless an earlier error rc is set, turns a read that
+ * stopped before SQLITE_DONE (a busy or damaged file) into TS_EIO, so a
+ * short read never passes for a complete one. */
+static int finish_read(sqlite3 *db, sqlite3_stmt *st, int step, int rc, const char *path,
+		       struct ts_error *err)
+{
+	if (!rc && step != SQLITE_DONE)
+		rc = ts_err_set(err, TS_EIO, "%s: reading segments: %s", path, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int load_launches(sqlite3 *db, const char *path, int64_t run, struct launch_row **out, size_t *n,
 			 struct ts_error *err)
 {
@@ -108,7 +121,8 @@ static int load_launches(sqlite3 *db, const char *path, int64_t run, struct laun
 	if (sqlite3_prepare_v2(db, launches_sql, -1, &st, NULL) != SQLITE_OK)
 		return ts_err_set(err, TS_EIO, "%s: reading segments: %s", path, sqlite3_errmsg(db));
 	sqlite3_bind_int64(st, 1, run);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 256;
 			struct launch_row *p = realloc(*out, cap * sizeof(*p));
@@ -124,8 +138,7 @@ static int load_launches(sqlite3 *db, const char *path, int64_t run, struct laun
 			.start = sqlite3_column_int64(st, 4),
 		};
 	}
-	sqlite3_finalize(st);
-	return rc;
+	return finish_read(db, st, step, rc, path, err);
 }
 
 static bool same_launch(const struct launch_row *a, const struct launch_row *b)
@@ -230,8 +243,8 @@ static int load_pairs(sqlite3 *db, const char *path, int64_t sim, int64_t exec, 
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
-	int rc = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int rc = 0, step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 256;
 			struct req_pair *p = realloc(*out, cap * sizeof(*p));
@@ -250,8 +263,7 @@ static int load_pairs(sqlite3 *db, const char *path, int64_t sim, int64_t exec, 
 			.dq = ((ss - sa) - (es - ea)) / 1e9, .dx = ((sf - ss) - (ef - es)) / 1e9,
 		};
 	}
-	sqlite3_finalize(st);
-	return rc;
+	return finish_read(db, st, step, rc, path, err);
 }
 
 static void print_request_errors(struct req_pair *p, size_t n)
@@ -283,7 +295,8 @@ static int print_step_errors(sqlite3 *db, const char *path, int64_t sim, int64_t
 	sqlite3_bind_int64(st, 2, exec);
 	printf("per-step time by cell (mean over all steps run in it):\n  %11s %3s %5s %10s %10s %8s %7s\n",
 	       "resolution", "sp", "batch", "sim ms", "exec ms", "error", "steps");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		if (sqlite3_column_type(st, 4) == SQLITE_NULL || sqlite3_column_type(st, 5) == SQLITE_NULL)
 			continue; /* a cell only one of the runs used */
 		double s = sqlite3_column_double(st, 4) / 1e6, e = sqlite3_column_double(st, 5) / 1e6;
@@ -293,8 +306,7 @@ static int print_step_errors(sqlite3 *db, const char *path, int64_t sim, int64_t
 		       sqlite3_column_int(st, 3), s, e, 100 * fabs(s - e) / e,
 		       (long long)sqlite3_column_int64(st, 6));
 	}
-	sqlite3_finalize(st);
-	return 0;
+	return finish_read(db, st, step, 0, path, err);
 }
 
 static int validate(sqlite3 *db, const char *path, int64_t sim, int64_t exec, struct ts_error *err)

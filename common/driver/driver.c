@@ -117,8 +117,8 @@ static int start_launch(struct driver *d, const struct ts_launch *l, struct ts_e
 	ts_ns due = d->view.now + step * l->nsteps;
 	for (int i = 0; i < l->nreq; i++) {
 		struct ts_req_state *s = &d->res->st[l->req[i]];
-		if (s->gpus && s->gpus != l->gpus)
-			d->res->moves++;
+		if (s->gpus && (l->gpus & ~s->gpus))
+			d->res->moves++; /* a subset already holds the latent */
 		s->steps_inflight = l->nsteps;
 		s->gpus = l->gpus;
 		s->inflight_end = due;
@@ -260,7 +260,8 @@ static ts_ns next_deadline(const struct driver *d)
  * the profile says end together (same start, steps and step time) finish a
  * fraction of a millisecond apart, in either order; planning at the first
  * would decide on part of the GPUs that the simulator, where they end at
- * the same instant, decides on together. Returns -1 when none is pending. */
+ * the same instant, decides on together. Returns -1 when none is pending.
+ * The caller stops settling at the next arrival or policy timer. */
 static ts_ns settle_until(const struct driver *d, ts_ns due)
 {
 	ts_ns until = -1;
@@ -285,7 +286,9 @@ static int drain_completions(struct driver *d, ts_ns until, struct ts_error *err
 			return rc;
 		/* before planning, take every other completion of the same
 		 * instant and those of the launches predicted to end with these */
-		ts_ns settle = settle_until(d, due);
+		ts_ns settle = settle_until(d, due), stop = next_deadline(d);
+		if (settle > stop)
+			settle = stop; /* an arrival or the policy's timer ends settling */
 		rc = cfg->backend->wait(cfg->backend_self, settle > d->view.now ? settle : d->view.now,
 					&c, err);
 	}

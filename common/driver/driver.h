@@ -31,7 +31,7 @@ struct ts_run_result {
 	int64_t launches;
 	int64_t plan_calls;
 	int64_t rounds;
-	int64_t moves;            /* launches that moved a latent */
+	int64_t moves;            /* launches that moved a latent (to a GPU outside its last set) */
 };
 
 /* Runs the trace to the end: every request arrives at its time and runs

@@ -81,7 +81,7 @@ static inline int fake_step_begin(struct fake_dev *d, struct fake_req *r, uint64
 	pthread_mutex_lock(&d->mu);
 	d->steps++;
 	d->overlaps += (d->busy & gpus) != 0;
-	d->wrong_holder += r->holder && r->holder != gpus;
+	d->wrong_holder += r->holder && (gpus & ~r->holder);
 	d->busy |= gpus;
 	if (++d->running > d->max_running)
 		d->max_running = d->running;

@@ -118,10 +118,12 @@ static void test_moves(void)
 	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start > c.start);
 	launch1(&b, 2, 0, 0xC, 1); /* same set: no move */
 	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start == c.start);
-	launch1(&b, 3, 0, 0xF, 2); /* superset: the latent still has to reach GPUs 0, 1 */
+	launch1(&b, 3, 0, 0xF, 1); /* superset: the latent still has to reach GPUs 0, 1 */
 	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start > c.start);
+	launch1(&b, 4, 0, 0x3, 1); /* subset of the holders: no move */
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start == c.start);
 	struct fake_req *r = ts_exec_request_handle(b.be, 0);
-	TS_CHECK(r && r->done == 6 && r->moves == 2 && r->holder == 0xF);
+	TS_CHECK(r && r->done == 6 && r->moves == 2 && r->holder == 0x3);
 	TS_CHECK(b.dev.wrong_holder == 0 && b.dev.moves == 2);
 	bench_close(&b);
 	TS_CHECK(b.dev.opens == 1 && b.dev.closes == 1);

@@ -78,6 +78,7 @@ struct recorder {
 	const int *steps;
 	int nreq;
 	bool started;
+	bool third, third_started; /* request 2 arrives later: launch it on a free GPU */
 	ts_ns t[16];
 	uint64_t busy[16];
 	int n;
@@ -99,6 +100,12 @@ static int rec_plan(void *self, const struct ts_sched_view *v, struct ts_plan *o
 		if (r->n < 16) {
 			r->t[r->n] = v->now;
 			r->busy[r->n++] = v->busy;
+		}
+		if (r->third && !r->third_started && v->req[2].arrival <= v->now && v->busy != 3) {
+			struct ts_launch l = { .nreq = 1, .req = { 2 }, .gpus = (v->busy & 1) ? 2 : 1,
+					       .nsteps = 1 };
+			r->third_started = true;
+			return ts_plan_push(out, &l, err);
 		}
 		return 0;
 	}
@@ -122,8 +129,10 @@ static const struct ts_policy_ops rec_ops = {
 };
 
 /* Runs two 256x256 requests (30 ms steps at SP 1), started together on
- * GPUs 0 and 1 for steps[0] and steps[1] steps, with duration factors f. */
-static int run_pair(const int steps[2], const double f[2], struct recorder *rec)
+ * GPUs 0 and 1 for steps[0] and steps[1] steps, with duration factors f;
+ * a third request arrives at third_s when that is >= 0. */
+static int run_pair_and(const int steps[2], const double f[2], double third_s,
+			struct recorder *rec)
 {
 	struct ts_classes cs;
 	struct ts_trace t = { 0 };
@@ -134,10 +143,13 @@ static int run_pair(const int steps[2], const double f[2], struct recorder *rec)
 	fx_classes(&cs);
 	fx_add(&t, 0, 0, 0, steps[0], 10);
 	fx_add(&t, 1, 0, 0, steps[1], 10);
+	if (third_s >= 0)
+		fx_add(&t, 2, third_s, 0, 1, 10);
 	b.cls = &cs;
 	memset(rec, 0, sizeof(*rec));
 	rec->steps = steps;
 	rec->nreq = 2;
+	rec->third = third_s >= 0;
 	struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 2, .policy = &rec_ops,
 					.policy_self = rec, .backend = &scripted_ops, .backend_self = &b };
 	int rc = ts_driver_run(&cfg, &res, &err);
@@ -146,6 +158,11 @@ static int run_pair(const int steps[2], const double f[2], struct recorder *rec)
 	free(t.req);
 	free(cs.cls);
 	return rc;
+}
+
+static int run_pair(const int steps[2], const double f[2], struct recorder *rec)
+{
+	return run_pair_and(steps, f, -1, rec);
 }
 
 static const ts_ns T = 30 * TS_NS_PER_MS;
@@ -198,10 +215,26 @@ static void test_later_prediction_not_waited(void)
 	TS_CHECK(rec.n == 1 && rec.t[0] == 4 * T && rec.busy[0] == 0);
 }
 
+/* An arrival while the driver waits for a tied launch ends the wait: the
+ * policy sees the new request at its arrival, with the GPU already free. */
+static void test_arrival_ends_settling(void)
+{
+	static const int steps[2] = { 4, 4 };
+	static const double f[2] = { 1.0, 1.03 }; /* GPU 0 free at 4 T, GPU 1 at 4.12 T */
+	const double arrive_s = 4.05 * (double)T / 1e9;
+	struct recorder rec;
+	run_pair_and(steps, f, arrive_s, &rec);
+	TS_CHECK_MSG(rec.n >= 1 && rec.t[0] == (ts_ns)(arrive_s * 1e9 + 0.5) && rec.busy[0] == 2,
+		     "first plan at %lld busy 0x%llx, expected at the arrival %lld with GPU 1 busy",
+		     rec.n ? (long long)rec.t[0] : -1LL, rec.n ? (unsigned long long)rec.busy[0] : 0ULL,
+		     (long long)(arrive_s * 1e9 + 0.5));
+}
+
 int main(void)
 {
 	test_tied_launches_planned_together();
 	test_straggler_wait_bounded();
 	test_later_prediction_not_waited();
+	test_arrival_ends_settling();
 	return ts_test_result("driver_settle");
 }
