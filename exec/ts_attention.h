@@ -11,6 +11,14 @@
 
 #include "core/ts_error.h"
 
+/* Which kernel runs (struct ts_attn_args.kernel). */
+enum ts_attn_kernel {
+	TS_ATTN_AUTO = 0,   /* the fastest built for this GPU (wgmma on H100/H200) */
+	TS_ATTN_MMA_16 = 1, /* mma.sync, 16 query rows per warp */
+	TS_ATTN_MMA_32 = 2, /* mma.sync, 32 query rows per warp */
+	TS_ATTN_WGMMA = 3,  /* warpgroup MMA; sm_90 GPUs and -Dgpu_arch=90 builds only */
+};
+
 /* q, k, v, o are bf16 [chunks][batch][chunk_tokens][heads][head_dim]: the
  * layout after the Ulysses all-to-all, where chunk c holds the tokens of
  * SP rank c (chunks = 1 for plain attention). Each sample attends over all
@@ -20,14 +28,6 @@
  * img_valid (image), where img_tokens = chunk_tokens - txt_tokens: the pad
  * tokens SP adds when tokens do not divide are masked. Queries of pad
  * tokens produce finite values the caller ignores. */
-/* Which kernel runs (struct ts_attn_args.kernel). */
-enum ts_attn_kernel {
-	TS_ATTN_AUTO = 0,   /* the fastest built for this GPU (wgmma on H100/H200) */
-	TS_ATTN_MMA_16 = 1, /* mma.sync, 16 query rows per warp */
-	TS_ATTN_MMA_32 = 2, /* mma.sync, 32 query rows per warp */
-	TS_ATTN_WGMMA = 3,  /* warpgroup MMA; sm_90 GPUs and -Dgpu_arch=90 builds only */
-};
-
 struct ts_attn_args {
 	const void *q, *k, *v;
 	void *o;

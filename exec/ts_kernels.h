@@ -45,12 +45,9 @@ int ts_k_silu(void *out, const void *in, size_t n, void *stream,
 	      struct ts_error *err);
 
 /* Sinusoidal timestep embedding (flip_sin_to_cos: cos half first), max
- * period 10000: out[b][dim] for t[b] * time_factor, b < batch <= 8. */
-int ts_k_timestep_embed(void *out, const float *t, int batch, int dim,
-			float time_factor, void *stream, struct ts_error *err);
-
-/* Same, but every sample's t is the fp32 value at device address t, read
- * when the kernel runs (so a captured CUDA graph sees each step's value). */
+ * period 10000: out[b][dim] for t * time_factor, b < batch <= 8, where t is
+ * the fp32 value at device address t, read when the kernel runs (so a
+ * captured CUDA graph sees each step's value). */
 int ts_k_timestep_embed_dev(void *out, const float *t, int batch, int dim,
 			    float time_factor, void *stream, struct ts_error *err);
 
@@ -75,12 +72,9 @@ int ts_k_patchify(void *tokens, const float *latent, const struct ts_patch_geom 
 int ts_k_unpatchify(float *img, const void *tokens, const struct ts_patch_geom *g,
 		    int64_t chunk_tokens, void *stream, struct ts_error *err);
 
-/* Flow-matching Euler update in place: x[i] += dt * v[i]. */
-int ts_k_euler(float *x, const float *v, size_t n, float dt, void *stream,
-	       struct ts_error *err);
-
-/* Same, with dt = sigma[1] - sigma[0] read from device memory when the
- * kernel runs (sigma: the step's current and next noise level). */
+/* Flow-matching Euler update in place: x[i] += dt * v[i], with
+ * dt = sigma[1] - sigma[0] read from device memory when the kernel runs
+ * (sigma: the step's current and next noise level). */
 int ts_k_euler_dev(float *x, const float *v, size_t n, const float *sigma, void *stream,
 		   struct ts_error *err);
 

@@ -54,7 +54,7 @@ static void ts_prof_usage(FILE *f)
 		   "  writes a profile CSV (--out, traces/README.md) and/or a run of backend\n"
 		   "  'profile' into a results store (--db, docs/SCHEMA.md); one is required.\n"
 		   "  --graphs on replays each cell's step as a CUDA graph: its first warm-up\n"
-		   "  step runs eagerly and the second is captured, so keep --warmup >= 2\n");
+		   "  step runs eagerly and the second is captured, so it needs --warmup >= 2\n");
 }
 
 /* Parses "a,b,c" of positive integers into out[]. */
@@ -166,6 +166,12 @@ static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct t
 		rc = ts_err_set(err, TS_EINVAL, "--model, --res, --sp and --gpus are required");
 	if (!rc && !o->out && !o->db)
 		rc = ts_err_set(err, TS_EINVAL, "--out F.csv or --db F.db (or both) is required");
+	/* the first step runs eagerly and the second is captured: timing them
+	 * would put capture and instantiation into the cell */
+	if (!rc && o->graphs && o->warmup < 2)
+		rc = ts_err_set(err, TS_EINVAL, "--graphs on needs --warmup 2 or more (got %d): "
+				"the first two steps of a cell run eagerly and capture the graph",
+				o->warmup);
 	if (!rc)
 		rc = ts_prof_validate(o, err);
 	return rc;

@@ -8,6 +8,8 @@
  * the scale), O = O * alpha + P V with P re-packed from the S accumulators
  * straight into A fragments. Shared rows are padded by 16 bytes so the
  * 8 rows an ldmatrix reads fall in different banks. */
+#include <atomic>
+
 #include <cuda_bf16.h>
 #include <math.h>
 #include <stdint.h>
@@ -316,17 +318,27 @@ static int ts_attention_launch(const struct ts_attn_args *a, cudaStream_t st,
 	return 0;
 }
 
-/* Whether the current device can run the wgmma kernel (compute 9.0). */
+/* Whether the current device can run the wgmma kernel (compute 9.0),
+ * queried once per device (attention runs hundreds of times per step). */
 static bool ts_device_is_sm90(void)
 {
+	static std::atomic<signed char> known[64]; /* 0 unknown, 1 no, 2 yes */
 	int dev = 0, major = 0, minor = 0;
-	if (cudaGetDevice(&dev) != cudaSuccess ||
-	    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+	if (cudaGetDevice(&dev) != cudaSuccess) {
+		cudaGetLastError();
+		return false;
+	}
+	if (dev < 64 && known[dev].load(std::memory_order_relaxed))
+		return known[dev].load(std::memory_order_relaxed) == 2;
+	if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
 	    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
 		cudaGetLastError();
 		return false;
 	}
-	return major == 9 && minor == 0;
+	bool yes = major == 9 && minor == 0;
+	if (dev < 64)
+		known[dev].store(yes ? 2 : 1, std::memory_order_relaxed);
+	return yes;
 }
 
 extern "C" bool ts_attention_has_wgmma(void)

@@ -251,13 +251,10 @@ extern "C" int ts_k_silu(void *out, const void *in, size_t n, void *stream,
 
 /* ---- timestep embedding -------------------------------------------------- */
 
-struct ts_tvec {
-	float t[8];
-};
-
-/* t_dev, when not NULL, replaces every sample's tv.t[b]. */
-__global__ static void k_timestep_embed(bf16 *out, struct ts_tvec tv, const float *t_dev,
-					int batch, int dim, float factor)
+/* Every sample's t is the value at device address t_dev (read when the
+ * kernel runs, so a captured CUDA graph sees each step's value). */
+__global__ static void k_timestep_embed(bf16 *out, const float *t_dev, int batch, int dim,
+					float factor)
 {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	int half = dim / 2;
@@ -265,41 +262,24 @@ __global__ static void k_timestep_embed(bf16 *out, struct ts_tvec tv, const floa
 		return;
 	int b = i / half, j = i % half;
 	float freq = expf(-logf(10000.0f) * (float)j / (float)half);
-	float arg = (t_dev ? *t_dev : tv.t[b]) * factor * freq;
+	float arg = *t_dev * factor * freq;
 	out[b * dim + j] = __float2bfloat16(cosf(arg));
 	out[b * dim + half + j] = __float2bfloat16(sinf(arg));
-}
-
-static int ts_timestep_embed_launch(void *out, const struct ts_tvec *tv, const float *t_dev,
-				    int batch, int dim, float time_factor, void *stream,
-				    struct ts_error *err)
-{
-	if (batch < 1 || batch > 8 || dim % 2)
-		return ts_err_set(err, TS_EINVAL, "timestep_embed: batch %d not in 1..8 or odd dim %d",
-				  batch, dim);
-	int n = batch * dim / 2;
-	k_timestep_embed<<<(n + TS_THREADS - 1) / TS_THREADS, TS_THREADS, 0,
-			   (cudaStream_t)stream>>>((bf16 *)out, *tv, t_dev, batch, dim, time_factor);
-	TS_CUDA_LAUNCHED("k_timestep_embed", err);
-	return 0;
-}
-
-extern "C" int ts_k_timestep_embed(void *out, const float *t, int batch, int dim,
-				   float time_factor, void *stream, struct ts_error *err)
-{
-	struct ts_tvec tv = {};
-	for (int b = 0; b < batch && b < 8; b++)
-		tv.t[b] = t[b];
-	return ts_timestep_embed_launch(out, &tv, NULL, batch, dim, time_factor, stream, err);
 }
 
 extern "C" int ts_k_timestep_embed_dev(void *out, const float *t, int batch, int dim,
 				       float time_factor, void *stream, struct ts_error *err)
 {
-	struct ts_tvec tv = {};
 	if (!t)
 		return ts_err_set(err, TS_EINVAL, "timestep_embed: NULL device timestep");
-	return ts_timestep_embed_launch(out, &tv, t, batch, dim, time_factor, stream, err);
+	if (batch < 1 || batch > 8 || dim % 2)
+		return ts_err_set(err, TS_EINVAL, "timestep_embed: batch %d not in 1..8 or odd dim %d",
+				  batch, dim);
+	int n = batch * dim / 2;
+	k_timestep_embed<<<(n + TS_THREADS - 1) / TS_THREADS, TS_THREADS, 0,
+			   (cudaStream_t)stream>>>((bf16 *)out, t, batch, dim, time_factor);
+	TS_CUDA_LAUNCHED("k_timestep_embed", err);
+	return 0;
 }
 
 /* ---- latent <-> tokens ---------------------------------------------------- */
@@ -383,28 +363,13 @@ extern "C" int ts_k_unpatchify(float *img, const void *tokens, const struct ts_p
 	return 0;
 }
 
-/* sigma, when not NULL, replaces dt by sigma[1] - sigma[0]. */
-__global__ static void k_euler(float *x, const float *v, size_t n, float dt, const float *sigma)
+/* x += (sigma[1] - sigma[0]) v, sigma read when the kernel runs. */
+__global__ static void k_euler(float *x, const float *v, size_t n, const float *sigma)
 {
-	float d = sigma ? sigma[1] - sigma[0] : dt;
+	float d = sigma[1] - sigma[0];
 	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
 	     i += (size_t)gridDim.x * blockDim.x)
 		x[i] += d * v[i];
-}
-
-static int ts_euler_launch(float *x, const float *v, size_t n, float dt, const float *sigma,
-			   void *stream, struct ts_error *err)
-{
-	k_euler<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(x, v, n, dt,
-										     sigma);
-	TS_CUDA_LAUNCHED("k_euler", err);
-	return 0;
-}
-
-extern "C" int ts_k_euler(float *x, const float *v, size_t n, float dt, void *stream,
-			  struct ts_error *err)
-{
-	return ts_euler_launch(x, v, n, dt, NULL, stream, err);
 }
 
 extern "C" int ts_k_euler_dev(float *x, const float *v, size_t n, const float *sigma,
@@ -412,7 +377,9 @@ extern "C" int ts_k_euler_dev(float *x, const float *v, size_t n, const float *s
 {
 	if (!sigma)
 		return ts_err_set(err, TS_EINVAL, "euler: NULL device sigma");
-	return ts_euler_launch(x, v, n, 0.0f, sigma, stream, err);
+	k_euler<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(x, v, n, sigma);
+	TS_CUDA_LAUNCHED("k_euler", err);
+	return 0;
 }
 
 /* ---- attention layouts ---------------------------------------------------- */

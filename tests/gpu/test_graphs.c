@@ -9,7 +9,8 @@
  * - a larger shape grows the workspace: the 256x256 graphs are dropped and
  *   captured again, and all three requests match their eager runs;
  * - with two GPUs, the lockstep cases at SP=2;
- * - `tetriserve profile --graphs` takes on or off only (no GPU needed), and
+ * - `tetriserve profile --graphs` takes on or off only, and on only with
+ *   --warmup >= 2 (no GPU needed), and
  *   with on writes a profile saying so.
  * Graphs default to off. Needs 1 GPU (2 for the SP=2 cases). */
 #include <string.h>
@@ -222,6 +223,11 @@ static void check_profile_option(void)
 	const char *bad[] = {"profile", "--model", "sd3-medium", "--res", "256", "--sp", "1",
 			     "--gpus", "1", "--out", "/dev/null", "--graphs", "yes"};
 	TS_CHECK(profile(13, bad) == 2);
+	/* the eager and the capture step would be timed */
+	const char *short_warmup[] = {"profile", "--model", "sd3-medium", "--res", "256", "--sp",
+				      "1", "--gpus", "1", "--out", "/dev/null", "--graphs", "on",
+				      "--warmup", "1"};
+	TS_CHECK(profile(15, short_warmup) == 2);
 }
 
 /* A --graphs on profile runs and its CSV header records it. */

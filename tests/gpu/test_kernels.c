@@ -113,23 +113,25 @@ static void test_activations(void)
 static void test_timestep_embed(void)
 {
 	const int batch = 3, dim = 256;
-	float t[3] = {1.0f, 0.5f, 0.031f};
-	void *d = gt_dev_poisoned((size_t)batch * dim * 2);
-	DEV(ts_k_timestep_embed(d, t, batch, dim, 1000.0f, NULL, &err));
+	const float t = 0.031f;
+	void *d = gt_dev_poisoned((size_t)batch * dim * 2), *dt = NULL;
+	DEV(ts_dev_alloc(&dt, sizeof(t), &err));
+	DEV(ts_dev_upload(dt, &t, sizeof(t), &err));
+	DEV(ts_k_timestep_embed_dev(d, dt, batch, dim, 1000.0f, NULL, &err));
 	float *out = gt_from_dev_bf16(d, (size_t)batch * dim);
 	double ref[3 * 256];
 	for (int b = 0; b < batch; b++)
 		for (int j = 0; j < dim / 2; j++) {
-			double arg = (double)(t[b] * 1000.0f) * exp(-log(10000.0) * j / (dim / 2));
+			double arg = (double)(t * 1000.0f) * exp(-log(10000.0) * j / (dim / 2));
 			ref[b * dim + j] = cos(arg);
 			ref[b * dim + dim / 2 + j] = sin(arg);
 		}
 	double e = gt_rel_err(out, ref, (size_t)batch * dim);
 	TS_CHECK_MSG(e < ELT_TOL, "timestep_embed rel err %g", e);
-	int bad = ts_k_timestep_embed(d, t, 9, dim, 1.0f, NULL, &err);
-	TS_CHECK(bad == TS_EINVAL);
+	TS_CHECK(ts_k_timestep_embed_dev(d, dt, 9, dim, 1.0f, NULL, &err) == TS_EINVAL);
+	TS_CHECK(ts_k_timestep_embed_dev(d, NULL, batch, dim, 1.0f, NULL, &err) == TS_EINVAL);
 	free(out);
-	ts_dev_free(d);
+	ts_dev_free(d), ts_dev_free(dt);
 }
 
 /* Patchify a random latent, compare with the CPU packing; unpatchify the
@@ -169,7 +171,12 @@ static void test_patchify_roundtrip(void)
 		mism += back[i] != lat[i];
 	TS_CHECK_MSG(mism == 0, "unpatchify(patchify(x)) != x at %d elements", mism);
 	/* Euler on the round-tripped latent. */
-	DEV(ts_k_euler(dl, dimg, nl, -0.25f, NULL, &err));
+	const float sigma[2] = {0.75f, 0.5f};
+	void *dsig = NULL;
+	DEV(ts_dev_alloc(&dsig, sizeof(sigma), &err));
+	DEV(ts_dev_upload(dsig, sigma, sizeof(sigma), &err));
+	DEV(ts_k_euler_dev(dl, dimg, nl, dsig, NULL, &err));
+	ts_dev_free(dsig);
 	DEV(ts_dev_download(back, dl, nl * 4, &err));
 	mism = 0;
 	for (size_t i = 0; i < nl; i++)
@@ -356,6 +363,9 @@ static void test_attention(void)
 		/* Many key tiles (both pipeline buffers reused) and row blocks. */
 		test_attention_case(128, 1, 1000, 0, 0, 1000, 1, 2, kern);
 		test_attention_case(64, 1, 700, 0, 0, 700, 1, 2, kern);
+		/* Whole tiles only: the kernels' unmasked fast path. */
+		test_attention_case(128, 1, 1024, 0, 0, 1024, 1, 2, kern);
+		test_attention_case(64, 1, 512, 0, 0, 512, 1, 2, kern);
 		/* SP layout: 4 chunks of (6 text + 40 image) with 21 text and
 		 * 157 image tokens valid: the last chunk's tails are masked. */
 		test_attention_case(128, 4, 46, 6, 21, 157, 1, 2, kern);
