@@ -44,7 +44,8 @@ struct ts_run_result {
  * of the same instant, and those of the launches in flight whose predicted
  * end (launch time + steps x profile step) is no later than that of a
  * launch already ended in the batch, waiting for each at most one of its
- * steps past its predicted end. So launches the profile says end together
+ * steps past its predicted end and never past the next arrival or policy
+ * timer. So launches the profile says end together
  * are planned on together on hardware too, where they finish a little apart.
  * On success and on failure *res holds the state reached (free it with
  * ts_run_result_free). */
