@@ -10,19 +10,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from pycheck import check, result  # noqa: E402
+
 EXE = sys.argv[1]
 DATA = sys.argv[2]
 PROFILE = os.path.join(DATA, "profile_small.csv")
-failures = 0
-checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print(f"check failed: {what}", file=sys.stderr)
 
 
 def run(*args, **kw):
@@ -286,8 +279,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for t in (test_help, test_sim_and_db, test_many_resolutions, test_report_merge_regress, test_timeline_validate, test_determinism, test_bad_inputs, test_interrupt):
             t(tmp)
-    print(f"cli: {checks} checks, {failures} failed")
-    return 1 if failures else 0
+    return result("cli")
 
 
 if __name__ == "__main__":

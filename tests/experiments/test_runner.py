@@ -16,11 +16,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from pycheck import check, result  # noqa: E402
+
 EXE = os.path.abspath(sys.argv[1])
 ROOT = os.path.abspath(sys.argv[2])
 PROFILE = os.path.join(ROOT, "tests", "data", "profile_small.csv")
-failures = 0
-checks = 0
 
 # An experiment of `npoints` points (alternating mixes, rising rates), the
 # baselines only, `count` requests a trace.
@@ -50,14 +51,6 @@ def table(res):
             for p in res.points]
     return markdown(["point", *POLICIES], rows)
 '''
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print(f"check failed: {what}", file=sys.stderr)
 
 
 def write_experiment(tmp, name, npoints, count):
@@ -331,8 +324,7 @@ def main():
         test_shards(tmp)
         test_slo_factor(tmp)
         test_bad_usage(tmp)
-    print(f"experiments runner: {checks} checks, {failures} failed, {time.monotonic() - start:.1f} s")
-    return 1 if failures else 0
+    return result("experiments runner", f", {time.monotonic() - start:.1f} s")
 
 
 if __name__ == "__main__":

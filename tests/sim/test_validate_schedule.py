@@ -8,20 +8,14 @@ import re
 import sqlite3
 import subprocess
 import sys
+
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from pycheck import check, result  # noqa: E402
 
 EXE = sys.argv[1]
 PROFILE = os.path.join(sys.argv[2], "profile_small.csv")
-failures = 0
-checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print(f"check failed: {what}", file=sys.stderr)
 
 
 def run(*args):
@@ -76,8 +70,7 @@ def main():
             check(abs(float(m.group(2)) - expect[0] / 1e9) < 1e-4,
                   f"first difference at {m.group(2)} s, expected {expect[0] / 1e9:.4f}")
             check(re.search(r"\n  sim:  .*\n  exec: ", r.stdout) is not None, "both runs' launches printed")
-    print(f"validate_schedule: {checks} checks, {failures} failed")
-    return 1 if failures else 0
+    return result("validate_schedule")
 
 
 if __name__ == "__main__":
