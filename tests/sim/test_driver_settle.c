@@ -130,7 +130,8 @@ static const struct ts_policy_ops rec_ops = {
 
 /* Runs two 256x256 requests (30 ms steps at SP 1), started together on
  * GPUs 0 and 1 for steps[0] and steps[1] steps, with duration factors f
- * (one per launch, in launch order); a third request arrives at third_s when that is >= 0. */
+ * (one per launch, in launch order); a third request arrives at third_s
+ * when that is >= 0. */
 static int run_pair_and(const int steps[2], const double f[2], double third_s,
 			struct recorder *rec)
 {
@@ -220,7 +221,7 @@ static void test_later_prediction_not_waited(void)
 static void test_arrival_ends_settling(void)
 {
 	static const int steps[2] = { 4, 4 };
-	/* GPU 0 free at 4 T, GPU 1 at 4.12 T; the third launch.s factor last */
+	/* GPU 0 free at 4 T, GPU 1 at 4.12 T; the third launch's factor last */
 	static const double f[3] = { 1.0, 1.03, 1.0 };
 	const double arrive_s = 4.05 * (double)T / 1e9;
 	struct recorder rec;
