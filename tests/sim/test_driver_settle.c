@@ -132,7 +132,7 @@ static const struct ts_policy_ops rec_ops = {
  * GPUs 0 and 1 for steps[0] and steps[1] steps, with duration factors f
  * (one per launch, in launch order); a third request arrives at third_s
  * when that is >= 0. */
-static int run_pair_and(const int steps[2], const double f[2], double third_s,
+static int run_pair_and(const int steps[2], const double *f, double third_s,
 			struct recorder *rec)
 {
 	struct ts_classes cs;
@@ -161,7 +161,7 @@ static int run_pair_and(const int steps[2], const double f[2], double third_s,
 	return rc;
 }
 
-static int run_pair(const int steps[2], const double f[2], struct recorder *rec)
+static int run_pair(const int steps[2], const double *f, struct recorder *rec)
 {
 	return run_pair_and(steps, f, -1, rec);
 }
