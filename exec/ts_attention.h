@@ -17,7 +17,12 @@ enum ts_attn_kernel {
 	TS_ATTN_MMA_16 = 1, /* mma.sync, 16 query rows per warp */
 	TS_ATTN_MMA_32 = 2, /* mma.sync, 32 query rows per warp */
 	TS_ATTN_WGMMA = 3,  /* warpgroup MMA; sm_90 GPUs and -Dgpu_arch=90 builds only */
+	TS_ATTN_CUDNN = 4,  /* cuDNN's fused SDPA (ts_attn_args.cudnn must be set) */
 };
+
+/* cuDNN's fused attention on one device: handle and per-shape plans.
+ * Like a cuBLAS handle, used by one thread at a time. */
+struct ts_attn_cudnn;
 
 /* q, k, v, o are bf16 [chunks][batch][chunk_tokens][heads][head_dim]: the
  * layout after the Ulysses all-to-all, where chunk c holds the tokens of
@@ -37,17 +42,44 @@ struct ts_attn_args {
 	int64_t txt_valid, img_valid;
 	float scale;                /* softmax scale, usually 1/sqrt(head_dim) */
 	int kernel;                 /* enum ts_attn_kernel */
+	struct ts_attn_cudnn *cudnn; /* NULL: the own kernels only */
 };
 
 /* Runs o = softmax(q k^T * scale + mask) v on the current device. Returns
- * TS_EINVAL for an unsupported head_dim or shape, or for TS_ATTN_WGMMA where
- * that kernel is not built or the GPU is not sm_90; TS_EDEVICE if the launch
- * fails. */
+ * TS_EINVAL for an unsupported head_dim or shape, for TS_ATTN_WGMMA where
+ * that kernel is not built or the GPU is not sm_90, or for TS_ATTN_CUDNN
+ * without a->cudnn or for a shape it does not take; TS_EDEVICE if the launch
+ * fails. TS_ATTN_AUTO runs cuDNN where a->cudnn is set and takes the shape
+ * (measured faster on H200: docs/PERFORMANCE.md), else the fastest own
+ * kernel. */
 int ts_attention(const struct ts_attn_args *a, void *stream, struct ts_error *err);
 
 /* Whether TS_ATTN_WGMMA can run on the current device: the build has sm_90a
  * code and the GPU is compute capability 9.0. */
 bool ts_attention_has_wgmma(void);
+
+/* Whether libcudnn.so.9 (9.13 or later) loads; if not and why is not NULL,
+ * *why says what is missing. Loads it on the first call. */
+bool ts_attn_cudnn_available(const char **why);
+
+/* Opens cuDNN attention on the current device. TS_ENOTFOUND (with the
+ * reason) where cuDNN is missing or too old; TS_EDEVICE if cuDNN fails. */
+int ts_attn_cudnn_create(struct ts_attn_cudnn **out, struct ts_error *err);
+
+/* Frees the handle, the plans and their workspaces; NULL is a no-op. Call
+ * on the context's device, after its work (and graphs using it) are done. */
+void ts_attn_cudnn_destroy(struct ts_attn_cudnn *c);
+
+/* Whether cuDNN takes a's shape: no masked pad tokens (the SDPA operation has
+ * no per-chunk mask) and tokens at one stride (one SP chunk or one sample). */
+bool ts_attn_cudnn_supports(const struct ts_attn_args *a);
+
+/* ts_attention() on cuDNN (a->kernel is ignored). The first call for a
+ * shape builds and caches its plan (milliseconds to seconds; not capturable
+ * into a CUDA graph); later calls are. TS_ERANGE when 128 shapes are cached
+ * already. */
+int ts_attention_cudnn(struct ts_attn_cudnn *c, const struct ts_attn_args *a, void *stream,
+		       struct ts_error *err);
 
 /* Floating-point operations of one ts_attention() call (4 N^2 d per head
  * and sample, N = chunks * chunk_tokens), for TFLOP/s figures. */

@@ -38,9 +38,10 @@ int64_t ts_dit_image_tokens(const struct ts_dit_config *cfg, int height, int wid
 struct ts_dit_engine;  /* weights and workspaces on ngpus GPUs, NCCL groups */
 struct ts_dit_request; /* one batch of images being denoised */
 
-/* Opens an engine on GPUs 0..ngpus-1: creates a stream, cuBLASLt context and
- * the model's weights (seeded by weight_seed, identical on every GPU) on
- * each. Weights are generated on the GPUs, nothing is read from disk. */
+/* Opens an engine on GPUs 0..ngpus-1: creates a stream, cuBLASLt context,
+ * cuDNN attention context (where libcudnn.so.9 loads) and the model's
+ * weights (seeded by weight_seed, identical on every GPU) on each. Weights
+ * are generated on the GPUs, nothing is read from disk. */
 int ts_dit_engine_open(struct ts_dit_engine **out, const char *model, int ngpus,
 		       uint64_t weight_seed, struct ts_error *err);
 
@@ -83,6 +84,15 @@ void ts_dit_engine_abort(struct ts_dit_engine *e);
  * Default: off. Call only while no step runs. */
 void ts_dit_engine_set_graphs(struct ts_dit_engine *e, bool on);
 bool ts_dit_engine_graphs(const struct ts_dit_engine *e);
+
+/* Attention kernel of the steps (enum ts_attn_kernel of ts_attention.h).
+ * Default TS_ATTN_AUTO: cuDNN's fused SDPA where libcudnn.so.9 (9.13 or
+ * later) loaded when the engine opened and it takes the shape (no masked SP
+ * pad tokens), else the fastest own kernel. TS_EINVAL for a kernel these
+ * GPUs or this build can't run (the reason is in err). Call before the first
+ * step: captured CUDA graphs keep the kernel they were captured with. */
+int ts_dit_engine_set_attention(struct ts_dit_engine *e, int kernel, struct ts_error *err);
+int ts_dit_engine_attention(const struct ts_dit_engine *e);
 
 /* Graph activity since the engine opened, counted per step (not per GPU). */
 struct ts_dit_graph_stats {

@@ -17,6 +17,7 @@
 #include "core/ts_strbuf.h"
 #include "io/profile.h"
 #include "store/store.h"
+#include "ts_attention.h"
 #include "ts_device.h"
 #include "ts_dit.h"
 #include "ts_profile_cmd.h"
@@ -30,6 +31,7 @@ struct ts_prof_opts {
 	int batch[TS_PROF_MAXLIST], nbatch;
 	int gpus, warmup, iters;
 	bool graphs; /* --graphs on: steps replay CUDA graphs (ts_dit_engine_set_graphs) */
+	int attention; /* --attention: enum ts_attn_kernel (ts_dit_engine_set_attention) */
 	unsigned long long seed;
 };
 
@@ -49,12 +51,15 @@ static void ts_prof_usage(FILE *f)
 {
 	fprintf(f, "usage: tetriserve profile --model M --res 256,512,1024,2048 --sp 1,2,4 --gpus N\n"
 		   "         [--batch 1,2,4] [--out F.csv] [--db F.db] [--warmup 2] [--iters 10] [--seed S]\n"
-		   "         [--graphs on|off (off)]\n"
+		   "         [--graphs on|off (off)] [--attention auto|cudnn|wgmma|mma (auto)]\n"
 		   "  measures mean/p50/p99/CV step time of the CUDA DiT engine per cell and\n"
 		   "  writes a profile CSV (--out, traces/README.md) and/or a run of backend\n"
 		   "  'profile' into a results store (--db, docs/SCHEMA.md); one is required.\n"
 		   "  --graphs on replays each cell's step as a CUDA graph: its first warm-up\n"
-		   "  step runs eagerly and the second is captured, so it needs --warmup >= 2\n");
+		   "  step runs eagerly and the second is captured, so it needs --warmup >= 2\n"
+		   "  --attention picks the attention kernel: auto takes cuDNN's fused SDPA where\n"
+		   "  libcudnn.so.9 loads and the shape has no masked pad tokens, else the own\n"
+		   "  wgmma kernel (H100/H200) or mma.sync one; the others force one of them\n");
 }
 
 /* Parses "a,b,c" of positive integers into out[]. */
@@ -127,6 +132,20 @@ static int ts_prof_validate(const struct ts_prof_opts *o, struct ts_error *err)
 	return 0;
 }
 
+static const char *const ts_attn_names[] = {"auto", "mma16", "mma", "wgmma", "cudnn"};
+
+/* --attention NAME: auto, cudnn, wgmma or mma (mma.sync, 32 rows per warp). */
+static int ts_parse_attention(const char *arg, int *out, struct ts_error *err)
+{
+	for (int k = TS_ATTN_AUTO; k <= TS_ATTN_CUDNN; k++) {
+		if (k != TS_ATTN_MMA_16 && !strcmp(arg, ts_attn_names[k])) {
+			*out = k;
+			return 0;
+		}
+	}
+	return ts_err_set(err, TS_EINVAL, "--attention: '%s' is not auto, cudnn, wgmma or mma", arg);
+}
+
 static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct ts_error *err)
 {
 	static const struct option longopts[] = {
@@ -135,7 +154,8 @@ static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct t
 		{"batch", required_argument, NULL, 'b'}, {"out", required_argument, NULL, 'o'},
 		{"db", required_argument, NULL, 'd'},    {"warmup", required_argument, NULL, 'w'},
 		{"iters", required_argument, NULL, 'i'}, {"seed", required_argument, NULL, 'S'},
-		{"graphs", required_argument, NULL, 'G'}, {"help", no_argument, NULL, 'h'},
+		{"graphs", required_argument, NULL, 'G'}, {"attention", required_argument, NULL, 'A'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int c, rc = 0;
 	memset(o, 0, sizeof(*o));
@@ -158,6 +178,7 @@ static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct t
 		case 'S': rc = ts_parse_seed(optarg, &o->seed, err); break;
 		case 'd': o->db = optarg; break;
 		case 'G': rc = ts_parse_on_off(optarg, "--graphs", &o->graphs, err); break;
+		case 'A': rc = ts_parse_attention(optarg, &o->attention, err); break;
 		case 'h': ts_prof_usage(stdout); exit(0);
 		default: rc = ts_err_set(err, TS_EINVAL, "unknown option (see --help)");
 		}
@@ -256,8 +277,16 @@ static void ts_prof_header(FILE *f, const struct ts_prof_opts *o, const char *gp
 	char when[32];
 	time_t now = time(NULL);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	fprintf(f, "# %s step-latency profile: tetriserve exec/ engine (cuBLASLt GEMMs, own flash attention, NCCL Ulysses SP)\n",
+	const char *why = NULL;
+	bool dnn = ts_attn_cudnn_available(&why);
+	fprintf(f, "# %s step-latency profile: tetriserve exec/ engine (cuBLASLt GEMMs, fused attention, NCCL Ulysses SP)\n",
 		o->model);
+	if (o->attention != TS_ATTN_AUTO)
+		fprintf(f, "# attention: %s (forced by --attention)\n", ts_attn_names[o->attention]);
+	else if (dnn)
+		fprintf(f, "# attention: auto (cuDNN fused SDPA where no pad tokens are masked, else own kernel)\n");
+	else
+		fprintf(f, "# attention: auto (own kernels; %s)\n", why);
 	fprintf(f, "# measured %s on %d x %s; synthetic seeded bf16 weights, real shapes\n", when,
 		o->gpus, gpu_full);
 	fprintf(f, "# step_ms: mean host wall time of a step (launch to completion on every GPU of the group)\n");
@@ -292,8 +321,8 @@ static int ts_prof_options_json(const struct ts_prof_opts *o, const char *gpu_fu
 	ts_prof_json_list(&sb, "res", o->res, o->nres);
 	ts_prof_json_list(&sb, "sp", o->sp, o->nsp);
 	ts_prof_json_list(&sb, "batch", o->batch, o->nbatch);
-	ts_strbuf_printf(&sb, ",\"warmup\":%d,\"iters\":%d,\"graphs\":%s,\"out\":", o->warmup,
-			 o->iters, o->graphs ? "true" : "false");
+	ts_strbuf_printf(&sb, ",\"warmup\":%d,\"iters\":%d,\"graphs\":%s,\"attention\":\"%s\",\"out\":",
+			 o->warmup, o->iters, o->graphs ? "true" : "false", ts_attn_names[o->attention]);
 	ts_strbuf_json_str(&sb, o->out);
 	ts_strbuf_printf(&sb, "}");
 	if (sb.len >= size)
@@ -392,6 +421,11 @@ static int ts_prof_run(const struct ts_prof_opts *o, const struct ts_prof_sinks 
 	if (rc)
 		return rc;
 	ts_dit_engine_set_graphs(e, o->graphs);
+	rc = ts_dit_engine_set_attention(e, o->attention, err);
+	if (rc) {
+		ts_dit_engine_close(e);
+		return rc;
+	}
 	if (sinks->csv)
 		ts_prof_header(sinks->csv, o, gpu_full, argc, argv);
 	if (sinks->store)

@@ -350,7 +350,7 @@ extern "C" bool ts_attention_has_wgmma(void)
 #endif
 }
 
-/* The kernel TS_ATTN_AUTO stands for here: wgmma where it is built and the
+/* The own kernel TS_ATTN_AUTO stands for (where cuDNN does not run): wgmma where it is built and the
  * GPU is sm_90 (measured faster, exec/NOTES.md), else mma.sync with 32 rows
  * per warp (faster than 16 for both head sizes). */
 static int ts_attention_best_kernel(void)
@@ -370,6 +370,13 @@ extern "C" int ts_attention(const struct ts_attn_args *a, void *stream, struct t
 		return ts_err_set(err, TS_EINVAL, "attention: head_dim %d not supported (64 or 128)",
 				  a->head_dim);
 	cudaStream_t st = (cudaStream_t)stream;
+	if (a->kernel == TS_ATTN_CUDNN || (a->kernel == TS_ATTN_AUTO && a->cudnn &&
+					   ts_attn_cudnn_supports(a))) {
+		if (!a->cudnn)
+			return ts_err_set(err, TS_EINVAL, "attention: TS_ATTN_CUDNN without a cuDNN "
+					  "context (ts_attn_cudnn_create)");
+		return ts_attention_cudnn(a->cudnn, a, stream, err);
+	}
 	int kernel = a->kernel == TS_ATTN_AUTO ? ts_attention_best_kernel() : a->kernel;
 	switch (kernel * 256 + a->head_dim) {
 	case TS_ATTN_MMA_16 * 256 + 64: return ts_attention_launch<64, 1>(a, st, err);

@@ -332,18 +332,19 @@ template <int D, int NWG> struct ts_wg_ctx {
 	unsigned char *valid;          /* [3][TS_WG_BN] key flags */
 	int64_t n;
 	int s, h, t4, ntiles;
-	bool padded;
+	bool padded;                   /* SP pad tokens are masked (any tile may hold some) */
 	float sl2;
 	float o[D / 2], m[2], l[2];
 	uint32_t p[TS_WG_BN / 16][4];
 };
 
-/* Key flags of tile j into its buffer (read two barriers later). */
+/* Key flags of tile j into its buffer (read two barriers later); needed only
+ * where SP padding masks keys or for the tile that runs past n. */
 template <int D, int NWG>
 __device__ static __forceinline__ void ts_wg_load_valid(struct ts_wg_ctx<D, NWG> &c,
 							const struct ts_attn_args &a, int j)
 {
-	if (c.padded && threadIdx.x < TS_WG_BN)
+	if ((c.padded || (int64_t)(j + 1) * TS_WG_BN > c.n) && threadIdx.x < TS_WG_BN)
 		c.valid[(j % 3) * TS_WG_BN + threadIdx.x] =
 			(unsigned char)ts_key_valid(a, (int64_t)j * TS_WG_BN + threadIdx.x, c.n);
 }
@@ -412,8 +413,7 @@ __global__ static void __launch_bounds__(NWG * 128, 1) k_attention_wgmma(struct 
 	c.n = (int64_t)a.chunks * a.chunk_tokens;
 	c.ntiles = (int)((c.n + TS_WG_BN - 1) / TS_WG_BN);
 	c.padded = a.txt_valid < a.chunks * a.txt_tokens ||
-		   a.img_valid < a.chunks * (a.chunk_tokens - a.txt_tokens) ||
-		   c.n % TS_WG_BN != 0;
+		   a.img_valid < a.chunks * (a.chunk_tokens - a.txt_tokens);
 	c.sl2 = a.scale * 1.4426950408889634f;
 	c.m[0] = c.m[1] = -INFINITY;
 	c.l[0] = c.l[1] = 0.0f;

@@ -23,6 +23,7 @@ extern "C" {
 struct ts_dit_gpu {
 	cudaStream_t st;
 	struct ts_gemm *gemm;
+	struct ts_attn_cudnn *cudnn; /* NULL where cuDNN did not load */
 	struct ts_dit_weights w;
 	struct ts_dit_ws ws;
 	int64_t peak_mem;
@@ -65,6 +66,7 @@ struct ts_dit_engine {
 	int ngroups;
 	pthread_mutex_t lock; /* guards group[], ngroups, graph[], the counters */
 	bool graphs;
+	int attn_kernel; /* enum ts_attn_kernel */
 	struct ts_dit_graph graph[TS_MAX_GRAPHS];
 	uint64_t graph_clock, next_serial;
 	struct ts_dit_graph_stats gstats;
@@ -103,6 +105,8 @@ static int ts_gpu_open(struct ts_dit_engine *e, int dev, uint64_t seed, struct t
 	TS_CUDA(cudaSetDevice(dev), err);
 	TS_CUDA(cudaStreamCreateWithFlags(&g->st, cudaStreamNonBlocking), err);
 	TS_TRY(ts_gemm_create(&g->gemm, 32u << 20, err));
+	if (ts_attn_cudnn_available(NULL))
+		TS_TRY(ts_attn_cudnn_create(&g->cudnn, err));
 	TS_TRY(ts_dit_weights_create(&g->w, &e->cfg, seed, g->st, err));
 	TS_CUDA(cudaStreamSynchronize(g->st), err);
 	return 0;
@@ -309,6 +313,33 @@ extern "C" bool ts_dit_engine_graphs(const struct ts_dit_engine *e)
 	return e->graphs;
 }
 
+extern "C" int ts_dit_engine_set_attention(struct ts_dit_engine *e, int kernel,
+					   struct ts_error *err)
+{
+	const char *why = NULL;
+	if (kernel < TS_ATTN_AUTO || kernel > TS_ATTN_CUDNN)
+		return ts_err_set(err, TS_EINVAL, "engine: unknown attention kernel %d", kernel);
+	if (kernel == TS_ATTN_CUDNN && !e->gpu[0].cudnn)
+		return ts_err_set(err, TS_EINVAL, "engine: cuDNN attention asked for, but %s",
+				  ts_attn_cudnn_available(&why) ? "its context is missing" : why);
+	if (kernel == TS_ATTN_WGMMA) {
+		for (int d = 0; d < e->ngpus; d++) {
+			cudaSetDevice(d);
+			if (!ts_attention_has_wgmma())
+				return ts_err_set(err, TS_EINVAL, "engine: the wgmma attention kernel "
+						  "needs sm_90 GPUs and a -Dgpu_arch=90 build "
+						  "(GPU %d)", d);
+		}
+	}
+	e->attn_kernel = kernel;
+	return 0;
+}
+
+extern "C" int ts_dit_engine_attention(const struct ts_dit_engine *e)
+{
+	return e->attn_kernel;
+}
+
 extern "C" void ts_dit_engine_graph_stats(struct ts_dit_engine *e, struct ts_dit_graph_stats *out)
 {
 	pthread_mutex_lock(&e->lock);
@@ -335,6 +366,7 @@ extern "C" void ts_dit_engine_close(struct ts_dit_engine *e)
 		ts_dit_ws_free(&g->ws);
 		ts_dit_weights_free(&g->w);
 		ts_gemm_destroy(g->gemm);
+		ts_attn_cudnn_destroy(g->cudnn);
 		if (g->st)
 			cudaStreamDestroy(g->st);
 		pthread_mutex_destroy(&g->glock);
@@ -860,6 +892,8 @@ static void ts_jobs_fill(struct ts_dit_engine *e, struct ts_dit_request *r, uint
 		rs->w = &e->gpu[d].w;
 		rs->ws = &e->gpu[d].ws;
 		rs->gemm = e->gpu[d].gemm;
+		rs->cudnn = e->gpu[d].cudnn;
+		rs->attn_kernel = e->attn_kernel;
 		rs->st = e->gpu[d].st;
 		rs->comm = grp ? grp->comm[rank] : NULL;
 		rs->rank = rank;

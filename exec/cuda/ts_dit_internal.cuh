@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "ts_dit.h"
+#include "ts_attention.h"
 #include "ts_gemm.h"
 }
 
@@ -119,6 +120,8 @@ struct ts_dit_rank_step {
 	const struct ts_dit_weights *w;
 	struct ts_dit_ws *ws;
 	struct ts_gemm *gemm;
+	struct ts_attn_cudnn *cudnn; /* NULL: own attention kernels only */
+	int attn_kernel;             /* enum ts_attn_kernel */
 	cudaStream_t st;
 	ncclComm_t comm; /* NULL when ranks == 1 */
 	int rank, ranks;

@@ -505,7 +505,8 @@ static int ts_step_attention(const struct ts_dit_rank_step *rs, const struct ts_
 		v = recv[2];
 	}
 	struct ts_attn_args a = {q, kk, v, o, rs->batch, c->heads / k, c->head_dim, k, g->tloc,
-				 g->txt_loc, g->txt, g->img, 1.0f / sqrtf((float)c->head_dim), 0};
+				 g->txt_loc, g->txt, g->img, 1.0f / sqrtf((float)c->head_dim),
+				 rs->attn_kernel, rs->cudnn};
 	TS_TRY(ts_attention(&a, rs->st, err));
 	if (k > 1) {
 		const bf16 *send[1] = {o};

@@ -12,7 +12,7 @@ OUT=${OUT:?set OUT to the output folder}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$OUT/gpus.txt" 2>&1
 case ${2:-} in
 tests)
-	for t in test_kernels test_sp test_graphs test_exec_serve test_profile_cmd; do
+	for t in test_kernels test_dit_step test_sp test_graphs test_exec_serve test_profile_cmd; do
 		echo "== $t"
 		timeout 150 "$B/tests/gpu/$t" 2>&1 | tail -25
 		echo "$t rc=$?"

@@ -42,25 +42,34 @@ static void bench_attention(void)
 		int64_t n;
 		int heads, d;
 	} cases[] = {
+		{"flux 256^2 SP=1", 256 + 512, 24, 128},
+		{"flux 512^2 SP=1", 1024 + 512, 24, 128},
 		{"flux 1024^2 SP=1", 4096 + 512, 24, 128},
 		{"flux 2048^2 SP=1", 16384 + 512, 24, 128},
 		{"flux 2048^2 SP=4 (per GPU)", 16384 + 512, 6, 128},
+		{"sd3 256^2 SP=1", 256 + 336, 24, 64},
+		{"sd3 512^2 SP=1", 1024 + 336, 24, 64},
 		{"sd3 1024^2 SP=1", 4096 + 336, 24, 64},
 		{"sd3 2048^2 SP=1", 16384 + 336, 24, 64},
 	};
 	struct ts_dev_timer t;
 	if (ts_dev_timer_init(&t, &err))
 		return;
-	static const char *names[] = {"", "mma16", "mma32", "wgmma"};
+	static const char *names[] = {"", "mma16", "mma32", "wgmma", "cudnn"};
+	struct ts_attn_cudnn *dnn = NULL;
+	const char *why = NULL;
+	if (!ts_attn_cudnn_available(&why) || ts_attn_cudnn_create(&dnn, &err))
+		printf("# cuDNN attention not measured: %s\n", why ? why : err.msg);
 	printf("%-28s %6s %5s %6s %8s %10s\n", "attention", "N", "heads", "kernel", "ms", "TFLOP/s");
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		size_t n = (size_t)cases[c].n * cases[c].heads * cases[c].d;
 		void *q = rand_dev(n, 1), *k = rand_dev(n, 2), *v = rand_dev(n, 3), *o = gt_dev_poisoned(n * 2);
-		for (int kern = TS_ATTN_MMA_16; kern <= TS_ATTN_WGMMA; kern++) {
-			if (kern == TS_ATTN_WGMMA && !ts_attention_has_wgmma())
+		for (int kern = TS_ATTN_MMA_16; kern <= TS_ATTN_CUDNN; kern++) {
+			if ((kern == TS_ATTN_WGMMA && !ts_attention_has_wgmma()) ||
+			    (kern == TS_ATTN_CUDNN && !dnn))
 				continue;
 			struct ts_attn_args a = {q, k, v, o, 1, cases[c].heads, cases[c].d, 1, cases[c].n, 0,
-						 0, cases[c].n, 0.088f, kern};
+						 0, cases[c].n, 0.088f, kern, dnn};
 			float ms[REPS];
 			ts_attention(&a, NULL, &err); /* warm-up */
 			for (int r = 0; r < REPS; r++) {
@@ -77,6 +86,7 @@ static void bench_attention(void)
 		}
 		ts_dev_free(q), ts_dev_free(k), ts_dev_free(v), ts_dev_free(o);
 	}
+	ts_attn_cudnn_destroy(dnn);
 	ts_dev_timer_close(&t);
 }
 

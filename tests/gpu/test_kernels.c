@@ -324,11 +324,14 @@ static void ref_attention(const struct ts_attn_args *a, const float *q, const fl
 	free(p);
 }
 
+/* cuDNN's attention context for the TS_ATTN_CUDNN cases (NULL: not loaded). */
+static struct ts_attn_cudnn *cudnn_ctx;
+
 static void test_attention_case(int D, int chunks, int64_t ct, int64_t txt, int64_t txt_valid,
 				int64_t img_valid, int batch, int heads, int kernel)
 {
 	struct ts_attn_args a = {NULL, NULL, NULL, NULL, batch, heads, D, chunks, ct, txt,
-				 txt_valid, img_valid, 1.0f / sqrtf((float)D), kernel};
+				 txt_valid, img_valid, 1.0f / sqrtf((float)D), kernel, cudnn_ctx};
 	size_t n = (size_t)batch * heads * chunks * ct * D;
 	float *q = gt_random(n, 2.0f, &rng), *k = gt_random(n, 2.0f, &rng), *v = gt_random(n, 1.0f, &rng);
 	a.q = gt_to_dev_bf16(q, n), a.k = gt_to_dev_bf16(k, n), a.v = gt_to_dev_bf16(v, n);
@@ -346,6 +349,48 @@ static void test_attention_case(int D, int chunks, int64_t ct, int64_t txt, int6
 	       kernel, chunks, (long long)ct, batch, heads, e);
 	free(q), free(k), free(v), free(o), free(ref);
 	ts_dev_free((void *)a.q), ts_dev_free((void *)a.k), ts_dev_free((void *)a.v), ts_dev_free(a.o);
+}
+
+/* cuDNN's fused attention against the same reference, where libcudnn.so.9
+ * loads (TS_REQUIRE_CUDNN=1 makes its absence a failure, for GPU machines
+ * that have it). Only unmasked shapes go to cuDNN; AUTO runs an own kernel
+ * for a masked one. Each shape runs twice: the second call takes the cached
+ * plan with new pointers. */
+static void test_attention_cudnn(void)
+{
+	const char *why = NULL;
+	const char *req = getenv("TS_REQUIRE_CUDNN");
+	if (!ts_attn_cudnn_available(&why)) {
+		TS_CHECK_MSG(!(req && !strcmp(req, "1")), "TS_REQUIRE_CUDNN=1 but %s", why);
+		printf("attention: %s; cuDNN not tested\n", why);
+		return;
+	}
+	DEV(ts_attn_cudnn_create(&cudnn_ctx, &err));
+	for (int rep = 0; rep < 2; rep++) {
+		test_attention_case(128, 1, 300, 0, 0, 300, 2, 3, TS_ATTN_CUDNN);
+		test_attention_case(64, 1, 77, 0, 0, 77, 1, 2, TS_ATTN_CUDNN);
+		test_attention_case(64, 1, 700, 0, 0, 700, 1, 2, TS_ATTN_CUDNN);
+		test_attention_case(128, 1, 1024, 0, 0, 1024, 1, 2, TS_ATTN_CUDNN);
+		/* SP layout without pad tokens: 4 chunks of 6 text + 40 image. */
+		test_attention_case(128, 4, 46, 6, 24, 160, 1, 2, TS_ATTN_CUDNN);
+		test_attention_case(64, 2, 150, 17, 34, 266, 1, 2, TS_ATTN_CUDNN);
+		/* Text and image of 2 samples in one chunk. */
+		test_attention_case(64, 1, 150, 17, 17, 133, 2, 2, TS_ATTN_CUDNN);
+	}
+	/* Masked pad tokens: cuDNN refuses, AUTO falls back to an own kernel. */
+	struct ts_attn_args masked = {NULL, NULL, NULL, NULL, 1, 2, 64, 2, 150, 17, 33, 267, 0.125f,
+				      TS_ATTN_CUDNN, cudnn_ctx};
+	TS_CHECK(!ts_attn_cudnn_supports(&masked));
+	TS_CHECK(ts_attention(&masked, NULL, &err) == TS_EINVAL);
+	struct ts_attn_args spread = masked; /* several samples over several chunks */
+	spread.batch = 2, spread.txt_valid = 34, spread.img_valid = 266;
+	TS_CHECK(!ts_attn_cudnn_supports(&spread));
+	test_attention_case(64, 2, 150, 17, 33, 267, 2, 2, TS_ATTN_AUTO);
+	ts_attn_cudnn_destroy(cudnn_ctx);
+	cudnn_ctx = NULL;
+	struct ts_attn_args none = masked; /* TS_ATTN_CUDNN needs a context */
+	none.cudnn = NULL, none.txt_valid = 34, none.img_valid = 266;
+	TS_CHECK(ts_attention(&none, NULL, &err) == TS_EINVAL);
 }
 
 static void test_attention(void)
@@ -372,6 +417,7 @@ static void test_attention(void)
 		test_attention_case(64, 2, 150, 17, 33, 267, 2, 2, kern);
 		test_attention_case(128, 2, 340, 10, 20, 600, 1, 2, kern);
 	}
+	test_attention_cudnn();
 	struct ts_attn_args unknown = {0};
 	unknown.head_dim = 64, unknown.chunks = 1, unknown.chunk_tokens = 8, unknown.batch = 1;
 	unknown.heads = 1, unknown.kernel = 7;

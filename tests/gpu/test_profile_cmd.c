@@ -25,10 +25,13 @@ static void check_usage_errors(void)
 				 "--gpus", "1", "--out", "/dev/null"};
 	const char *db[] = {"profile", "--db", "r.db"};
 	const char *bad_seed[] = {"profile", "--seed", "-3"};
+	const char *bad_attn[] = {"profile", "--model", "sd3-medium", "--res", "256", "--sp", "1",
+				  "--gpus", "1", "--out", "/dev/null", "--attention", "flash"};
 	TS_CHECK(run(9, no_out) == 2); /* neither --out nor --db */
 	TS_CHECK(run(11, bad_res) == 2);
 	TS_CHECK(run(3, db) == 2);
 	TS_CHECK(run(3, bad_seed) == 2);
+	TS_CHECK(run(13, bad_attn) == 2);
 }
 
 /* Bad cell values are refused before anything is measured or written: an
