@@ -1,8 +1,10 @@
 /* ts_attention.h: fused multi-head attention, bf16 in and out, online
  * softmax with fp32 accumulation; the N x N scores never reach device memory.
- * Two kernels: a FlashAttention-3 style one on Hopper's warpgroup MMA
- * (exec/cuda/ts_attention_sm90.cu, built for sm_90a) and a FlashAttention-2
- * style one on mma.sync for any GPU from Ampere on (ts_attention.cu). */
+ * Three implementations: cuDNN's fused SDPA operation, loaded at run time
+ * (exec/ts_attention_cudnn.c), and two of our own, a FlashAttention-3 style
+ * kernel on Hopper's warpgroup MMA (exec/cuda/ts_attention_sm90.cu, built
+ * for sm_90a) and a FlashAttention-2 style one on mma.sync for any GPU from
+ * Ampere on (ts_attention.cu). */
 #ifndef TS_ATTENTION_H
 #define TS_ATTENTION_H
 
@@ -13,7 +15,7 @@
 
 /* Which kernel runs (struct ts_attn_args.kernel). */
 enum ts_attn_kernel {
-	TS_ATTN_AUTO = 0,   /* the fastest built for this GPU (wgmma on H100/H200) */
+	TS_ATTN_AUTO = 0,   /* cuDNN where given and able, else the fastest own kernel */
 	TS_ATTN_MMA_16 = 1, /* mma.sync, 16 query rows per warp */
 	TS_ATTN_MMA_32 = 2, /* mma.sync, 32 query rows per warp */
 	TS_ATTN_WGMMA = 3,  /* warpgroup MMA; sm_90 GPUs and -Dgpu_arch=90 builds only */
@@ -50,8 +52,8 @@ struct ts_attn_args {
  * that kernel is not built or the GPU is not sm_90, or for TS_ATTN_CUDNN
  * without a->cudnn or for a shape it does not take; TS_EDEVICE if the launch
  * fails. TS_ATTN_AUTO runs cuDNN where a->cudnn is set and takes the shape
- * (measured faster on H200: docs/PERFORMANCE.md), else the fastest own
- * kernel. */
+ * (measured faster on H100 and H200: docs/PERFORMANCE.md), else the fastest
+ * own kernel. */
 int ts_attention(const struct ts_attn_args *a, void *stream, struct ts_error *err);
 
 /* Whether TS_ATTN_WGMMA can run on the current device: the build has sm_90a
@@ -70,14 +72,35 @@ int ts_attn_cudnn_create(struct ts_attn_cudnn **out, struct ts_error *err);
  * on the context's device, after its work (and graphs using it) are done. */
 void ts_attn_cudnn_destroy(struct ts_attn_cudnn *c);
 
-/* Whether cuDNN takes a's shape: no masked pad tokens (the SDPA operation has
- * no per-chunk mask) and tokens at one stride (one SP chunk or one sample). */
+/* Whether cuDNN takes a's shape: queries at one token stride (one SP chunk
+ * or one sample). Masked pad tokens are fine: their keys are left out (see
+ * ts_attn_gather_valid_kv()). */
 bool ts_attn_cudnn_supports(const struct ts_attn_args *a);
 
+/* Whether a masks pad tokens (some key of some chunk is not valid). */
+bool ts_attn_has_padding(const struct ts_attn_args *a);
+
+/* Valid text and image keys per sample: txt_valid and img_valid clipped to
+ * [0, the chunks' text or image tokens] (counts beyond them mean "all"). */
+int64_t ts_attn_valid_txt(const struct ts_attn_args *a);
+int64_t ts_attn_valid_img(const struct ts_attn_args *a);
+
+/* Copies a's valid keys and values, per sample, into k_out and v_out as
+ * bf16 [batch][txt_valid + img_valid][heads][head_dim]: the valid text
+ * tokens in order, then the valid image tokens (attention does not depend
+ * on the order of keys). For cuDNN, whose SDPA operation cannot mask keys
+ * inside the sequence. Enqueued on `stream`; TS_EINVAL without valid keys. */
+int ts_attn_gather_valid_kv(const struct ts_attn_args *a, void *k_out, void *v_out,
+			    void *stream, struct ts_error *err);
+
 /* ts_attention() on cuDNN (a->kernel is ignored). The first call for a
- * shape builds and caches its plan (milliseconds to seconds; not capturable
- * into a CUDA graph); later calls are. TS_ERANGE when 128 shapes are cached
- * already. */
+ * shape builds and caches its plan and, for a shape with pad tokens, a buffer
+ * for the gathered valid keys and values (milliseconds to seconds, and
+ * cudaMalloc: not capturable into a CUDA graph); later calls are.
+ * TS_ENOTFOUND when cuDNN has no plan for the shape, its memory could not be
+ * had, or 128 shapes are cached already (remembered per shape: later calls
+ * return it at once); TS_EINVAL for a shape it does not take; TS_EDEVICE
+ * when cuDNN or a launch fails. */
 int ts_attention_cudnn(struct ts_attn_cudnn *c, const struct ts_attn_args *a, void *stream,
 		       struct ts_error *err);
 

@@ -49,12 +49,15 @@ static struct ts_cudnn_api api;
 static pthread_once_t api_once = PTHREAD_ONCE_INIT;
 static char api_why[256]; /* empty once the API is loaded */
 
-/* One cached plan: the shape it was built for, and the variant pack of the
- * last call (rebuilt only when the pointers or the scale change). */
+/* One cached plan: the shape it was built for (queries s_q, keys s_kv:
+ * fewer when pad keys are gathered out), and the variant pack of the last
+ * call (rebuilt only when the pointers or the scale change). */
 struct ts_cudnn_plan {
-	int64_t b, h, s, d, batch_stride;
+	int64_t b, h, s_q, s_kv, d, q_batch_stride, kv_batch_stride;
 	cudnnBackendDescriptor_t plan;
 	void *ws;
+	void *kv; /* gathered valid keys then values, for shapes with pad tokens */
+	bool refused; /* no plan could be built: TS_ENOTFOUND at once */
 	cudnnBackendDescriptor_t pack;
 	const void *pack_ptr[4];
 	float scale;
@@ -156,8 +159,10 @@ void ts_attn_cudnn_destroy(struct ts_attn_cudnn *c)
 		struct ts_cudnn_plan *p = &c->plans[i];
 		if (p->pack)
 			api.desc_destroy(p->pack);
-		api.desc_destroy(p->plan);
+		if (p->plan)
+			api.desc_destroy(p->plan);
 		cudaFree(p->ws);
+		cudaFree(p->kv);
 	}
 	api.destroy(c->handle);
 	free(c);
@@ -165,10 +170,8 @@ void ts_attn_cudnn_destroy(struct ts_attn_cudnn *c)
 
 bool ts_attn_cudnn_supports(const struct ts_attn_args *a)
 {
-	int64_t img = a->chunk_tokens - a->txt_tokens;
 	return (a->head_dim == 64 || a->head_dim == 128) &&
-	       a->txt_valid == a->chunks * a->txt_tokens && a->img_valid == a->chunks * img &&
-	       (a->chunks == 1 || a->batch == 1);
+	       ts_attn_valid_txt(a) + ts_attn_valid_img(a) >= 1 && (a->chunks == 1 || a->batch == 1);
 }
 
 /* A finalized bf16 (or by-value fp32 scalar) tensor descriptor. */
@@ -202,13 +205,18 @@ out:
 }
 
 /* The operation graph of one SDPA forward over [b][h][s][d] tensors laid out
- * as [b][s][h][d] (token stride h*d; sample stride batch_stride). */
+ * as [b][s][h][d] (token stride h*d; sample strides from p). */
 static int ts_cudnn_graph(struct ts_attn_cudnn *c, const struct ts_cudnn_plan *p,
 			  cudnnBackendDescriptor_t *graph, struct ts_error *err)
 {
-	const int64_t dims[4] = {p->b, p->h, p->s, p->d};
-	const int64_t strides[4] = {p->batch_stride, p->d, p->h * p->d, 1};
+	const int64_t q_dims[4] = {p->b, p->h, p->s_q, p->d};
+	const int64_t q_strides[4] = {p->q_batch_stride, p->d, p->h * p->d, 1};
+	const int64_t kv_dims[4] = {p->b, p->h, p->s_kv, p->d};
+	const int64_t kv_strides[4] = {p->kv_batch_stride, p->d, p->h * p->d, 1};
 	const int64_t one[4] = {1, 1, 1, 1};
+	/* Q, K, V, O, scale */
+	const int64_t *dims[5] = {q_dims, kv_dims, kv_dims, q_dims, one};
+	const int64_t *strides[5] = {q_strides, kv_strides, kv_strides, q_strides, one};
 	static const cudnnBackendAttributeName_t slot[5] = {
 		CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC, CUDNN_ATTR_OPERATION_SDPA_FWD_KDESC,
 		CUDNN_ATTR_OPERATION_SDPA_FWD_VDESC, CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC,
@@ -217,8 +225,7 @@ static int ts_cudnn_graph(struct ts_attn_cudnn *c, const struct ts_cudnn_plan *p
 	int rc = 0;
 	*graph = NULL;
 	for (int i = 0; i < 5 && !rc; i++)
-		rc = ts_cudnn_tensor(&t[i], TS_UID_Q + i, i < 4 ? dims : one, i < 4 ? strides : one,
-				     i == 4, err);
+		rc = ts_cudnn_tensor(&t[i], TS_UID_Q + i, dims[i], strides[i], i == 4, err);
 	if (rc)
 		goto out;
 	TS_DNN(api.desc_create(CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR, &op), err, rc, out);
@@ -246,7 +253,9 @@ out:
 }
 
 /* The first engine configuration of cuDNN's heuristics (mode A) whose
- * execution plan finalizes for the graph, in p->plan. */
+ * execution plan finalizes for the graph, in p->plan. The plan holds what it
+ * needs from the configuration, graph and tensors (cuDNN copies them at
+ * finalize), so only the plan outlives this call. */
 static int ts_cudnn_pick_plan(struct ts_attn_cudnn *c, cudnnBackendDescriptor_t graph,
 			      struct ts_cudnn_plan *p, struct ts_error *err)
 {
@@ -265,6 +274,13 @@ static int ts_cudnn_pick_plan(struct ts_attn_cudnn *c, cudnnBackendDescriptor_t 
 		TS_DNN(api.desc_create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfg[i]), err, rc, out);
 	TS_DNN(api.get_attr(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
 			    MAX_CFG, &ncfg, cfg), err, rc, out);
+	if (ncfg > MAX_CFG) /* the count may be of all results, not those returned */
+		ncfg = MAX_CFG;
+	if (ncfg < 1) {
+		rc = ts_err_set(err, TS_EDEVICE, "cuDNN attention: the heuristics offer no engine "
+				"for the SDPA graph");
+		goto out;
+	}
 	cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
 	for (int64_t i = 0; i < ncfg && !p->plan; i++) {
 		cudnnBackendDescriptor_t plan = NULL;
@@ -293,55 +309,109 @@ out:
 	return rc;
 }
 
-/* The cached plan for a's shape, built (with its workspace) on first use. */
-static int ts_cudnn_plan_for(struct ts_attn_cudnn *c, const struct ts_attn_args *a,
-			     struct ts_cudnn_plan **out, struct ts_error *err)
+/* The plan key of a's shape: the keys are the valid ones, gathered into a
+ * [b][valid][h][d] buffer, when a masks pad tokens. */
+static struct ts_cudnn_plan ts_cudnn_key(const struct ts_attn_args *a)
 {
-	int64_t s = (int64_t)a->chunks * a->chunk_tokens;
-	struct ts_cudnn_plan key = {a->batch, a->heads, s, a->head_dim,
-				    a->chunk_tokens * a->heads * a->head_dim, NULL, NULL, NULL,
-				    {NULL}, 0.0f};
-	for (int i = 0; i < c->nplans; i++) {
-		struct ts_cudnn_plan *p = &c->plans[i];
-		if (p->b == key.b && p->h == key.h && p->s == key.s && p->d == key.d &&
-		    p->batch_stride == key.batch_stride) {
-			*out = p;
-			return 0;
-		}
+	struct ts_cudnn_plan k;
+	memset(&k, 0, sizeof(k));
+	k.b = a->batch, k.h = a->heads, k.d = a->head_dim;
+	k.s_q = (int64_t)a->chunks * a->chunk_tokens;
+	k.q_batch_stride = a->chunk_tokens * a->heads * a->head_dim;
+	k.s_kv = ts_attn_valid_txt(a) + ts_attn_valid_img(a);
+	k.kv_batch_stride = k.s_kv == k.s_q ? k.q_batch_stride : k.s_kv * a->heads * a->head_dim;
+	return k;
+}
+
+static bool ts_cudnn_key_eq(const struct ts_cudnn_plan *x, const struct ts_cudnn_plan *y)
+{
+	return x->b == y->b && x->h == y->h && x->d == y->d && x->s_q == y->s_q &&
+	       x->s_kv == y->s_kv && x->q_batch_stride == y->q_batch_stride &&
+	       x->kv_batch_stride == y->kv_batch_stride;
+}
+
+/* cudaMalloc of n bytes into *p (n = 0: NULL), TS_EDEVICE naming what. */
+static int ts_cudnn_alloc(void **p, int64_t n, const char *what, struct ts_error *err)
+{
+	*p = NULL;
+	if (n > 0 && cudaMalloc(p, (size_t)n) != cudaSuccess) {
+		cudaGetLastError();
+		*p = NULL;
+		return ts_err_set(err, TS_EDEVICE, "cuDNN attention: no device memory for the "
+				  "%lld-byte %s", (long long)n, what);
 	}
-	if (c->nplans == TS_CUDNN_PLANS)
-		return ts_err_set(err, TS_ERANGE, "cuDNN attention: %d shapes cached, no room for "
-				  "another", TS_CUDNN_PLANS);
+	return 0;
+}
+
+/* Builds p's plan, workspace and gather buffer; on failure p holds none. */
+static int ts_cudnn_build(struct ts_attn_cudnn *c, struct ts_cudnn_plan *p, struct ts_error *err)
+{
 	cudnnBackendDescriptor_t graph;
-	int rc = ts_cudnn_graph(c, &key, &graph, err);
+	int rc = ts_cudnn_graph(c, p, &graph, err);
 	if (!rc)
-		rc = ts_cudnn_pick_plan(c, graph, &key, err);
+		rc = ts_cudnn_pick_plan(c, graph, p, err);
 	if (graph)
 		api.desc_destroy(graph);
 	if (rc)
 		return rc;
 	int64_t ws = 0, n = 0;
-	TS_DNN(api.get_attr(key.plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+	int64_t kv_bytes = p->s_kv < p->s_q ? 2 * p->b * p->s_kv * p->h * p->d * 2 : 0;
+	TS_DNN(api.get_attr(p->plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
 			    &n, &ws), err, rc, fail);
-	if (ws > 0 && cudaMalloc(&key.ws, (size_t)ws) != cudaSuccess) {
-		cudaGetLastError();
-		rc = ts_err_set(err, TS_EDEVICE, "cuDNN attention: no device memory for a %lld-byte "
-				"workspace", (long long)ws);
-		goto fail;
-	}
-	c->plans[c->nplans] = key;
-	*out = &c->plans[c->nplans++];
-	return 0;
+	rc = ts_cudnn_alloc(&p->ws, ws, "workspace", err);
+	if (!rc)
+		rc = ts_cudnn_alloc(&p->kv, kv_bytes, "buffer of gathered keys and values", err);
+	if (!rc)
+		return 0;
 fail:
-	api.desc_destroy(key.plan);
+	cudaFree(p->ws);
+	p->ws = NULL;
+	api.desc_destroy(p->plan);
+	p->plan = NULL;
 	return rc;
 }
 
-/* p's variant pack for a's pointers and scale (reused while they stay). */
-static int ts_cudnn_pack_for(struct ts_cudnn_plan *p, const struct ts_attn_args *a,
-			     struct ts_error *err)
+/* The cached plan for a's shape, built (with its workspace and gather
+ * buffer) on first use; TS_ENOTFOUND for a shape cuDNN has no plan for
+ * (then and on every later call). */
+static int ts_cudnn_plan_for(struct ts_attn_cudnn *c, const struct ts_attn_args *a,
+			     struct ts_cudnn_plan **out, struct ts_error *err)
 {
-	const void *ptr[4] = {a->q, a->k, a->v, a->o};
+	struct ts_cudnn_plan key = ts_cudnn_key(a);
+	for (int i = 0; i < c->nplans; i++) {
+		if (!ts_cudnn_key_eq(&c->plans[i], &key))
+			continue;
+		*out = &c->plans[i];
+		if (c->plans[i].refused)
+			return ts_err_set(err, TS_ENOTFOUND, "cuDNN attention: no plan for %lld x "
+					  "%lld tokens, %lld heads x %lld (found before)",
+					  (long long)key.s_q, (long long)key.s_kv,
+					  (long long)key.h, (long long)key.d);
+		return 0;
+	}
+	if (c->nplans == TS_CUDNN_PLANS)
+		return ts_err_set(err, TS_ENOTFOUND, "cuDNN attention: %d shapes cached, no room "
+				  "for another", TS_CUDNN_PLANS);
+	int rc = ts_cudnn_build(c, &key, err);
+	key.refused = rc != 0;
+	c->plans[c->nplans] = key;
+	*out = &c->plans[c->nplans++];
+	if (!rc)
+		return 0;
+	/* remembered: the heuristics are not asked again for this shape */
+	ts_err_prefix(err, "cuDNN attention: no plan for %lld x %lld tokens, %lld heads x %lld",
+		      (long long)key.s_q, (long long)key.s_kv, (long long)key.h, (long long)key.d);
+	if (err)
+		err->code = TS_ENOTFOUND;
+	return TS_ENOTFOUND;
+}
+
+/* p's variant pack for queries q, keys k, values v, output o and a's scale
+ * (reused while they stay). */
+static int ts_cudnn_pack_for(struct ts_cudnn_plan *p, const struct ts_attn_args *a,
+			     const void *k, const void *v, struct ts_error *err)
+{
+	const void *ptr[4] = {a->q, k, v, a->o};
 	if (p->pack && !memcmp(ptr, p->pack_ptr, sizeof(ptr)) && p->scale == a->scale)
 		return 0;
 	if (p->pack)
@@ -350,7 +420,7 @@ static int ts_cudnn_pack_for(struct ts_cudnn_plan *p, const struct ts_attn_args 
 	memcpy(p->pack_ptr, ptr, sizeof(ptr));
 	p->scale = a->scale;
 	/* The scale goes by value: cuDNN reads it from this host address. */
-	void *data[5] = {(void *)a->q, (void *)a->k, (void *)a->v, a->o, &p->scale};
+	void *data[5] = {(void *)a->q, (void *)k, (void *)v, a->o, &p->scale};
 	const int64_t uid[5] = {TS_UID_Q, TS_UID_K, TS_UID_V, TS_UID_O, TS_UID_SCALE};
 	int rc = 0;
 	cudnnBackendDescriptor_t pack = NULL;
@@ -375,12 +445,18 @@ int ts_attention_cudnn(struct ts_attn_cudnn *c, const struct ts_attn_args *a, vo
 		       struct ts_error *err)
 {
 	if (!ts_attn_cudnn_supports(a))
-		return ts_err_set(err, TS_EINVAL, "cuDNN attention: shape not supported (masked pad "
-				  "tokens, or several samples over several SP chunks)");
+		return ts_err_set(err, TS_EINVAL, "cuDNN attention: shape not supported (several "
+				  "samples over several SP chunks, or no valid key)");
 	struct ts_cudnn_plan *p = NULL;
 	int rc = ts_cudnn_plan_for(c, a, &p, err);
+	const void *k = a->k, *v = a->v;
+	if (!rc && p->kv) {
+		k = p->kv;
+		v = (const char *)p->kv + p->b * p->s_kv * p->h * p->d * 2;
+		rc = ts_attn_gather_valid_kv(a, (void *)k, (void *)v, stream, err);
+	}
 	if (!rc)
-		rc = ts_cudnn_pack_for(p, a, err);
+		rc = ts_cudnn_pack_for(p, a, k, v, err);
 	if (rc)
 		return rc;
 	TS_DNN(api.set_stream(c->handle, (cudaStream_t)stream), err, rc, out);

@@ -87,10 +87,11 @@ bool ts_dit_engine_graphs(const struct ts_dit_engine *e);
 
 /* Attention kernel of the steps (enum ts_attn_kernel of ts_attention.h).
  * Default TS_ATTN_AUTO: cuDNN's fused SDPA where libcudnn.so.9 (9.13 or
- * later) loaded when the engine opened and it takes the shape (no masked SP
- * pad tokens), else the fastest own kernel. TS_EINVAL for a kernel these
- * GPUs or this build can't run (the reason is in err). Call before the first
- * step: captured CUDA graphs keep the kernel they were captured with. */
+ * later) loaded when the engine opened and it takes the shape (all but a
+ * batch of several images at SP > 1), else the fastest own kernel. TS_EINVAL for a kernel these
+ * GPUs or this build can't run (the reason is in err: for cuDNN, why it did
+ * not load or start), or once a request has been opened (steps that ran and
+ * graphs captured keep their kernel). */
 int ts_dit_engine_set_attention(struct ts_dit_engine *e, int kernel, struct ts_error *err);
 int ts_dit_engine_attention(const struct ts_dit_engine *e);
 

@@ -58,8 +58,8 @@ static void ts_prof_usage(FILE *f)
 		   "  --graphs on replays each cell's step as a CUDA graph: its first warm-up\n"
 		   "  step runs eagerly and the second is captured, so it needs --warmup >= 2\n"
 		   "  --attention picks the attention kernel: auto takes cuDNN's fused SDPA where\n"
-		   "  libcudnn.so.9 loads and the shape has no masked pad tokens, else the own\n"
-		   "  wgmma kernel (H100/H200) or mma.sync one; the others force one of them\n");
+		   "  libcudnn.so.9 loads (not for several samples over several SP chunks), else\n"
+		   "  the own wgmma kernel (H100/H200) or mma.sync one; the others force one\n");
 }
 
 /* Parses "a,b,c" of positive integers into out[]. */
@@ -284,7 +284,7 @@ static void ts_prof_header(FILE *f, const struct ts_prof_opts *o, const char *gp
 	if (o->attention != TS_ATTN_AUTO)
 		fprintf(f, "# attention: %s (forced by --attention)\n", ts_attn_names[o->attention]);
 	else if (dnn)
-		fprintf(f, "# attention: auto (cuDNN fused SDPA where no pad tokens are masked, else own kernel)\n");
+		fprintf(f, "# attention: auto (cuDNN fused SDPA; own kernel for several samples over several SP chunks)\n");
 	else
 		fprintf(f, "# attention: auto (own kernels; %s)\n", why);
 	fprintf(f, "# measured %s on %d x %s; synthetic seeded bf16 weights, real shapes\n", when,

@@ -370,12 +370,18 @@ extern "C" int ts_attention(const struct ts_attn_args *a, void *stream, struct t
 		return ts_err_set(err, TS_EINVAL, "attention: head_dim %d not supported (64 or 128)",
 				  a->head_dim);
 	cudaStream_t st = (cudaStream_t)stream;
-	if (a->kernel == TS_ATTN_CUDNN || (a->kernel == TS_ATTN_AUTO && a->cudnn &&
-					   ts_attn_cudnn_supports(a))) {
+	if (a->kernel == TS_ATTN_CUDNN) {
 		if (!a->cudnn)
 			return ts_err_set(err, TS_EINVAL, "attention: TS_ATTN_CUDNN without a cuDNN "
 					  "context (ts_attn_cudnn_create)");
 		return ts_attention_cudnn(a->cudnn, a, stream, err);
+	}
+	/* AUTO: cuDNN, unless it has no plan for the shape (then an own kernel) */
+	if (a->kernel == TS_ATTN_AUTO && a->cudnn && ts_attn_cudnn_supports(a)) {
+		int rc = ts_attention_cudnn(a->cudnn, a, stream, err);
+		if (rc != TS_ENOTFOUND)
+			return rc;
+		ts_err_clear(err);
 	}
 	int kernel = a->kernel == TS_ATTN_AUTO ? ts_attention_best_kernel() : a->kernel;
 	switch (kernel * 256 + a->head_dim) {
@@ -391,6 +397,66 @@ extern "C" int ts_attention(const struct ts_attn_args *a, void *stream, struct t
 		return ts_err_set(err, TS_EINVAL, "attention: the wgmma kernel needs an sm_90 GPU "
 				  "(H100/H200) and a -Dgpu_arch=90 build");
 	return ts_attention_wgmma(a, st, err);
+}
+
+static int64_t ts_clip(int64_t v, int64_t hi)
+{
+	return v < 0 ? 0 : v > hi ? hi : v;
+}
+
+extern "C" int64_t ts_attn_valid_txt(const struct ts_attn_args *a)
+{
+	return ts_clip(a->txt_valid, a->chunks * a->txt_tokens);
+}
+
+extern "C" int64_t ts_attn_valid_img(const struct ts_attn_args *a)
+{
+	return ts_clip(a->img_valid, a->chunks * (a->chunk_tokens - a->txt_tokens));
+}
+
+extern "C" bool ts_attn_has_padding(const struct ts_attn_args *a)
+{
+	return ts_attn_valid_txt(a) + ts_attn_valid_img(a) < (int64_t)a->chunks * a->chunk_tokens;
+}
+
+/* Row `row` (0 .. valid-1) of the compacted keys is the row-th valid token:
+ * the valid text tokens in order, then the valid image tokens. One block per
+ * (row, sample) copies all heads of the token's key and value rows. */
+__global__ static void k_attn_gather_valid_kv(struct ts_attn_args a, bf16 *ko, bf16 *vo,
+					      int64_t valid)
+{
+	const int64_t row = blockIdx.x, s = blockIdx.y, img = a.chunk_tokens - a.txt_tokens;
+	int64_t c, t;
+	if (row < a.txt_valid) {
+		c = row / a.txt_tokens, t = row % a.txt_tokens;
+	} else {
+		c = (row - a.txt_valid) / img, t = a.txt_tokens + (row - a.txt_valid) % img;
+	}
+	const int64_t src = ts_attn_row(a, c * a.chunk_tokens + t, (int)s, 0);
+	const int64_t dst = (s * valid + row) * a.heads * a.head_dim;
+	const uint4 *k = (const uint4 *)((const bf16 *)a.k + src);
+	const uint4 *v = (const uint4 *)((const bf16 *)a.v + src);
+	uint4 *kd = (uint4 *)(ko + dst), *vd = (uint4 *)(vo + dst);
+	for (int i = threadIdx.x; i < a.heads * a.head_dim / 8; i += blockDim.x) {
+		kd[i] = k[i];
+		vd[i] = v[i];
+	}
+}
+
+extern "C" int ts_attn_gather_valid_kv(const struct ts_attn_args *a, void *k_out, void *v_out,
+				       void *stream, struct ts_error *err)
+{
+	struct ts_attn_args c = *a; /* valid counts clipped to the tokens there are */
+	c.txt_valid = ts_attn_valid_txt(a), c.img_valid = ts_attn_valid_img(a);
+	int64_t valid = c.txt_valid + c.img_valid;
+	if (valid < 1 || valid >= (1LL << 31) || a->batch < 1 || a->batch > 65535)
+		return ts_err_set(err, TS_EINVAL, "attention: cannot gather %lld valid keys, batch %d",
+				  (long long)valid, a->batch);
+	dim3 grid((unsigned int)valid, (unsigned int)a->batch);
+	k_attn_gather_valid_kv<<<grid, 128, 0, (cudaStream_t)stream>>>(c, (bf16 *)k_out,
+								      (bf16 *)v_out, valid);
+	TS_CUDA_LAUNCHED("k_attn_gather_valid_kv", err);
+	return 0;
 }
 
 extern "C" double ts_attention_flops(const struct ts_attn_args *a)

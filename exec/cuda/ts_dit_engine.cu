@@ -6,6 +6,7 @@
  * captured once per GPU into a CUDA graph and replayed (ts_dit.h). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,7 +67,8 @@ struct ts_dit_engine {
 	int ngroups;
 	pthread_mutex_t lock; /* guards group[], ngroups, graph[], the counters */
 	bool graphs;
-	int attn_kernel; /* enum ts_attn_kernel */
+	int attn_kernel;     /* enum ts_attn_kernel */
+	char cudnn_why[256]; /* why a GPU has no cuDNN context ("" if all have) */
 	struct ts_dit_graph graph[TS_MAX_GRAPHS];
 	uint64_t graph_clock, next_serial;
 	struct ts_dit_graph_stats gstats;
@@ -99,14 +101,26 @@ static double ts_now_ms(void)
 
 /* ---- engine ----------------------------------------------------------------- */
 
+/* cuDNN attention on GPU dev where it loads and starts; where not, the GPU
+ * runs the own kernels and e->cudnn_why keeps the reason (not an error:
+ * cuDNN is optional). */
+static void ts_gpu_open_cudnn(struct ts_dit_engine *e, int dev)
+{
+	const char *why = NULL;
+	struct ts_error derr = {0, ""};
+	if (!ts_attn_cudnn_available(&why))
+		snprintf(e->cudnn_why, sizeof(e->cudnn_why), "%s", why);
+	else if (ts_attn_cudnn_create(&e->gpu[dev].cudnn, &derr))
+		snprintf(e->cudnn_why, sizeof(e->cudnn_why), "GPU %d: %s", dev, derr.msg);
+}
+
 static int ts_gpu_open(struct ts_dit_engine *e, int dev, uint64_t seed, struct ts_error *err)
 {
 	struct ts_dit_gpu *g = &e->gpu[dev];
 	TS_CUDA(cudaSetDevice(dev), err);
 	TS_CUDA(cudaStreamCreateWithFlags(&g->st, cudaStreamNonBlocking), err);
 	TS_TRY(ts_gemm_create(&g->gemm, 32u << 20, err));
-	if (ts_attn_cudnn_available(NULL))
-		TS_TRY(ts_attn_cudnn_create(&g->cudnn, err));
+	ts_gpu_open_cudnn(e, dev);
 	TS_TRY(ts_dit_weights_create(&g->w, &e->cfg, seed, g->st, err));
 	TS_CUDA(cudaStreamSynchronize(g->st), err);
 	return 0;
@@ -313,24 +327,39 @@ extern "C" bool ts_dit_engine_graphs(const struct ts_dit_engine *e)
 	return e->graphs;
 }
 
+/* Whether every GPU of e can run the wgmma attention kernel; *bad is the
+ * first that cannot. Leaves the calling thread's current device as it was. */
+static bool ts_engine_has_wgmma(const struct ts_dit_engine *e, int *bad)
+{
+	int cur = 0;
+	bool ok = true;
+	cudaGetDevice(&cur);
+	for (int d = 0; ok && d < e->ngpus; d++) {
+		ok = cudaSetDevice(d) == cudaSuccess && ts_attention_has_wgmma();
+		*bad = d;
+	}
+	cudaSetDevice(cur);
+	cudaGetLastError();
+	return ok;
+}
+
 extern "C" int ts_dit_engine_set_attention(struct ts_dit_engine *e, int kernel,
 					   struct ts_error *err)
 {
-	const char *why = NULL;
+	int bad = 0;
 	if (kernel < TS_ATTN_AUTO || kernel > TS_ATTN_CUDNN)
 		return ts_err_set(err, TS_EINVAL, "engine: unknown attention kernel %d", kernel);
-	if (kernel == TS_ATTN_CUDNN && !e->gpu[0].cudnn)
+	/* Steps that ran (and graphs captured) used the old kernel; a key seen
+	 * eagerly would be captured next with a cuDNN plan still to build. */
+	if (e->next_serial)
+		return ts_err_set(err, TS_EINVAL, "engine: the attention kernel is chosen before "
+				  "the first request opens");
+	if (kernel == TS_ATTN_CUDNN && e->cudnn_why[0])
 		return ts_err_set(err, TS_EINVAL, "engine: cuDNN attention asked for, but %s",
-				  ts_attn_cudnn_available(&why) ? "its context is missing" : why);
-	if (kernel == TS_ATTN_WGMMA) {
-		for (int d = 0; d < e->ngpus; d++) {
-			cudaSetDevice(d);
-			if (!ts_attention_has_wgmma())
-				return ts_err_set(err, TS_EINVAL, "engine: the wgmma attention kernel "
-						  "needs sm_90 GPUs and a -Dgpu_arch=90 build "
-						  "(GPU %d)", d);
-		}
-	}
+				  e->cudnn_why);
+	if (kernel == TS_ATTN_WGMMA && !ts_engine_has_wgmma(e, &bad))
+		return ts_err_set(err, TS_EINVAL, "engine: the wgmma attention kernel needs sm_90 "
+				  "GPUs and a -Dgpu_arch=90 build (GPU %d)", bad);
 	e->attn_kernel = kernel;
 	return 0;
 }

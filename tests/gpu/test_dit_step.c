@@ -1,10 +1,12 @@
 /* test_dit_step.c: the full DiT step on one GPU: FLUX.1-dev and SD3-medium
  * latents stay finite and bounded through 50 steps, the same seed gives the
  * same bits, a batch of 2 computes sample 0 as a batch of 1 does (bf16
- * bounds), and bad requests get clear errors. */
+ * bounds), the own attention kernel gives the default's step (bf16 bounds),
+ * and bad requests get clear errors. */
 #include <string.h>
 
 #include "gpu_test.h"
+#include "ts_attention.h"
 #include "ts_dit.h"
 
 static struct ts_error err;
@@ -102,6 +104,43 @@ out:
 	free(a), free(b), free(x0), free(ab);
 }
 
+/* The attention kernel choice: an engine forced to the own wgmma kernel
+ * (or mma.sync where wgmma is not built) computes the step's update as the
+ * default (cuDNN where it loads) does, within bf16 bounds; bad or late
+ * choices are refused. */
+static void check_attention_choice(const char *model, int res)
+{
+	struct ts_dit_engine *own = NULL, *dflt = NULL;
+	struct ts_dit_request *r = NULL;
+	int64_t n = (int64_t)16 * (res / 8) * (res / 8);
+	float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+	float *x0 = malloc(sizeof(float) * n);
+	if (ts_dit_engine_open(&own, model, 1, 1234, &err) ||
+	    ts_dit_engine_open(&dflt, model, 1, 1234, &err)) {
+		TS_CHECK_MSG(0, "%s", err.msg);
+		goto out;
+	}
+	TS_CHECK(ts_dit_engine_set_attention(own, 9, &err) == TS_EINVAL);
+	int kern = ts_attention_has_wgmma() ? TS_ATTN_WGMMA : TS_ATTN_MMA_32;
+	TS_CHECK_MSG(ts_dit_engine_set_attention(own, kern, &err) == 0, "%s", err.msg);
+	TS_CHECK(ts_dit_engine_attention(own) == kern && ts_dit_engine_attention(dflt) == TS_ATTN_AUTO);
+	if (run_steps(own, res, 1, 2, a) || run_steps(dflt, res, 1, 2, b) ||
+	    run_steps(dflt, res, 1, 1, x0))
+		goto out;
+	double d = rel_delta_err(a, b, x0, n);
+	TS_CHECK_MSG(d < 3e-2, "%s %d: own kernel vs default attention: rel err of the update %g",
+		     model, res, d);
+	printf("%s %d: attention %d vs auto: update rel err %.2e\n", model, res, kern, d);
+	if (ts_dit_request_open(own, &r, res, res, 1, 50, 1, &err) == 0) {
+		TS_CHECK(ts_dit_engine_set_attention(own, TS_ATTN_AUTO, &err) == TS_EINVAL);
+		ts_dit_request_close(r);
+	}
+out:
+	ts_dit_engine_close(own);
+	ts_dit_engine_close(dflt);
+	free(a), free(b), free(x0);
+}
+
 static void check_errors(struct ts_dit_engine *e)
 {
 	struct ts_dit_request *r = NULL;
@@ -140,5 +179,6 @@ int main(void)
 			       (long long)ts_dit_param_count(ts_dit_engine_config(e)));
 		ts_dit_engine_close(e);
 	}
+	check_attention_choice("sd3-medium", 512);
 	return ts_test_result("test_dit_step");
 }

@@ -353,13 +353,81 @@ static void test_attention_case(int D, int chunks, int64_t ct, int64_t txt, int6
 
 /* cuDNN's fused attention against the same reference, where libcudnn.so.9
  * loads (TS_REQUIRE_CUDNN=1 makes its absence a failure, for GPU machines
- * that have it). Only unmasked shapes go to cuDNN; AUTO runs an own kernel
- * for a masked one. Each shape runs twice: the second call takes the cached
- * plan with new pointers. */
+ * that have it). Masked SP shapes run on gathered valid keys; several
+ * samples over several chunks are refused and AUTO runs an own kernel for
+ * them. Each shape runs twice: the second call takes the cached plan (and
+ * gather buffer) with new pointers. */
+/* Runs a (its pointers and scale) and checks o against the reference; *out
+ * is the output (NULL if the run failed). */
+static void run_checked(struct ts_attn_args *a, const float *q, const float *k, const float *v,
+			size_t n, float **out)
+{
+	*out = NULL;
+	DEV(ts_attention(a, NULL, &err));
+	DEV(ts_dev_sync(&err));
+	float *o = gt_from_dev_bf16(a->o, n);
+	double *ref = malloc(sizeof(double) * n);
+	ref_attention(a, q, k, v, ref);
+	double e = gt_rel_err(o, ref, n);
+	TS_CHECK_MSG(e < MMA_TOL, "attention kernel %d scale %g: rel err %g", a->kernel, a->scale, e);
+	free(ref);
+	*out = o;
+}
+
+/* One shape over two live sets of buffers and two scales, A B A: the cached
+ * plan's variant pack is rebuilt for new pointers and scale and each result
+ * is right; and AUTO with a cuDNN context gives TS_ATTN_CUDNN's output bit
+ * for bit (it routes there; cuDNN's forward is deterministic). */
+static void test_cudnn_pack_and_auto(void)
+{
+	const int heads = 2, D = 64;
+	const int64_t ct = 77;
+	const size_t n = (size_t)heads * ct * D;
+	float *h[2][3];
+	void *d[2][4];
+	for (int set = 0; set < 2; set++) {
+		for (int t = 0; t < 3; t++) {
+			h[set][t] = gt_random(n, 2.0f, &rng);
+			d[set][t] = gt_to_dev_bf16(h[set][t], n);
+		}
+		d[set][3] = gt_dev_poisoned(n * 2);
+	}
+	struct ts_attn_args a = {NULL, NULL, NULL, NULL, 1, heads, D, 1, ct, 0, 0, ct, 0.0f,
+				 TS_ATTN_CUDNN, cudnn_ctx};
+	float *first = NULL;
+	for (int rep = 0; rep < 3; rep++) {
+		int set = rep == 1;
+		a.q = d[set][0], a.k = d[set][1], a.v = d[set][2], a.o = d[set][3];
+		a.scale = set ? 0.2f : 0.125f;
+		float *o;
+		run_checked(&a, h[set][0], h[set][1], h[set][2], n, &o);
+		if (rep == 0)
+			first = o;
+		else
+			free(o);
+	}
+	a.q = d[0][0], a.k = d[0][1], a.v = d[0][2], a.o = d[1][3], a.scale = 0.125f;
+	a.kernel = TS_ATTN_AUTO;
+	float *autoo;
+	run_checked(&a, h[0][0], h[0][1], h[0][2], n, &autoo);
+	TS_CHECK_MSG(autoo && first && !memcmp(autoo, first, n * sizeof(float)),
+		     "AUTO did not run cuDNN (or a run failed)");
+	free(autoo), free(first);
+	for (int set = 0; set < 2; set++)
+		for (int t = 0; t < 4; t++) {
+			if (t < 3)
+				free(h[set][t]);
+			ts_dev_free(d[set][t]);
+		}
+}
+
 static void test_attention_cudnn(void)
 {
 	const char *why = NULL;
 	const char *req = getenv("TS_REQUIRE_CUDNN");
+	struct ts_attn_args none = {NULL, NULL, NULL, NULL, 1, 2, 64, 1, 8, 0, 0, 8, 0.125f,
+				    TS_ATTN_CUDNN, NULL};
+	TS_CHECK(ts_attention(&none, NULL, &err) == TS_EINVAL); /* no context */
 	if (!ts_attn_cudnn_available(&why)) {
 		TS_CHECK_MSG(!(req && !strcmp(req, "1")), "TS_REQUIRE_CUDNN=1 but %s", why);
 		printf("attention: %s; cuDNN not tested\n", why);
@@ -376,21 +444,24 @@ static void test_attention_cudnn(void)
 		test_attention_case(64, 2, 150, 17, 34, 266, 1, 2, TS_ATTN_CUDNN);
 		/* Text and image of 2 samples in one chunk. */
 		test_attention_case(64, 1, 150, 17, 17, 133, 2, 2, TS_ATTN_CUDNN);
+		/* Masked SP pad tokens (the own kernels' cases): the valid keys
+		 * are gathered, the pad ones left out. */
+		test_attention_case(128, 4, 46, 6, 21, 157, 1, 2, TS_ATTN_CUDNN);
+		test_attention_case(64, 2, 150, 17, 33, 267, 1, 2, TS_ATTN_CUDNN);
+		test_attention_case(128, 2, 340, 10, 20, 600, 1, 2, TS_ATTN_CUDNN);
+		/* One chunk with padded text: 2 samples, 5 of 17 text keys valid. */
+		test_attention_case(64, 1, 150, 17, 5, 133, 2, 2, TS_ATTN_CUDNN);
 	}
-	/* Masked pad tokens: cuDNN refuses, AUTO falls back to an own kernel. */
-	struct ts_attn_args masked = {NULL, NULL, NULL, NULL, 1, 2, 64, 2, 150, 17, 33, 267, 0.125f,
+	/* Several samples over several chunks: cuDNN refuses (no single query
+	 * stride), AUTO falls back to an own kernel. */
+	struct ts_attn_args spread = {NULL, NULL, NULL, NULL, 2, 2, 64, 2, 150, 17, 33, 267, 0.125f,
 				      TS_ATTN_CUDNN, cudnn_ctx};
-	TS_CHECK(!ts_attn_cudnn_supports(&masked));
-	TS_CHECK(ts_attention(&masked, NULL, &err) == TS_EINVAL);
-	struct ts_attn_args spread = masked; /* several samples over several chunks */
-	spread.batch = 2, spread.txt_valid = 34, spread.img_valid = 266;
 	TS_CHECK(!ts_attn_cudnn_supports(&spread));
+	TS_CHECK(ts_attention(&spread, NULL, &err) == TS_EINVAL);
 	test_attention_case(64, 2, 150, 17, 33, 267, 2, 2, TS_ATTN_AUTO);
+	test_cudnn_pack_and_auto();
 	ts_attn_cudnn_destroy(cudnn_ctx);
 	cudnn_ctx = NULL;
-	struct ts_attn_args none = masked; /* TS_ATTN_CUDNN needs a context */
-	none.cudnn = NULL, none.txt_valid = 34, none.img_valid = 266;
-	TS_CHECK(ts_attention(&none, NULL, &err) == TS_EINVAL);
 }
 
 static void test_attention(void)
@@ -416,6 +487,11 @@ static void test_attention(void)
 		test_attention_case(128, 4, 46, 6, 21, 157, 1, 2, kern);
 		test_attention_case(64, 2, 150, 17, 33, 267, 2, 2, kern);
 		test_attention_case(128, 2, 340, 10, 20, 600, 1, 2, kern);
+		/* SP layout without pad tokens (the common case), also with
+		 * whole tiles only (2 chunks x 256 = 512 tokens). */
+		test_attention_case(128, 4, 46, 6, 24, 160, 1, 2, kern);
+		test_attention_case(64, 2, 150, 17, 34, 266, 1, 2, kern);
+		test_attention_case(128, 2, 256, 16, 32, 480, 1, 2, kern);
 	}
 	test_attention_cudnn();
 	struct ts_attn_args unknown = {0};
