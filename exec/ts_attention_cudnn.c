@@ -8,6 +8,8 @@
  * for runtime-compiled engines, NVRTC) takes milliseconds to seconds, so
  * plans are cached per shape; each owns its workspace, which is never freed
  * before the context is, because captured CUDA graphs point at it. */
+#include <stddef.h>
+
 #include "ts_attention.h"
 
 #ifdef TS_HAVE_CUDNN
