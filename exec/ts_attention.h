@@ -50,8 +50,10 @@ struct ts_attn_args {
 /* Runs o = softmax(q k^T * scale + mask) v on the current device. Returns
  * TS_EINVAL for an unsupported head_dim or shape, for TS_ATTN_WGMMA where
  * that kernel is not built or the GPU is not sm_90, or for TS_ATTN_CUDNN
- * without a->cudnn or for a shape it does not take; TS_EDEVICE if the launch
- * fails. TS_ATTN_AUTO runs cuDNN where a->cudnn is set and takes the shape
+ * without a->cudnn or for a shape it does not take, TS_ENOTFOUND for
+ * TS_ATTN_CUDNN where cuDNN has no plan for the shape (see
+ * ts_attention_cudnn()); TS_EDEVICE if the launch fails. TS_ATTN_AUTO runs
+ * cuDNN where a->cudnn is set, it takes the shape and has a plan for it
  * (measured faster on H100 and H200: docs/PERFORMANCE.md), else the fastest
  * own kernel. */
 int ts_attention(const struct ts_attn_args *a, void *stream, struct ts_error *err);
@@ -76,9 +78,6 @@ void ts_attn_cudnn_destroy(struct ts_attn_cudnn *c);
  * or one sample). Masked pad tokens are fine: their keys are left out (see
  * ts_attn_gather_valid_kv()). */
 bool ts_attn_cudnn_supports(const struct ts_attn_args *a);
-
-/* Whether a masks pad tokens (some key of some chunk is not valid). */
-bool ts_attn_has_padding(const struct ts_attn_args *a);
 
 /* Valid text and image keys per sample: txt_valid and img_valid clipped to
  * [0, the chunks' text or image tokens] (counts beyond them mean "all"). */

@@ -319,7 +319,8 @@ static struct ts_cudnn_plan ts_cudnn_key(const struct ts_attn_args *a)
 	memset(&k, 0, sizeof(k));
 	k.b = a->batch, k.h = a->heads, k.d = a->head_dim;
 	k.s_q = (int64_t)a->chunks * a->chunk_tokens;
-	k.q_batch_stride = a->chunk_tokens * a->heads * a->head_dim;
+	/* one sample: any stride; the canonical one keeps shapes on one plan */
+	k.q_batch_stride = (a->batch == 1 ? k.s_q : a->chunk_tokens) * a->heads * a->head_dim;
 	k.s_kv = ts_attn_valid_txt(a) + ts_attn_valid_img(a);
 	k.kv_batch_stride = k.s_kv == k.s_q ? k.q_batch_stride : k.s_kv * a->heads * a->head_dim;
 	return k;

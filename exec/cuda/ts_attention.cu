@@ -361,7 +361,8 @@ static int ts_attention_best_kernel(void)
 extern "C" int ts_attention(const struct ts_attn_args *a, void *stream, struct ts_error *err)
 {
 	if (a->chunks < 1 || a->chunk_tokens < 1 || a->batch < 1 || a->heads < 1 ||
-	    a->batch > 65535 || a->heads > 65535 || a->txt_tokens > a->chunk_tokens ||
+	    a->batch > 65535 || a->heads > 65535 || a->txt_tokens < 0 ||
+	    a->txt_tokens > a->chunk_tokens ||
 	    (int64_t)a->chunks * a->chunk_tokens >= (1LL << 31))
 		return ts_err_set(err, TS_EINVAL, "attention: bad shape (batch %d, heads %d, chunks %d x %lld tokens, %lld text)",
 				  a->batch, a->heads, a->chunks, (long long)a->chunk_tokens,
@@ -414,10 +415,6 @@ extern "C" int64_t ts_attn_valid_img(const struct ts_attn_args *a)
 	return ts_clip(a->img_valid, a->chunks * (a->chunk_tokens - a->txt_tokens));
 }
 
-extern "C" bool ts_attn_has_padding(const struct ts_attn_args *a)
-{
-	return ts_attn_valid_txt(a) + ts_attn_valid_img(a) < (int64_t)a->chunks * a->chunk_tokens;
-}
 
 /* Row `row` (0 .. valid-1) of the compacted keys is the row-th valid token:
  * the valid text tokens in order, then the valid image tokens. One block per

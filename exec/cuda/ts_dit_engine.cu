@@ -114,6 +114,19 @@ static void ts_gpu_open_cudnn(struct ts_dit_engine *e, int dev)
 		snprintf(e->cudnn_why, sizeof(e->cudnn_why), "GPU %d: %s", dev, derr.msg);
 }
 
+/* cuDNN on all GPUs or on none: a group whose ranks ran different
+ * attention implementations would give results that depend on placement. */
+static void ts_drop_cudnn(struct ts_dit_engine *e)
+{
+	for (int dev = 0; dev < e->ngpus; dev++) {
+		if (!e->gpu[dev].cudnn)
+			continue;
+		cudaSetDevice(dev);
+		ts_attn_cudnn_destroy(e->gpu[dev].cudnn);
+		e->gpu[dev].cudnn = NULL;
+	}
+}
+
 static int ts_gpu_open(struct ts_dit_engine *e, int dev, uint64_t seed, struct ts_error *err)
 {
 	struct ts_dit_gpu *g = &e->gpu[dev];
@@ -168,6 +181,8 @@ extern "C" int ts_dit_engine_open(struct ts_dit_engine **out, const char *model,
 			goto out_close;
 		}
 	}
+	if (e->cudnn_why[0])
+		ts_drop_cudnn(e);
 	ts_enable_peers(ngpus);
 	*out = e;
 	return 0;
@@ -346,22 +361,25 @@ static bool ts_engine_has_wgmma(const struct ts_dit_engine *e, int *bad)
 extern "C" int ts_dit_engine_set_attention(struct ts_dit_engine *e, int kernel,
 					   struct ts_error *err)
 {
-	int bad = 0;
+	int bad = 0, rc = 0;
 	if (kernel < TS_ATTN_AUTO || kernel > TS_ATTN_CUDNN)
 		return ts_err_set(err, TS_EINVAL, "engine: unknown attention kernel %d", kernel);
-	/* Steps that ran (and graphs captured) used the old kernel; a key seen
-	 * eagerly would be captured next with a cuDNN plan still to build. */
-	if (e->next_serial)
-		return ts_err_set(err, TS_EINVAL, "engine: the attention kernel is chosen before "
-				  "the first request opens");
 	if (kernel == TS_ATTN_CUDNN && e->cudnn_why[0])
 		return ts_err_set(err, TS_EINVAL, "engine: cuDNN attention asked for, but %s",
 				  e->cudnn_why);
 	if (kernel == TS_ATTN_WGMMA && !ts_engine_has_wgmma(e, &bad))
 		return ts_err_set(err, TS_EINVAL, "engine: the wgmma attention kernel needs sm_90 "
 				  "GPUs and a -Dgpu_arch=90 build (GPU %d)", bad);
-	e->attn_kernel = kernel;
-	return 0;
+	/* Steps that ran (and graphs captured) used the old kernel; a key seen
+	 * eagerly would be captured next with a cuDNN plan still to build. */
+	pthread_mutex_lock(&e->lock);
+	if (e->next_serial)
+		rc = ts_err_set(err, TS_EINVAL, "engine: the attention kernel is chosen before the "
+				"first request opens");
+	else
+		e->attn_kernel = kernel;
+	pthread_mutex_unlock(&e->lock);
+	return rc;
 }
 
 extern "C" int ts_dit_engine_attention(const struct ts_dit_engine *e)

@@ -106,8 +106,10 @@ out:
 
 /* The attention kernel choice: an engine forced to the own wgmma kernel
  * (or mma.sync where wgmma is not built) computes the step's update as the
- * default (cuDNN where it loads) does, within bf16 bounds; bad or late
- * choices are refused. */
+ * default (cuDNN where it loads; TS_REQUIRE_CUDNN=1 makes its absence a
+ * failure, else the check compares a kernel with itself) does, within bf16
+ * bounds; bad choices, and any once requests have been opened, are
+ * refused. */
 static void check_attention_choice(const char *model, int res)
 {
 	struct ts_dit_engine *own = NULL, *dflt = NULL;
@@ -115,6 +117,9 @@ static void check_attention_choice(const char *model, int res)
 	int64_t n = (int64_t)16 * (res / 8) * (res / 8);
 	float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
 	float *x0 = malloc(sizeof(float) * n);
+	const char *req = getenv("TS_REQUIRE_CUDNN"), *why = NULL;
+	TS_CHECK_MSG(!(req && !strcmp(req, "1")) || ts_attn_cudnn_available(&why),
+		     "TS_REQUIRE_CUDNN=1 but %s", why);
 	if (ts_dit_engine_open(&own, model, 1, 1234, &err) ||
 	    ts_dit_engine_open(&dflt, model, 1, 1234, &err)) {
 		TS_CHECK_MSG(0, "%s", err.msg);

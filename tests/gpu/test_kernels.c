@@ -374,10 +374,11 @@ static void run_checked(struct ts_attn_args *a, const float *q, const float *k, 
 	*out = o;
 }
 
-/* One shape over two live sets of buffers and two scales, A B A: the cached
- * plan's variant pack is rebuilt for new pointers and scale and each result
- * is right; and AUTO with a cuDNN context gives TS_ATTN_CUDNN's output bit
- * for bit (it routes there; cuDNN's forward is deterministic). */
+/* One shape over two live sets of buffers and two scales, A B A and then A
+ * with B's scale: the cached plan's variant pack is rebuilt for new pointers
+ * or a new scale alone, and each result is right; and AUTO with a cuDNN
+ * context gives TS_ATTN_CUDNN's output bit for bit (it routes there;
+ * cuDNN's forward is deterministic). */
 static void test_cudnn_pack_and_auto(void)
 {
 	const int heads = 2, D = 64;
@@ -395,10 +396,10 @@ static void test_cudnn_pack_and_auto(void)
 	struct ts_attn_args a = {NULL, NULL, NULL, NULL, 1, heads, D, 1, ct, 0, 0, ct, 0.0f,
 				 TS_ATTN_CUDNN, cudnn_ctx};
 	float *first = NULL;
-	for (int rep = 0; rep < 3; rep++) {
+	for (int rep = 0; rep < 4; rep++) {
 		int set = rep == 1;
 		a.q = d[set][0], a.k = d[set][1], a.v = d[set][2], a.o = d[set][3];
-		a.scale = set ? 0.2f : 0.125f;
+		a.scale = set || rep == 3 ? 0.2f : 0.125f;
 		float *o;
 		run_checked(&a, h[set][0], h[set][1], h[set][2], n, &o);
 		if (rep == 0)
