@@ -39,8 +39,8 @@ struct ts_dit_engine;  /* weights and workspaces on ngpus GPUs, NCCL groups */
 struct ts_dit_request; /* one batch of images being denoised */
 
 /* Opens an engine on GPUs 0..ngpus-1: creates a stream, cuBLASLt context,
- * cuDNN attention context (where libcudnn.so.9 loads) and the model's
- * weights (seeded by weight_seed, identical on every GPU) on each. Weights
+ * cuDNN attention context (on every GPU where libcudnn.so.9 loads and starts
+ * on all of them, else on none) and the model's weights (seeded by weight_seed, identical on every GPU) on each. Weights
  * are generated on the GPUs, nothing is read from disk. */
 int ts_dit_engine_open(struct ts_dit_engine **out, const char *model, int ngpus,
 		       uint64_t weight_seed, struct ts_error *err);
