@@ -346,6 +346,13 @@ static int ts_cudnn_alloc(void **p, int64_t n, const char *what, struct ts_error
 	return 0;
 }
 
+/* Bytes of p's gathered keys (the values follow them in p->kv); 0 when the
+ * shape has no pad keys and nothing is gathered. */
+static int64_t ts_cudnn_gathered_bytes(const struct ts_cudnn_plan *p)
+{
+	return p->s_kv < p->s_q ? p->b * p->s_kv * p->h * p->d * 2 : 0;
+}
+
 /* Builds p's plan, workspace and gather buffer; on failure p holds none. */
 static int ts_cudnn_build(struct ts_attn_cudnn *c, struct ts_cudnn_plan *p, struct ts_error *err)
 {
@@ -358,7 +365,7 @@ static int ts_cudnn_build(struct ts_attn_cudnn *c, struct ts_cudnn_plan *p, stru
 	if (rc)
 		return rc;
 	int64_t ws = 0, n = 0;
-	int64_t kv_bytes = p->s_kv < p->s_q ? 2 * p->b * p->s_kv * p->h * p->d * 2 : 0;
+	int64_t kv_bytes = 2 * ts_cudnn_gathered_bytes(p);
 	TS_DNN(api.get_attr(p->plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
 			    &n, &ws), err, rc, fail);
 	rc = ts_cudnn_alloc(&p->ws, ws, "workspace", err);
@@ -455,7 +462,7 @@ int ts_attention_cudnn(struct ts_attn_cudnn *c, const struct ts_attn_args *a, vo
 	const void *k = a->k, *v = a->v;
 	if (!rc && p->kv) {
 		k = p->kv;
-		v = (const char *)p->kv + p->b * p->s_kv * p->h * p->d * 2;
+		v = (const char *)p->kv + ts_cudnn_gathered_bytes(p);
 		rc = ts_attn_gather_valid_kv(a, (void *)k, (void *)v, stream, err);
 	}
 	if (!rc)

@@ -350,9 +350,9 @@ extern "C" bool ts_attention_has_wgmma(void)
 #endif
 }
 
-/* The own kernel TS_ATTN_AUTO stands for (where cuDNN does not run): wgmma where it is built and the
- * GPU is sm_90 (measured faster, exec/NOTES.md), else mma.sync with 32 rows
- * per warp (faster than 16 for both head sizes). */
+/* The own kernel TS_ATTN_AUTO stands for where cuDNN does not run: wgmma
+ * where it is built and the GPU is sm_90 (measured faster, exec/NOTES.md),
+ * else mma.sync with 32 rows per warp (faster than 16 for both head sizes). */
 static int ts_attention_best_kernel(void)
 {
 	return ts_attention_has_wgmma() ? TS_ATTN_WGMMA : TS_ATTN_MMA_32;
@@ -414,7 +414,6 @@ extern "C" int64_t ts_attn_valid_img(const struct ts_attn_args *a)
 {
 	return ts_clip(a->img_valid, a->chunks * (a->chunk_tokens - a->txt_tokens));
 }
-
 
 /* Row `row` (0 .. valid-1) of the compacted keys is the row-th valid token:
  * the valid text tokens in order, then the valid image tokens. One block per
