@@ -8,6 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *ts_cli_data_dir(void)
+{
+	const char *env = getenv("TETRISERVE_DATA_DIR");
+	return env && *env ? env : TS_DATADIR;
+}
+
+const char *ts_cli_default_trace(void)
+{
+	static char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", ts_cli_data_dir(), TS_DEFAULT_TRACE_REL);
+	return path;
+}
+
+const char *ts_cli_default_profile(void)
+{
+	static char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", ts_cli_data_dir(), TS_DEFAULT_PROFILE_REL);
+	return path;
+}
+
 int ts_cli_parse_int(const char *text, long long lo, long long hi, long long *out,
 		     const char *option, struct ts_error *err)
 {

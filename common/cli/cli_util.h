@@ -4,11 +4,20 @@
 
 #include "core/ts_error.h"
 
-/* TS_DATADIR is the source tree (set by meson), so the bundled inputs are
- * found whatever the working directory. */
-#define TS_DEFAULT_TRACE TS_DATADIR "/traces/default.csv"
-#define TS_DEFAULT_PROFILE TS_DATADIR "/traces/profiles/flux-dev_H200_engine.csv"
+/* The bundled inputs, relative to the data folder (ts_cli_data_dir()). */
+#define TS_DEFAULT_TRACE_REL "traces/default.csv"
+#define TS_DEFAULT_PROFILE_REL "traces/profiles/flux-dev_H200_engine.csv"
 #define TS_DEFAULT_POLICIES "fixed-sp:1,fixed-sp:2,fixed-sp:4,rssp,tetriserve"
+
+/* The folder holding the bundled traces/ and traces/profiles/: the
+ * environment variable TETRISERVE_DATA_DIR when set and not empty, else the
+ * source tree this binary was built from (TS_DATADIR, set by meson). */
+const char *ts_cli_data_dir(void);
+
+/* The default trace and profile: ts_cli_data_dir() joined to
+ * TS_DEFAULT_TRACE_REL / TS_DEFAULT_PROFILE_REL (static buffers). */
+const char *ts_cli_default_trace(void);
+const char *ts_cli_default_profile(void);
 
 /* Parses a whole decimal integer in [lo, hi] into *out; on failure fills err
  * naming the option and returns TS_EINVAL. */

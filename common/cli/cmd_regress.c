@@ -1,38 +1,49 @@
 /* cmd_regress.c: `tetriserve regress` — guard SLO attainment in CI.
  * --record writes the configurations and SAR of completed sim runs of a
- * results file to a baseline JSON file; without it, every configuration of
- * the baseline is simulated again and compared. JSON is read with SQLite's
- * JSON functions on an in-memory database. */
+ * results file to a baseline JSON file, with the trace and profile paths
+ * relative to the baseline's folder and their content hashes; without it,
+ * every configuration of the baseline is simulated again and compared. */
 #include "cli/cmd_regress.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_util.h"
 #include "cli/sim_run.h"
-#include "core/ts_strbuf.h"
+#include "io/locate.h"
 
-#define BASELINE_MAX_BYTES (16 << 20)
+/* Version 1 stored paths as given to `sim` (relative to the working
+ * directory); version 2 stores them relative to the baseline's folder. */
+#define BASELINE_VERSION 2
 
 struct regress_args {
 	const char *db, *baseline;
 	double tolerance_pp;
-	bool record;
+	bool record, allow_improvement;
 };
 
 static void regress_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tetriserve regress --db F --baseline B.json [--tolerance PP]\n"
+		"usage: tetriserve regress --db F --baseline B.json [--tolerance PP] [--allow-improvement]\n"
 		"       tetriserve regress --db F --baseline B.json --record\n"
 		"Without --record: simulates every configuration recorded in B.json again (the new\n"
-		"runs go into F) and fails (exit 1, with a table) when a configuration's SAR drops\n"
-		"below its baseline by more than PP percentage points (default 1.0).\n"
-		"With --record: writes every completed sim run of F (configuration and SAR) to B.json.\n");
+		"runs go into F) and fails (exit 1, with a table) when a configuration's SAR moves\n"
+		"away from its baseline by more than PP percentage points (default 1.0), in either\n"
+		"direction: a rise means the code or an input changed too. --allow-improvement lets\n"
+		"a rise pass with a note. A trace or profile whose content hash differs from the\n"
+		"recorded one fails, naming both hashes.\n"
+		"With --record: writes every completed sim run of F (configuration and SAR) to B.json,\n"
+		"with trace and profile paths relative to B.json's folder. Paths that no longer\n"
+		"resolve are looked up by content hash in the bundled inputs (%s, or the folder\n"
+		"named by TETRISERVE_DATA_DIR).\n",
+		ts_cli_data_dir());
 }
 
 static int sql_fail(sqlite3 *db, const char *path, const char *what, struct ts_error *err)
@@ -41,18 +52,83 @@ static int sql_fail(sqlite3 *db, const char *path, const char *what, struct ts_e
 }
 
 static const char record_sql[] =
-	"SELECT json_object('trace', trace_name, 'trace_hash', trace_hash, 'profile', profile_name,"
-	" 'profile_hash', profile_hash, 'gpus', gpus, 'policy', policy, 'seed', seed,"
-	" 'options', json(options), 'requests', json_extract(summary, '$.requests'),"
-	" 'met', json_extract(summary, '$.met'), 'sar', json_extract(summary, '$.sar'))"
+	"SELECT trace_name, trace_hash, profile_name, profile_hash, gpus, policy, seed, options,"
+	" json_extract(summary, '$.requests'), json_extract(summary, '$.met'),"
+	" json_extract(summary, '$.sar')"
 	" FROM runs WHERE backend = 'sim' AND completed = 1 ORDER BY run_id";
+
+/* A stored input path as it is written to the baseline: relative to the
+ * baseline's folder when the file exists from here, else as stored (with a
+ * warning: regress will look it up by its hash). */
+static json_t *portable_path(const char *stored, const char *base_dir, const char *what)
+{
+	char *rel = NULL;
+	struct ts_error err = { 0 };
+	if (ts_path_relative_to(stored, base_dir, &rel, &err)) {
+		fprintf(stderr, "tetriserve regress: warning: %s %s: %s; stored as given (regress "
+			"will look it up by content hash)\n", what, stored, err.msg);
+		return json_string(stored);
+	}
+	json_t *j = json_string(rel);
+	free(rel);
+	return j;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	return t ? t : "";
+}
+
+/* One configuration of the baseline from a runs row of record_sql. */
+static json_t *config_from_row(sqlite3_stmt *st, const char *base_dir)
+{
+	json_error_t jerr;
+	json_t *options = sqlite3_column_type(st, 7) == SQLITE_NULL
+				  ? json_object()
+				  : json_loads(col_text(st, 7), 0, &jerr);
+	return json_pack("{s:o, s:s, s:o, s:s, s:i, s:s, s:I, s:o, s:I, s:I, s:f}",
+			 "trace", portable_path(col_text(st, 0), base_dir, "trace"),
+			 "trace_hash", col_text(st, 1),
+			 "profile", portable_path(col_text(st, 2), base_dir, "profile"),
+			 "profile_hash", col_text(st, 3), "gpus", sqlite3_column_int(st, 4),
+			 "policy", col_text(st, 5), "seed", (json_int_t)sqlite3_column_int64(st, 6),
+			 "options", options ? options : json_object(),
+			 "requests", (json_int_t)sqlite3_column_int64(st, 8),
+			 "met", (json_int_t)sqlite3_column_int64(st, 9), "sar", sqlite3_column_double(st, 10));
+}
+
+/* Writes the baseline: one configuration a line, so diffs stay readable. */
+static int write_baseline(const char *path, json_t *configs, struct ts_error *err)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return ts_err_set(err, TS_EIO, "%s: cannot write the baseline", path);
+	fprintf(f, "{\"version\": %d, \"configs\": [", BASELINE_VERSION);
+	size_t i;
+	json_t *c;
+	json_array_foreach(configs, i, c) {
+		char *line = json_dumps(c, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		fprintf(f, "%s\n  %s", i ? "," : "", line ? line : "null");
+		free(line);
+	}
+	fprintf(f, "\n]}\n");
+	if (fclose(f))
+		return ts_err_set(err, TS_EIO, "%s: write failed", path);
+	return 0;
+}
 
 static int record_baseline(const struct regress_args *a, struct ts_error *err)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	FILE *f = NULL;
-	int rc;
+	json_t *configs = json_array();
+	char *base_dir = ts_path_dirname(a->baseline);
+	int rc = 0, step;
+	if (!configs || !base_dir) {
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (sqlite3_open_v2(a->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		rc = sql_fail(db, a->db, "opening", err);
 		goto out;
@@ -61,108 +137,158 @@ static int record_baseline(const struct regress_args *a, struct ts_error *err)
 		rc = sql_fail(db, a->db, "reading runs", err);
 		goto out;
 	}
-	f = fopen(a->baseline, "w");
-	if (!f) {
-		rc = ts_err_set(err, TS_EIO, "%s: cannot write the baseline", a->baseline);
-		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *c = config_from_row(st, base_dir);
+		if (!c || json_array_append_new(configs, c)) {
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+			goto out;
+		}
 	}
-	fprintf(f, "{\"version\": 1, \"configs\": [");
-	long n = 0;
-	while (sqlite3_step(st) == SQLITE_ROW)
-		fprintf(f, "%s\n  %s", n++ ? "," : "", (const char *)sqlite3_column_text(st, 0));
-	fprintf(f, "\n]}\n");
-	rc = fclose(f) ? ts_err_set(err, TS_EIO, "%s: write failed", a->baseline) : 0;
-	f = NULL;
-	if (!rc && n == 0)
+	if (step != SQLITE_DONE)
+		rc = sql_fail(db, a->db, "reading runs", err);
+	else if (json_array_size(configs) == 0)
 		rc = ts_err_set(err, TS_ENOTFOUND, "%s: no completed sim runs to record", a->db);
+	else
+		rc = write_baseline(a->baseline, configs, err);
 	if (!rc)
-		printf("recorded %ld configurations from %s into %s\n", n, a->db, a->baseline);
+		printf("recorded %zu configurations from %s into %s\n", json_array_size(configs), a->db,
+		       a->baseline);
 out:
-	if (f)
-		fclose(f);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	json_decref(configs);
+	free(base_dir);
 	return rc;
 }
 
-static char *read_file(const char *path, struct ts_error *err)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		ts_err_set(err, TS_EIO, "%s: cannot open the baseline", path);
-		return NULL;
-	}
-	char *buf = malloc(BASELINE_MAX_BYTES + 1);
-	size_t n = buf ? fread(buf, 1, BASELINE_MAX_BYTES, f) : 0;
-	fclose(f);
-	if (!buf || n == BASELINE_MAX_BYTES) {
-		ts_err_set(err, TS_EINVAL, "%s: baseline larger than %d bytes", path, BASELINE_MAX_BYTES);
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-/* One configuration of the baseline, with its text fields kept alive by the
- * statement that produced them. */
+/* One configuration of the baseline. Its strings point into the baseline's
+ * JSON document; trace and profile are the resolved paths (owned). */
 struct regress_config {
 	struct ts_sim_config cfg;
-	const char *policy, *trace_hash;
+	const char *policy;
+	const char *trace_hash, *profile_hash; /* as recorded; NULL when absent */
+	char *trace, *profile;
 	double sar;
 };
 
-static const char configs_sql[] =
-	"SELECT json_extract(value, '$.trace'), json_extract(value, '$.profile'),"
-	" json_extract(value, '$.gpus'), json_extract(value, '$.policy'), json_extract(value, '$.seed'),"
-	" json_extract(value, '$.sar'), json_extract(value, '$.trace_hash'),"
-	" json_extract(value, '$.options.slo_scale'), json_extract(value, '$.options.noise'),"
-	" json_extract(value, '$.options.move_cost'), json_extract(value, '$.options.move_us'),"
-	" json_extract(value, '$.options.move_gbps'), json_extract(value, '$.options.interpolate'),"
-	" json_extract(value, '$.options.round_steps'), json_extract(value, '$.options.round_ms'),"
-	" json_extract(value, '$.options.no_placement'), json_extract(value, '$.options.no_elastic'),"
-	" json_extract(value, '$.options.no_batching'), json_extract(value, '$.options.rssp_map'),"
-	" json_extract(value, '$.options.model'), json_extract(value, '$.options.gpu_type')"
-	" FROM json_each(?1, '$.configs')";
-
-static const char *col_text(sqlite3_stmt *st, int i)
+static void regress_config_free(struct regress_config *c)
 {
-	return (const char *)sqlite3_column_text(st, i);
+	free(c->trace);
+	free(c->profile);
 }
 
-static int row_to_config(sqlite3_stmt *st, const char *path, long idx, struct regress_config *rc,
-			 struct ts_error *err)
+/* A string member of obj, or NULL. */
+static const char *member_text(const json_t *obj, const char *key)
 {
-	if (!col_text(st, 0) || !col_text(st, 1) || !col_text(st, 3) || sqlite3_column_type(st, 2) == SQLITE_NULL ||
-	    sqlite3_column_type(st, 5) == SQLITE_NULL)
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* The number member key of obj into *out when present. */
+static void member_num(const json_t *obj, const char *key, double *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (json_is_number(v))
+		*out = json_number_value(v);
+}
+
+static bool member_true(const json_t *obj, const char *key)
+{
+	return json_is_true(json_object_get(obj, key));
+}
+
+/* Simulator and policy options recorded with a run (runs.options). */
+static void apply_options(struct ts_sim_config *c, const json_t *o)
+{
+	double x = NAN;
+	member_num(o, "slo_scale", &c->slo_scale);
+	c->sim.noise = member_true(o, "noise");
+	if (json_is_false(json_object_get(o, "move_cost")))
+		c->sim.move_cost = false;
+	member_num(o, "move_us", &x);
+	if (!isnan(x))
+		c->sim.move_fixed_ns = (ts_ns)llround(x * 1e3);
+	member_num(o, "move_gbps", &c->sim.move_gbps);
+	c->interpolate = member_true(o, "interpolate");
+	x = 0;
+	member_num(o, "round_steps", &x);
+	c->env.round_steps = (int)x;
+	x = 0;
+	member_num(o, "round_ms", &x);
+	c->env.round_ns = (ts_ns)llround(x * 1e6);
+	c->env.no_placement = member_true(o, "no_placement");
+	c->env.no_elastic = member_true(o, "no_elastic");
+	c->env.no_batching = member_true(o, "no_batching");
+	c->env.rssp_map = member_text(o, "rssp_map");
+	c->model = member_text(o, "model");
+	c->gpu_type = member_text(o, "gpu_type");
+}
+
+/* Hex text of a hash, as the runs table stores it. */
+static void hash_hex(uint64_t h, char hex[17])
+{
+	snprintf(hex, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Resolves a recorded input: the stored path (relative to base_dir, or to
+ * the working directory when base_dir is NULL) when the file is there; then
+ * its content must match the recorded hash. A path that does not resolve is
+ * looked up by the recorded hash among the bundled inputs. */
+static int resolve_input(const char *stored, const char *hash, const char *base_dir,
+			 const char *what, char **out, struct ts_error *err)
+{
+	uint64_t h;
+	char hex[17];
+	int rc = ts_path_join(base_dir, stored, out, err);
+	if (rc)
+		return rc;
+	if (access(*out, F_OK) == 0) {
+		rc = ts_file_hash(*out, &h, err);
+		if (rc)
+			return rc;
+		hash_hex(h, hex);
+		if (hash && strcmp(hex, hash))
+			return ts_err_set(err, TS_EINVAL,
+					  "%s %s changed since the baseline was recorded (content hash %s, "
+					  "baseline %s): record a new baseline if the change is intended",
+					  what, *out, hex, hash);
+		return 0;
+	}
+	free(*out);
+	*out = NULL;
+	if (!hash || strlen(hash) != 16)
+		return ts_err_set(err, TS_ENOTFOUND, "%s %s not found and no content hash recorded",
+				  what, stored);
+	const char *dirs[] = { ts_cli_data_dir() };
+	char label[600];
+	snprintf(label, sizeof(label), "%s %s (not found at %s)", what, stored,
+		 base_dir ? base_dir : "the working directory");
+	return ts_locate_by_hash(strtoull(hash, NULL, 16), dirs, 1, label, out, err);
+}
+
+static int parse_config(const json_t *j, const char *path, size_t idx, const char *base_dir,
+			struct regress_config *rc, struct ts_error *err)
+{
+	memset(rc, 0, sizeof(*rc));
+	const char *trace = member_text(j, "trace"), *profile = member_text(j, "profile");
+	rc->policy = member_text(j, "policy");
+	if (!trace || !profile || !rc->policy || !json_is_integer(json_object_get(j, "gpus")) ||
+	    !json_is_number(json_object_get(j, "sar")))
 		return ts_err_set(err, TS_EPARSE,
-				  "%s: configs[%ld] needs trace, profile, gpus, policy and sar", path, idx);
+				  "%s: configs[%zu] needs trace, profile, gpus, policy and sar", path, idx);
+	rc->trace_hash = member_text(j, "trace_hash");
+	rc->profile_hash = member_text(j, "profile_hash");
+	int r = resolve_input(trace, rc->trace_hash, base_dir, "trace", &rc->trace, err);
+	if (!r)
+		r = resolve_input(profile, rc->profile_hash, base_dir, "profile", &rc->profile, err);
+	if (r)
+		return ts_err_prefix(err, "%s: configs[%zu]", path, idx);
 	struct ts_sim_config *c = &rc->cfg;
-	ts_sim_config_defaults(c, col_text(st, 0), col_text(st, 1));
-	c->gpus = sqlite3_column_int(st, 2);
-	rc->policy = col_text(st, 3);
-	c->seed = (uint64_t)sqlite3_column_int64(st, 4);
+	ts_sim_config_defaults(c, rc->trace, rc->profile);
+	c->gpus = (int)json_integer_value(json_object_get(j, "gpus"));
+	c->seed = (uint64_t)json_integer_value(json_object_get(j, "seed"));
 	c->sim.seed = c->seed;
-	rc->sar = sqlite3_column_double(st, 5);
-	rc->trace_hash = col_text(st, 6);
-	if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-		c->slo_scale = sqlite3_column_double(st, 7);
-	c->sim.noise = sqlite3_column_int(st, 8) != 0;
-	if (sqlite3_column_type(st, 9) != SQLITE_NULL)
-		c->sim.move_cost = sqlite3_column_int(st, 9) != 0;
-	if (sqlite3_column_type(st, 10) != SQLITE_NULL)
-		c->sim.move_fixed_ns = (ts_ns)llround(sqlite3_column_double(st, 10) * 1e3);
-	if (sqlite3_column_type(st, 11) != SQLITE_NULL)
-		c->sim.move_gbps = sqlite3_column_double(st, 11);
-	c->interpolate = sqlite3_column_int(st, 12) != 0;
-	c->env.round_steps = sqlite3_column_int(st, 13);
-	c->env.round_ns = (ts_ns)llround(sqlite3_column_double(st, 14) * 1e6);
-	c->env.no_placement = sqlite3_column_int(st, 15) != 0;
-	c->env.no_elastic = sqlite3_column_int(st, 16) != 0;
-	c->env.no_batching = sqlite3_column_int(st, 17) != 0;
-	c->env.rssp_map = col_text(st, 18);
-	c->model = col_text(st, 19);
-	c->gpu_type = col_text(st, 20);
+	rc->sar = json_number_value(json_object_get(j, "sar"));
+	apply_options(c, json_object_get(j, "options"));
 	return 0;
 }
 
@@ -171,16 +297,8 @@ static int rerun_config(const struct regress_config *rc, struct ts_store *store,
 			struct ts_error *err)
 {
 	struct ts_sim_inputs in;
-	int ret = ts_sim_inputs_load(&in, &rc->cfg, err);
-	if (!ret && rc->trace_hash) {
-		char hex[17];
-		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)in.trace.hash);
-		if (strcmp(hex, rc->trace_hash))
-			ret = ts_err_set(err, TS_EINVAL,
-					 "%s changed since the baseline was recorded (hash %s, baseline %s): record a new baseline",
-					 rc->cfg.trace, hex, rc->trace_hash);
-	}
 	struct ts_summary sum;
+	int ret = ts_sim_inputs_load(&in, &rc->cfg, err);
 	if (!ret)
 		ret = ts_sim_run_policy(rc->policy, &rc->cfg, &in, store, NULL, &sum, NULL, err);
 	if (!ret)
@@ -189,64 +307,115 @@ static int rerun_config(const struct regress_config *rc, struct ts_store *store,
 	return ret;
 }
 
-static void print_row(const struct regress_config *rc, double now, bool drop)
+enum verdict { V_OK, V_DROPPED, V_ROSE, V_ROSE_ALLOWED };
+
+static enum verdict judge(double baseline, double now, const struct regress_args *a)
 {
-	printf("%-22s %-28s %4d %6.2f %8.3f %8.3f %+8.2f  %s\n", rc->policy, rc->cfg.trace, rc->cfg.gpus,
-	       rc->cfg.slo_scale, rc->sar, now, 100.0 * (now - rc->sar), drop ? "DROPPED" : "ok");
+	double delta_pp = 100.0 * (now - baseline);
+	if (-delta_pp > a->tolerance_pp)
+		return V_DROPPED;
+	if (delta_pp > a->tolerance_pp)
+		return a->allow_improvement ? V_ROSE_ALLOWED : V_ROSE;
+	return V_OK;
 }
 
-static int check_baseline(const struct regress_args *a, int *dropped, struct ts_error *err)
+static void print_row(const struct regress_config *rc, const char *trace_label, double now,
+		      enum verdict v)
 {
-	char *text = read_file(a->baseline, err);
-	if (!text)
+	static const char *const word[] = { "ok", "DROPPED", "ROSE", "rose (allowed)" };
+	printf("%-22s %-28s %4d %6.2f %8.3f %8.3f %+8.2f  %s\n", rc->policy, trace_label,
+	       rc->cfg.gpus, rc->cfg.slo_scale, rc->sar, now, 100.0 * (now - rc->sar), word[v]);
+}
+
+/* The baseline document: {"version": 1 or 2, "configs": [...]}. */
+static json_t *load_baseline(const char *path, int *version, struct ts_error *err)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr);
+	if (!doc) {
+		ts_err_set(err, TS_EPARSE, "%s:%d:%d: not a baseline file: %s", path, jerr.line,
+			   jerr.column, jerr.text);
+		return NULL;
+	}
+	json_t *v = json_object_get(doc, "version");
+	*version = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+	if (*version < 1 || *version > BASELINE_VERSION ||
+	    !json_is_array(json_object_get(doc, "configs"))) {
+		ts_err_set(err, TS_EPARSE, "%s: not a baseline file (needs \"version\" 1..%d and a "
+			   "\"configs\" array)", path, BASELINE_VERSION);
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+struct tally {
+	int dropped, rose, rose_allowed;
+};
+
+static int check_one(const json_t *j, size_t idx, const struct regress_args *a, const char *base_dir,
+		     struct ts_store *store, struct tally *t, struct ts_error *err)
+{
+	struct regress_config c;
+	double now = NAN;
+	int rc = parse_config(j, a->baseline, idx, base_dir, &c, err);
+	if (!rc)
+		rc = rerun_config(&c, store, &now, err);
+	if (!rc) {
+		enum verdict v = judge(c.sar, now, a);
+		t->dropped += v == V_DROPPED;
+		t->rose += v == V_ROSE;
+		t->rose_allowed += v == V_ROSE_ALLOWED;
+		print_row(&c, member_text(j, "trace"), now, v);
+	}
+	regress_config_free(&c);
+	return rc;
+}
+
+static int check_baseline(const struct regress_args *a, struct tally *t, struct ts_error *err)
+{
+	int version;
+	json_t *doc = load_baseline(a->baseline, &version, err);
+	if (!doc)
 		return err->code;
-	sqlite3 *mem = NULL;
-	sqlite3_stmt *st = NULL;
+	json_t *configs = json_object_get(doc, "configs");
 	struct ts_store *store = NULL;
+	/* version 1 stored paths relative to the working directory */
+	char *base_dir = version >= 2 ? ts_path_dirname(a->baseline) : NULL;
 	int rc = 0;
-	sqlite3_open(":memory:", &mem);
-	if (sqlite3_prepare_v2(mem, configs_sql, -1, &st, NULL) != SQLITE_OK) {
-		rc = sql_fail(mem, a->baseline, "preparing", err);
+	if (json_array_size(configs) == 0) {
+		rc = ts_err_set(err, TS_EPARSE, "%s: no configurations", a->baseline);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 	rc = ts_store_open(&store, a->db, err);
 	if (rc)
 		goto out;
-	printf("%-22s %-28s %4s %6s %8s %8s %8s  %s\n", "policy", "trace", "gpus", "slo", "baseline", "now",
-	       "delta pp", "status");
-	long idx = 0;
-	int step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		struct regress_config c;
-		double now = NAN;
-		rc = row_to_config(st, a->baseline, idx++, &c, err);
-		if (!rc)
-			rc = rerun_config(&c, store, &now, err);
+	printf("%-22s %-28s %4s %6s %8s %8s %8s  %s\n", "policy", "trace", "gpus", "slo", "baseline",
+	       "now", "delta pp", "status");
+	size_t i;
+	json_t *j;
+	json_array_foreach(configs, i, j) {
+		rc = check_one(j, i, a, base_dir, store, t, err);
 		if (rc)
-			goto out;
-		bool drop = 100.0 * (c.sar - now) > a->tolerance_pp;
-		*dropped += drop;
-		print_row(&c, now, drop);
+			break;
 	}
-	if (step != SQLITE_DONE)
-		rc = ts_err_set(err, TS_EPARSE, "%s: not a baseline file (%s)", a->baseline, sqlite3_errmsg(mem));
-	else if (idx == 0)
-		rc = ts_err_set(err, TS_EPARSE, "%s: no configurations", a->baseline);
 out:
 	ts_store_close(store);
-	sqlite3_finalize(st);
-	sqlite3_close(mem);
-	free(text);
+	free(base_dir);
+	json_decref(doc);
 	return rc;
 }
 
 static int parse_regress_args(struct regress_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },        { "baseline", required_argument, NULL, 'b' },
-		{ "tolerance", required_argument, NULL, 't' }, { "record", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
+		{ "db", required_argument, NULL, 'd' },
+		{ "baseline", required_argument, NULL, 'b' },
+		{ "tolerance", required_argument, NULL, 't' },
+		{ "record", no_argument, NULL, 'r' },
+		{ "allow-improvement", no_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct ts_error err = { 0 };
 	*a = (struct regress_args){ .tolerance_pp = 1.0 };
@@ -258,6 +427,7 @@ static int parse_regress_args(struct regress_args *a, int argc, char **argv)
 		case 'd': a->db = optarg; break;
 		case 'b': a->baseline = optarg; break;
 		case 'r': a->record = true; break;
+		case 'i': a->allow_improvement = true; break;
 		case 't':
 			if (ts_cli_parse_double(optarg, 0, 100, &a->tolerance_pp, "--tolerance", &err)) {
 				fprintf(stderr, "tetriserve regress: %s\n", err.msg);
@@ -276,6 +446,23 @@ static int parse_regress_args(struct regress_args *a, int argc, char **argv)
 	return 0;
 }
 
+/* Exit status and closing lines of a check. */
+static int report_tally(const struct tally *t, const struct regress_args *a)
+{
+	if (t->rose_allowed)
+		printf("note: %d configuration(s) rose by more than %.2f points (allowed by "
+		       "--allow-improvement): record a new baseline to keep the gain\n",
+		       t->rose_allowed, a->tolerance_pp);
+	if (t->dropped)
+		fprintf(stderr, "tetriserve regress: %d configuration(s) dropped by more than %.2f points\n",
+			t->dropped, a->tolerance_pp);
+	if (t->rose)
+		fprintf(stderr, "tetriserve regress: %d configuration(s) rose by more than %.2f points: "
+			"a change moved the results (pass --allow-improvement if the rise is intended)\n",
+			t->rose, a->tolerance_pp);
+	return t->dropped || t->rose ? 1 : 0;
+}
+
 int ts_cmd_regress(int argc, char **argv)
 {
 	struct regress_args a;
@@ -283,16 +470,11 @@ int ts_cmd_regress(int argc, char **argv)
 	if (prc)
 		return prc == 1 ? 0 : 2;
 	struct ts_error err = { 0 };
-	int dropped = 0;
-	int rc = a.record ? record_baseline(&a, &err) : check_baseline(&a, &dropped, &err);
+	struct tally t = { 0 };
+	int rc = a.record ? record_baseline(&a, &err) : check_baseline(&a, &t, &err);
 	if (rc) {
 		fprintf(stderr, "tetriserve regress: %s\n", err.msg);
 		return 1;
 	}
-	if (dropped) {
-		fprintf(stderr, "tetriserve regress: %d configuration(s) dropped by more than %.2f points\n",
-			dropped, a.tolerance_pp);
-		return 1;
-	}
-	return 0;
+	return report_tally(&t, &a);
 }

@@ -58,7 +58,7 @@ static void sim_usage(FILE *f)
 		"  --json             print the summaries as JSON instead of the table\n"
 		"  --quiet            print nothing but errors (and --json output)\n"
 		"  --help             this text\n",
-		TS_DEFAULT_TRACE, TS_DEFAULT_PROFILE, TS_DEFAULT_POLICIES);
+		ts_cli_default_trace(), ts_cli_default_profile(), TS_DEFAULT_POLICIES);
 }
 
 enum {
@@ -156,7 +156,7 @@ static int parse_sim_args(struct sim_args *a, int argc, char **argv)
 {
 	struct ts_error err = { 0 };
 	*a = (struct sim_args){ .db = "results.db" };
-	ts_sim_config_defaults(&a->cfg, TS_DEFAULT_TRACE, TS_DEFAULT_PROFILE);
+	ts_sim_config_defaults(&a->cfg, ts_cli_default_trace(), ts_cli_default_profile());
 	snprintf(a->policies, sizeof(a->policies), "%s", TS_DEFAULT_POLICIES);
 	optind = 1;
 	opterr = 0;
