@@ -6,6 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
+# Python packages of the tests (tests/requirements.txt), when missing
+if grep -qv '^\s*\(#\|$\)' tests/requirements.txt; then
+	python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt ||
+		{ echo "run-tests.sh: pip could not install tests/requirements.txt"; echo "0 passed, 1 failed"; exit 1; }
+fi
 ./build.sh build || { echo "0 passed, 1 failed"; exit 1; }
 ./build.sh build-asan -Dcuda=disabled -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dc_args=-fno-sanitize-recover=all || { echo "0 passed, 1 failed"; exit 1; }
