@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ./build.sh build >/dev/null
-exec ./build/common/cli/tetriserve sim --db results.db "$@"
+exec ./build/tetriserve sim --db results.db "$@"

@@ -16,6 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
+#include "core/gpuset.h"
+
 /* A sleeping wait() wakes at least this often to look at the stop flag. */
 #define EXEC_POLL_NS (50 * TS_NS_PER_MS)
 #define EXEC_ABORT_AFTER_DEFAULT (10 * TS_NS_PER_S)
@@ -62,16 +65,9 @@ struct exec_backend {
 	struct exec_worker w[TS_MAX_GPUS];
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * TS_NS_PER_S + ts.tv_nsec;
-}
-
 static ts_ns exec_now(void *self)
 {
-	return mono_ns() - ((struct exec_backend *)self)->t0;
+	return ts_clock_ns() - ((struct exec_backend *)self)->t0;
 }
 
 static struct timespec abs_timespec(const struct exec_backend *b, ts_ns t)
@@ -247,7 +243,7 @@ int ts_exec_create(void **self, const struct ts_exec_config *cfg, struct ts_erro
 		free_backend(b);
 		return ts_err_set(err, TS_ENOMEM, "exec: cannot create the backend's condition variables");
 	}
-	b->t0 = mono_ns();
+	b->t0 = ts_clock_ns();
 	rc = start_workers(b, err);
 	if (rc) {
 		ts_exec_backend.close(b);
@@ -262,7 +258,7 @@ static int exec_launch(void *self, int32_t id, const struct ts_launch *l, const 
 {
 	struct exec_backend *b = self;
 	(void)v; /* the backend tracks where each latent lives itself */
-	uint64_t all = b->cfg.gpus == 64 ? ~0ULL : (1ULL << b->cfg.gpus) - 1;
+	uint64_t all = ts_gpus_all(b->cfg.gpus);
 	if (l->nreq != 1)
 		return ts_err_set(err, TS_EINVAL,
 				  "exec: batched launch of %d requests refused: the engine batches images of one "
@@ -272,12 +268,12 @@ static int exec_launch(void *self, int32_t id, const struct ts_launch *l, const 
 	    (size_t)l->req[0] >= b->cfg.trace->n)
 		return ts_err_set(err, TS_EINVAL, "exec: bad launch (request %d, GPUs 0x%llx, %d steps)",
 				  l->req[0], (unsigned long long)l->gpus, l->nsteps);
-	struct exec_worker *w = &b->w[__builtin_ctzll(l->gpus)];
+	struct exec_worker *w = &b->w[ts_gpus_first(l->gpus)];
 	int rc = 0;
 	pthread_mutex_lock(&b->mu);
 	if (w->has_cmd) {
 		rc = ts_err_set(err, TS_EINVAL, "exec: GPU %d already runs a launch",
-				__builtin_ctzll(l->gpus));
+				ts_gpus_first(l->gpus));
 		goto out_unlock;
 	}
 	if (b->inflight == 0)
@@ -342,9 +338,6 @@ static bool any_busy(const struct exec_backend *b)
 	return false;
 }
 
-/* Waits for the workers to finish their launches (they stop between steps);
- * aborts the device's collectives when one stays blocked past abort_after.
- * Caller holds b->mu. */
 /* Waits for the workers to finish their current step. When one is still
  * busy after abort_after, collectives are aborted once, and the wait goes on
  * in abort_after slices (no spinning): an aborted NCCL call returns. */
@@ -399,22 +392,21 @@ void *ts_exec_request_handle(void *self, int32_t r)
 int ts_exec_warm_comms(const struct ts_exec_device_ops *dev, void *dev_self, int gpus, double *ms,
 		       int *groups, struct ts_error *err)
 {
-	int64_t t0 = mono_ns();
+	int64_t t0 = ts_clock_ns();
 	*ms = 0;
 	*groups = 0;
 	if (!dev->warm_group)
 		return 0;
 	for (int k = 2; k <= gpus; k *= 2) {
-		uint64_t block = k == 64 ? ~0ULL : (1ULL << k) - 1;
 		for (int j = 0; j + k <= gpus; j += k) {
-			int rc = dev->warm_group(dev_self, block << j, err);
+			int rc = dev->warm_group(dev_self, ts_gpus_block(j, k), err);
 			if (rc)
 				return ts_err_prefix(err, "exec: communicator of GPUs 0x%llx",
-						     (unsigned long long)(block << j));
+						     (unsigned long long)ts_gpus_block(j, k));
 			(*groups)++;
 		}
 	}
-	*ms = (double)(mono_ns() - t0) / 1e6;
+	*ms = (double)(ts_clock_ns() - t0) / 1e6;
 	return 0;
 }
 
@@ -425,3 +417,26 @@ const struct ts_backend_ops ts_exec_backend = {
 	.wait = exec_wait,
 	.close = exec_close,
 };
+
+static int factory_create(void *ctx, const struct ts_run_inputs *in, int gpus,
+			  volatile sig_atomic_t *stop, struct ts_backend *out, struct ts_error *err)
+{
+	const struct ts_exec_factory_ctx *x = ctx;
+	struct ts_exec_config cfg = { .dev = x->dev, .dev_self = x->dev_self, .trace = &in->trace,
+				      .gpus = gpus, .stop = stop };
+	out->ops = &ts_exec_backend;
+	return ts_exec_create(&out->self, &cfg, err);
+}
+
+static int factory_describe(void *ctx, json_t *options)
+{
+	const struct ts_exec_factory_ctx *x = ctx;
+	return ts_run_options_add(options, json_pack("{s:i, s:b}", "warmup_steps", x->warmup_steps,
+						     "warm_comms", x->warm_comms));
+}
+
+struct ts_backend_factory ts_exec_factory(struct ts_exec_factory_ctx *ctx)
+{
+	return (struct ts_backend_factory){ .name = "exec", .create = factory_create,
+					    .describe = factory_describe, .ctx = ctx };
+}

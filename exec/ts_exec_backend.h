@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include "driver/backend.h"
+#include "driver/run.h"
 #include "io/trace.h"
 
 /* What the backend asks of a device. Each request handle is used by one
@@ -64,5 +65,15 @@ void *ts_exec_request_handle(void *self, int32_t r);
  * time, *groups the number of sets. */
 int ts_exec_warm_comms(const struct ts_exec_device_ops *dev, void *dev_self, int gpus, double *ms,
 		       int *groups, struct ts_error *err);
+
+/* The executor as the run module's backend factory (name "exec"): each
+ * run gets a fresh backend (its clock starts then) over ctx's device. */
+struct ts_exec_factory_ctx {
+	const struct ts_exec_device_ops *dev;
+	void *dev_self;
+	int warmup_steps;   /* what the command did before the runs, recorded with each */
+	bool warm_comms;
+};
+struct ts_backend_factory ts_exec_factory(struct ts_exec_factory_ctx *ctx);
 
 #endif

@@ -6,12 +6,19 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "event_heap.h"
+#include "core/gpuset.h"
+#include "core/heap.h"
+
+/* Times of a launch in flight: its end is the key of its heap node. */
+struct sim_launch {
+	ts_ns start, steps_start;
+};
 
 struct sim {
 	struct ts_sim_opts o;
 	const struct ts_classes *cls;
-	struct ts_event_heap heap;
+	struct ts_heap events;                     /* key: end time, val: launch id */
+	struct sim_launch launch[TS_MAX_GPUS];     /* by launch id (the driver's slots) */
 	gsl_rng *rng;
 	ts_ns now;
 };
@@ -55,16 +62,30 @@ static ts_ns sim_now(void *self)
 	return ((struct sim *)self)->now;
 }
 
-/* Time of n steps. With noise the sum of n independent N(T, (cv T)^2) steps
- * is drawn at once as N(nT, n (cv T)^2), clipped at half the mean. */
-static ts_ns steps_time(struct sim *s, const struct ts_class *c, int bi, int d, int n)
+/* Time of n steps of mean `step` and coefficient of variation cv. With
+ * noise the sum of n independent N(T, (cv T)^2) steps is drawn at once as
+ * N(nT, n (cv T)^2), clipped at half the mean. */
+static ts_ns steps_time(struct sim *s, ts_ns step, double cv, int n)
 {
-	double mean = (double)c->step[bi][d] * n;
-	if (!s->o.noise || c->cv[bi][d] <= 0)
+	double mean = (double)step * n;
+	if (!s->o.noise || cv <= 0)
 		return (ts_ns)mean;
-	double sd = c->cv[bi][d] * (double)c->step[bi][d] * sqrt((double)n);
+	double sd = cv * (double)step * sqrt((double)n);
 	double t = mean + gsl_ran_gaussian_ziggurat(s->rng, sd);
 	return (ts_ns)(t < 0.5 * mean ? 0.5 * mean : t);
+}
+
+/* The latent is on every GPU of a request's last set, so only GPUs outside
+ * it need a copy: running on a subset moves nothing. */
+static ts_ns move_time(const struct sim *s, const struct ts_launch *l, const struct ts_sched_view *v)
+{
+	const struct ts_request *q = &v->req[l->req[0]];
+	for (int i = 0; i < l->nreq; i++) {
+		uint64_t prev = v->st[l->req[i]].gpus;
+		if (prev && (l->gpus & ~prev))
+			return ts_sim_move_ns(&s->o, q->height, q->width);
+	}
+	return 0;
 }
 
 static int sim_launch(void *self, int32_t id, const struct ts_launch *l,
@@ -72,21 +93,15 @@ static int sim_launch(void *self, int32_t id, const struct ts_launch *l,
 {
 	struct sim *s = self;
 	const struct ts_request *q = &v->req[l->req[0]];
-	const struct ts_class *c = &s->cls->cls[q->cls];
-	int d = ts_deg_index(ts_popcount64(l->gpus));
-	int bi = ts_deg_index(l->nreq);
-	ts_ns move = 0;
-	/* the latent is on every GPU of the request's last set, so only GPUs
-	 * outside it need a copy: running on a subset moves nothing */
-	for (int i = 0; i < l->nreq; i++) {
-		uint64_t prev = v->st[l->req[i]].gpus;
-		if (prev && (l->gpus & ~prev))
-			move = ts_sim_move_ns(&s->o, q->height, q->width);
-	}
-	ts_ns steps_start = s->now + move;
-	struct ts_event ev = { .t = steps_start + steps_time(s, c, bi, d, l->nsteps), .id = id,
-			       .start = s->now, .steps_start = steps_start };
-	if (ts_event_heap_push(&s->heap, ev))
+	int k = ts_gpus_count(l->gpus);
+	ts_ns step = ts_class_step(s->cls, q->cls, k, l->nreq);
+	if (id < 0 || id >= TS_MAX_GPUS || step <= 0)
+		return ts_err_set(err, TS_EINVAL, "sim: launch %d of request %lld at sp %d batch %d: no step time",
+				  id, (long long)q->id, k, l->nreq);
+	double cv = s->cls->cls[q->cls].cv[ts_deg_index(l->nreq)][ts_deg_index(k)];
+	ts_ns steps_start = s->now + move_time(s, l, v);
+	s->launch[id] = (struct sim_launch){ .start = s->now, .steps_start = steps_start };
+	if (ts_heap_push(&s->events, steps_start + steps_time(s, step, cv, l->nsteps), id))
 		return ts_err_set(err, TS_ENOMEM, "out of memory in the event heap");
 	return 0;
 }
@@ -95,13 +110,14 @@ static int sim_wait(void *self, ts_ns until, struct ts_completion *c, struct ts_
 {
 	struct sim *s = self;
 	(void)err;
-	const struct ts_event *top = ts_event_heap_peek(&s->heap);
-	if (top && top->t <= until) {
-		struct ts_event ev;
-		ts_event_heap_pop(&s->heap, &ev);
-		s->now = ev.t;
-		*c = (struct ts_completion){ .launch_id = ev.id, .start = ev.start,
-					     .steps_start = ev.steps_start, .end = ev.t };
+	const struct ts_heap_node *top = ts_heap_peek(&s->events);
+	if (top && top->key <= until) {
+		struct ts_heap_node ev;
+		ts_heap_pop(&s->events, &ev);
+		s->now = ev.key;
+		const struct sim_launch *x = &s->launch[ev.val];
+		*c = (struct ts_completion){ .launch_id = (int32_t)ev.val, .start = x->start,
+					     .steps_start = x->steps_start, .end = ev.key };
 		return 1;
 	}
 	if (until != INT64_MAX && until > s->now)
@@ -114,7 +130,7 @@ static void sim_close(void *self)
 	struct sim *s = self;
 	if (!s)
 		return;
-	ts_event_heap_free(&s->heap);
+	ts_heap_free(&s->events);
 	gsl_rng_free(s->rng);
 	free(s);
 }
@@ -126,3 +142,38 @@ const struct ts_backend_ops ts_sim_backend = {
 	.wait = sim_wait,
 	.close = sim_close,
 };
+
+static int factory_create(void *ctx, const struct ts_run_inputs *in, int gpus,
+			  volatile sig_atomic_t *stop, struct ts_backend *out, struct ts_error *err)
+{
+	(void)gpus, (void)stop;
+	out->ops = &ts_sim_backend;
+	return ts_sim_create(&out->self, ctx, &in->cls, err);
+}
+
+static int factory_describe(void *ctx, json_t *options)
+{
+	const struct ts_sim_opts *o = ctx;
+	return ts_run_options_add(options, json_pack("{s:b, s:b, s:f, s:f}", "noise", o->noise, "move_cost",
+						     o->move_cost, "move_us", (double)o->move_fixed_ns / 1e3,
+						     "move_gbps", o->move_gbps));
+}
+
+struct ts_backend_factory ts_sim_factory(const struct ts_sim_opts *o)
+{
+	return (struct ts_backend_factory){ .name = "sim", .create = factory_create,
+					    .describe = factory_describe, .ctx = (void *)o };
+}
+
+void ts_sim_opts_from_json(struct ts_sim_opts *o, const json_t *options)
+{
+	const json_t *v;
+	if (json_is_boolean(v = json_object_get(options, "noise")))
+		o->noise = json_is_true(v);
+	if (json_is_boolean(v = json_object_get(options, "move_cost")))
+		o->move_cost = json_is_true(v);
+	if (json_is_number(v = json_object_get(options, "move_us")))
+		o->move_fixed_ns = (ts_ns)llround(json_number_value(v) * 1e3);
+	if (json_is_number(v = json_object_get(options, "move_gbps")))
+		o->move_gbps = json_number_value(v);
+}

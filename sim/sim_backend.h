@@ -7,7 +7,10 @@
 #ifndef TS_SIM_BACKEND_H
 #define TS_SIM_BACKEND_H
 
+#include <jansson.h>
+
 #include "driver/backend.h"
+#include "driver/run.h"
 
 struct ts_sim_opts {
 	bool noise;            /* draw launch times around the mean using the profile's CV */
@@ -31,5 +34,15 @@ int ts_sim_create(void **self, const struct ts_sim_opts *o, const struct ts_clas
 
 /* The ops table; close() frees what ts_sim_create() made. */
 extern const struct ts_backend_ops ts_sim_backend;
+
+/* The simulator as the run module's backend factory (name "sim"): each run
+ * gets a fresh simulator with options *o (not copied: must outlive the
+ * factory's use); its options go into the run's options as noise,
+ * move_cost, move_us and move_gbps. */
+struct ts_backend_factory ts_sim_factory(const struct ts_sim_opts *o);
+
+/* Reads the simulator's options back from a run's options object (as
+ * ts_sim_factory's describe wrote them; absent members keep *o's values). */
+void ts_sim_opts_from_json(struct ts_sim_opts *o, const json_t *options);
 
 #endif

@@ -3,13 +3,12 @@
 
 #include <getopt.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_util.h"
-#include "report/run_reader.h"
+#include "report/stored_run.h"
 
 enum report_format { FMT_TABLE, FMT_CSV, FMT_MARKDOWN, FMT_JSON };
 
@@ -114,8 +113,9 @@ static void print_row(FILE *f, enum report_format fmt, const struct ts_stored_ru
 	const struct ts_summary *s = &r->sum;
 	if (fmt == FMT_MARKDOWN)
 		fprintf(f, "| ");
-	fprintf(f, "%*lld%s%-*s%s%-*s%s%*d%s%*lld%s%*lld", w ? 4 : 0, (long long)r->run_id, sep,
-		w ? 7 : 0, r->backend, sep, w ? 22 : 0, r->policy, sep, w ? 4 : 0, r->gpus, sep,
+	fprintf(f, "%*lld%s%-*s%s%-*s%s%*d%s%*lld%s%*lld", w ? 4 : 0, (long long)r->row.run_id, sep,
+		w ? 7 : 0, ts_text(r->row.backend), sep, w ? 22 : 0, ts_text(r->row.policy), sep,
+		w ? 4 : 0, r->row.gpus, sep,
 		w ? 6 : 0, (long long)s->requests, sep, w ? 6 : 0, (long long)s->met);
 	print_cell_num(f, fmt, sep, s->sar, 6, 3);
 	for (int i = 0; i < nk; i++)
@@ -125,35 +125,45 @@ static void print_row(FILE *f, enum report_format fmt, const struct ts_stored_ru
 	print_cell_num(f, fmt, sep, s->lat_p99_s, 8, 3);
 	/* a run with no segments (e.g. a profile run) has no utilisation */
 	print_cell_num(f, fmt, sep, s->makespan_s > 0 ? s->gpu_util : NAN, 6, 3);
-	fprintf(f, "%s%*s", sep, w ? 9 : 0, r->completed ? "yes" : "no");
+	fprintf(f, "%s%*s", sep, w ? 9 : 0, r->row.completed ? "yes" : "no");
 	fprintf(f, fmt == FMT_MARKDOWN ? " |\n" : "\n");
 }
 
-static void print_json(FILE *f, const struct ts_stored_run *runs, size_t n)
+/* One JSON object a run: its identity, then its summary. */
+static int print_json(FILE *f, const struct ts_stored_run *runs, size_t n)
 {
-	static char buf[8192];
-	fprintf(f, "[");
-	for (size_t i = 0; i < n; i++) {
-		ts_summary_json(&runs[i].sum, runs[i].policy, buf, sizeof(buf));
-		/* splice run identity into the summary object */
-		fprintf(f, "%s{\"run_id\":%lld,\"backend\":\"%s\",\"gpus\":%d,\"completed\":%s,%s", i ? "," : "",
-			(long long)runs[i].run_id, runs[i].backend, runs[i].gpus,
-			runs[i].completed ? "true" : "false", buf + 1);
+	json_t *all = json_array();
+	for (size_t i = 0; all && i < n; i++) {
+		const struct ts_run_row *row = &runs[i].row;
+		json_t *o = json_pack("{s:I, s:s?, s:i, s:b}", "run_id", (json_int_t)row->run_id,
+				      "backend", row->backend, "gpus", row->gpus, "completed", row->completed);
+		json_t *sum = ts_summary_to_json(&runs[i].sum, row->policy);
+		if (!o || !sum || json_object_update(o, sum) || json_array_append_new(all, o)) {
+			json_decref(o);
+			json_decref(sum);
+			json_decref(all);
+			return TS_ENOMEM;
+		}
+		json_decref(sum);
 	}
-	fprintf(f, "]\n");
+	char *text = ts_json_text(all);
+	if (!text)
+		return TS_ENOMEM;
+	fprintf(f, "%s\n", text);
+	free(text);
+	return 0;
 }
 
-static void print_report(const struct ts_stored_run *runs, size_t n, enum report_format fmt)
+static int print_report(const struct ts_stored_run *runs, size_t n, enum report_format fmt)
 {
-	if (fmt == FMT_JSON) {
-		print_json(stdout, runs, n);
-		return;
-	}
+	if (fmt == FMT_JSON)
+		return print_json(stdout, runs, n);
 	struct res_key keys[TS_SUMMARY_MAX_RES];
 	int nk = collect_resolutions(runs, n, keys, TS_SUMMARY_MAX_RES);
 	print_header(stdout, fmt, keys, nk);
 	for (size_t i = 0; i < n; i++)
 		print_row(stdout, fmt, &runs[i], keys, nk);
+	return 0;
 }
 
 static int parse_format(const char *s, enum report_format *fmt)
@@ -169,74 +179,93 @@ static int parse_format(const char *s, enum report_format *fmt)
 
 #define REPORT_MAX_RUNS 4096
 
-int ts_cmd_report(int argc, char **argv)
+struct report_args {
+	const char *db;
+	enum report_format fmt;
+	int64_t *ids; /* --run/--compare, else NULL: every run */
+	size_t n;
+};
+
+/* Returns 0 to report, 1 when --help was printed, 2 on bad usage. */
+static int parse_report_args(struct report_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },   { "run", required_argument, NULL, 'r' },
 		{ "compare", required_argument, NULL, 'c' }, { "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
-	const char *db_path = NULL, *ids_text = NULL;
-	enum report_format fmt = FMT_TABLE;
+	const char *ids_text = NULL;
 	int opt;
+	*a = (struct report_args){ .fmt = FMT_TABLE };
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'd': db_path = optarg; break;
-		case 'r':
-		case 'c': ids_text = optarg; break;
-		case 'f':
-			if (parse_format(optarg, &fmt)) {
-				fprintf(stderr, "tetriserve report: --format must be table, csv, markdown or json, not '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'h': report_usage(stdout); return 0;
-		default:
+		if (opt == 'd') {
+			a->db = optarg;
+		} else if (opt == 'r' || opt == 'c') {
+			ids_text = optarg;
+		} else if (opt == 'f' && parse_format(optarg, &a->fmt)) {
+			fprintf(stderr, "tetriserve report: --format must be table, csv, markdown or json, not '%s'\n", optarg);
+			return 2;
+		} else if (opt == 'h') {
+			report_usage(stdout);
+			return 1;
+		} else if (opt != 'f') {
 			return ts_cli_bad_option("tetriserve report", argv);
 		}
 	}
-	if (!db_path) {
+	if (!a->db) {
 		fprintf(stderr, "tetriserve report: --db is required (see --help)\n");
 		return 2;
 	}
-	int64_t *ids = NULL;
-	size_t n = 0;
-	struct ts_error err = { 0 };
-	sqlite3 *db = NULL;
+	if (!ids_text)
+		return 0;
+	a->ids = malloc(REPORT_MAX_RUNS * sizeof(*a->ids));
+	int k = a->ids ? parse_ids(ids_text, a->ids, REPORT_MAX_RUNS) : -1;
+	if (k > 0) {
+		a->n = (size_t)k;
+		return 0;
+	}
+	fprintf(stderr, "tetriserve report: run ids must be positive numbers separated by commas, got '%s'\n",
+		ids_text);
+	free(a->ids);
+	return 2;
+}
+
+/* Loads the runs a names (every run of the file without --run) and prints them. */
+static int report(struct report_args *a, struct ts_error *err)
+{
+	struct ts_reader *db = NULL;
 	struct ts_stored_run *runs = NULL;
-	int status = 1;
-	if (ids_text) {
-		ids = malloc(REPORT_MAX_RUNS * sizeof(*ids));
-		int k = ids ? parse_ids(ids_text, ids, REPORT_MAX_RUNS) : -1;
-		if (k <= 0) {
-			fprintf(stderr, "tetriserve report: run ids must be positive numbers separated by commas, got '%s'\n",
-				ids_text);
-			free(ids);
-			return 2;
-		}
-		n = (size_t)k;
-	}
-	if (ts_reader_open(&db, db_path, &err))
-		goto out;
-	if (!ids_text && ts_reader_run_ids(db, db_path, &ids, &n, &err))
-		goto out;
-	runs = calloc(n ? n : 1, sizeof(*runs));
-	if (!runs) {
-		ts_err_set(&err, TS_ENOMEM, "out of memory for %zu runs", n);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (ts_reader_load(db, db_path, ids[i], &runs[i], &err))
-			goto out;
-	print_report(runs, n, fmt);
-	status = 0;
-out:
-	if (status)
-		fprintf(stderr, "tetriserve report: %s\n", err.msg);
+	size_t loaded = 0;
+	int rc = ts_reader_open(&db, a->db, err);
+	if (!rc && !a->ids)
+		rc = ts_reader_run_ids(db, &a->ids, &a->n, err);
+	if (!rc && !(runs = calloc(a->n ? a->n : 1, sizeof(*runs))))
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory for %zu runs", a->n);
+	for (; !rc && loaded < a->n; loaded++)
+		rc = ts_stored_run_load(db, a->ids[loaded], &runs[loaded], err);
+	if (!rc && print_report(runs, a->n, a->fmt))
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < loaded; i++)
+		ts_stored_run_free(&runs[i]);
 	free(runs);
-	free(ids);
-	sqlite3_close(db);
-	return status;
+	ts_reader_close(db);
+	return rc;
+}
+
+int ts_cmd_report(int argc, char **argv)
+{
+	struct report_args a;
+	struct ts_error err = { 0 };
+	int prc = parse_report_args(&a, argc, argv);
+	if (prc)
+		return prc == 1 ? 0 : 2;
+	int rc = report(&a, &err);
+	free(a.ids);
+	if (rc) {
+		fprintf(stderr, "tetriserve report: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
 }

@@ -1,70 +1,134 @@
 /* cmd_timeline.c: `tetriserve timeline` — a run's segments as Chrome
  * trace-event JSON (viewable in Perfetto or chrome://tracing): one track per
  * GPU, one slice per segment on each GPU of its set, labelled with request,
- * resolution and degree. Works for sim and exec runs alike. */
+ * resolution and degree. Works for sim and exec runs alike. The document is
+ * streamed, one event at a time, so a run of millions of segments needs no
+ * more memory than its request sizes. */
 #include "cli/cmd_timeline.h"
 
 #include <getopt.h>
-#include <sqlite3.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/cli_util.h"
-#include "report/run_reader.h"
+#include "core/gpuset.h"
+#include "report/stored_run.h"
 
-static const char segments_sql[] =
-	"SELECT s.request_id, s.kind, s.gpus, s.degree, s.first_step, s.nsteps, s.batch, s.start_ns,"
-	" s.end_ns, r.height, r.width FROM segments s LEFT JOIN requests r"
-	" ON r.run_id = s.run_id AND r.request_id = s.request_id"
-	" WHERE s.run_id = ?1 ORDER BY s.start_ns, s.request_id";
+/* Request sizes by id, for the slice labels. */
+struct sizes {
+	struct ts_request_row *row;
+	size_t n, cap;
+};
 
-static void print_track_names(FILE *f, int gpus)
+static int add_size(void *ctx, const struct ts_request_row *row, struct ts_error *err)
 {
-	for (int g = 0; g < gpus; g++)
-		fprintf(f, "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"args\":{\"name\":\"GPU %d\"}}",
-			g ? ",\n" : "", g, g);
+	struct sizes *s = ctx;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 256;
+		struct ts_request_row *p = realloc(s->row, cap * sizeof(*p));
+		if (!p)
+			return ts_err_set(err, TS_ENOMEM, "out of memory reading requests");
+		s->row = p;
+		s->cap = cap;
+	}
+	s->row[s->n++] = *row;
+	return 0;
 }
+
+static int by_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct ts_request_row *)a)->request_id;
+	int64_t y = ((const struct ts_request_row *)b)->request_id;
+	return (x > y) - (x < y);
+}
+
+static const struct ts_request_row *find_size(const struct sizes *s, int64_t id)
+{
+	struct ts_request_row key = { .request_id = id };
+	return bsearch(&key, s->row, s->n, sizeof(*s->row), by_id);
+}
+
+/* Prints one event object, preceded by ",\n" unless it is the first. */
+static int print_event(json_t *ev, bool *first)
+{
+	char *text = ts_json_text(ev);
+	if (!text)
+		return TS_ENOMEM;
+	printf("%s%s", *first ? "" : ",\n", text);
+	*first = false;
+	free(text);
+	return 0;
+}
+
+static int print_track_names(int gpus, bool *first)
+{
+	for (int g = 0; g < gpus; g++) {
+		char name[16];
+		snprintf(name, sizeof(name), "GPU %d", g);
+		int rc = print_event(json_pack("{s:s, s:s, s:i, s:i, s:{s:s}}", "name", "thread_name", "ph",
+					       "M", "pid", 1, "tid", g, "args", "name", name), first);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+struct timeline {
+	struct sizes sizes;
+	bool first;
+};
 
 /* One complete event ("ph":"X") per GPU of the segment; times in us. */
-static void print_segment(FILE *f, sqlite3_stmt *st, int gpus)
+static int print_segment(void *ctx, const struct ts_segment *seg, struct ts_error *err)
 {
-	long long req = sqlite3_column_int64(st, 0);
-	const char *kind = (const char *)sqlite3_column_text(st, 1);
-	uint64_t mask = (uint64_t)sqlite3_column_int64(st, 2);
-	int degree = sqlite3_column_int(st, 3), first = sqlite3_column_int(st, 4);
-	int nsteps = sqlite3_column_int(st, 5), batch = sqlite3_column_int(st, 6);
-	double start_us = (double)sqlite3_column_int64(st, 7) / 1e3;
-	double dur_us = (double)(sqlite3_column_int64(st, 8) - sqlite3_column_int64(st, 7)) / 1e3;
-	int h = sqlite3_column_int(st, 9), w = sqlite3_column_int(st, 10);
-	for (int g = 0; g < gpus && g < 64; g++) {
-		if (!(mask >> g & 1))
-			continue;
-		fprintf(f,
-			",\n{\"name\":\"r%lld %dx%d sp%d%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":1,\"tid\":%d,"
-			"\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"request\":%lld,\"steps\":\"%d-%d\",\"batch\":%d}}",
-			req, h, w, degree, kind[0] == 'm' ? " move" : "", kind, g, start_us, dur_us, req,
-			first, first + nsteps - 1, batch);
+	struct timeline *tl = ctx;
+	const struct ts_request_row *q = find_size(&tl->sizes, seg->request_id);
+	bool move = seg->kind == TS_SEG_MOVE;
+	char name[96], steps[32];
+	snprintf(name, sizeof(name), "r%lld %dx%d sp%d%s", (long long)seg->request_id, q ? q->height : 0,
+		 q ? q->width : 0, ts_gpus_count(seg->gpus), move ? " move" : "");
+	snprintf(steps, sizeof(steps), "%d-%d", seg->first_step, seg->first_step + seg->nsteps - 1);
+	for (uint64_t set = seg->gpus; set; set &= set - 1) {
+		json_t *ev = json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:{s:I, s:s, s:i}}", "name", name,
+				       "cat", move ? "move" : "steps", "ph", "X", "pid", 1, "tid",
+				       ts_gpus_first(set), "ts", (double)seg->start / 1e3, "dur",
+				       (double)(seg->end - seg->start) / 1e3, "args", "request",
+				       (json_int_t)seg->request_id, "steps", steps, "batch", seg->batch);
+		if (print_event(ev, &tl->first))
+			return ts_err_set(err, TS_ENOMEM, "out of memory");
 	}
+	return 0;
 }
 
-static int write_timeline(sqlite3 *db, const char *path, int64_t run, struct ts_error *err)
+static int write_timeline(struct ts_reader *db, int64_t run, struct ts_error *err)
 {
-	struct ts_stored_run r;
-	int rc = ts_reader_load(db, path, run, &r, err);
+	struct ts_run_row row;
+	struct timeline tl = { .first = true };
+	int rc = ts_reader_run(db, run, &row, err);
 	if (rc)
 		return rc;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, segments_sql, -1, &st, NULL) != SQLITE_OK)
-		return ts_err_set(err, TS_EIO, "%s: reading segments: %s", path, sqlite3_errmsg(db));
-	sqlite3_bind_int64(st, 1, run);
-	printf("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"run\":%lld,\"backend\":\"%s\",\"policy\":\"%s\"},\n"
-	       "\"traceEvents\":[\n", (long long)run, r.backend, r.policy);
-	print_track_names(stdout, r.gpus);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		print_segment(stdout, st, r.gpus);
-	printf("\n]}\n");
-	sqlite3_finalize(st);
-	return 0;
+	rc = ts_reader_each_request(db, run, add_size, &tl.sizes, err);
+	if (rc)
+		goto out;
+	qsort(tl.sizes.row, tl.sizes.n, sizeof(*tl.sizes.row), by_id);
+	char *head = ts_json_text(json_pack("{s:I, s:s?, s:s?}", "run", (json_int_t)run, "backend",
+					    row.backend, "policy", row.policy));
+	if (!head) {
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	printf("{\"displayTimeUnit\":\"ms\",\"otherData\":%s,\n\"traceEvents\":[\n", head);
+	free(head);
+	rc = print_track_names(row.gpus, &tl.first) ? ts_err_set(err, TS_ENOMEM, "out of memory") : 0;
+	if (!rc)
+		rc = ts_reader_each_segment(db, run, TS_SEG_BY_START, print_segment, &tl, err);
+	if (!rc) /* a failed read leaves the document unclosed: never a valid but short file */
+		printf("\n]}\n");
+out:
+	free(tl.sizes.row);
+	ts_run_row_free(&row);
+	return rc;
 }
 
 int ts_cmd_timeline(int argc, char **argv)
@@ -100,11 +164,11 @@ int ts_cmd_timeline(int argc, char **argv)
 		fprintf(stderr, "tetriserve timeline: --db and --run are required (see --help)\n");
 		return 2;
 	}
-	sqlite3 *db = NULL;
+	struct ts_reader *db = NULL;
 	int rc = ts_reader_open(&db, db_path, &err);
 	if (!rc)
-		rc = write_timeline(db, db_path, run, &err);
-	sqlite3_close(db);
+		rc = write_timeline(db, run, &err);
+	ts_reader_close(db);
 	if (rc) {
 		fprintf(stderr, "tetriserve timeline: %s\n", err.msg);
 		return 1;

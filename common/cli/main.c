@@ -1,37 +1,35 @@
-/* main.c: the `tetriserve` command: dispatches to its sub-commands. */
+/* main.c: the `tetriserve` command: finds the sub-command in the tables the
+ * folders contribute (cli/command.h) and runs it. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cmd_merge.h"
-#include "cli/cmd_regress.h"
-#include "cli/cmd_report.h"
-#include "cli/cmd_sim.h"
-#include "cli/cmd_timeline.h"
-#include "cli/cmd_validate.h"
-#include "cli/cmd_trace.h"
-#ifdef TS_HAVE_EXEC
-#include "ts_exec_cmd.h"
-#include "ts_profile_cmd.h"
-#endif
+#include "cli/command.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tetriserve <command> [options]\n\n"
-		"commands:\n"
-		"  sim        replay a trace on the simulated GPU cluster (tetriserve sim --help)\n"
-		"  trace gen  generate a request trace (tetriserve trace gen --help)\n"
-		"  trace stats  arrival rate, resolution mix and SLOs of a trace file\n"
-		"  report     summarise and compare stored runs (tetriserve report --help)\n"
-		"  regress    rerun recorded configurations and fail when SAR drops (--help)\n"
-		"  merge      combine results files without duplicate runs (--help)\n"
-		"  timeline   a run's segments as Chrome trace-event JSON for Perfetto (--help)\n"
-		"  validate   how far a simulated run was from a hardware run (--help)\n"
-#ifdef TS_HAVE_EXEC
-		"  profile    measure step latencies on this machine's GPUs (tetriserve profile --help)\n"
-		"  exec       serve a trace on this machine's GPUs under policies (tetriserve exec --help)\n"
-#endif
-		"  --version  print the version\n");
+	fprintf(f, "usage: tetriserve <command> [options]   (tetriserve <command> --help)\n\ncommands:\n");
+	for (int t = 0; ts_command_tables[t]; t++)
+		for (const struct ts_command *c = ts_command_tables[t]; c->name; c++)
+			fprintf(f, "  %-10s %s%s\n", c->name, c->summary, c->run ? "" : " (not in this build)");
+	fprintf(f, "  --version  print the version\n");
+}
+
+static const struct ts_command *find_command(const char *name)
+{
+	for (int t = 0; ts_command_tables[t]; t++)
+		for (const struct ts_command *c = ts_command_tables[t]; c->name; c++)
+			if (!strcmp(c->name, name))
+				return c;
+	return NULL;
+}
+
+/* A command this build lacks: say why; --help is answered on stdout with 0. */
+static int unavailable(const struct ts_command *c, int argc, char **argv)
+{
+	bool help = argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+	fprintf(help ? stdout : stderr, "tetriserve %s: %s\n", c->name, c->unavailable);
+	return help ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -44,27 +42,13 @@ int main(int argc, char **argv)
 		printf("tetriserve %s\n", TS_VERSION);
 		return 0;
 	}
-	if (!strcmp(argv[1], "sim"))
-		return ts_cmd_sim(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "trace"))
-		return ts_cmd_trace(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "report"))
-		return ts_cmd_report(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "regress"))
-		return ts_cmd_regress(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "merge"))
-		return ts_cmd_merge(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "timeline"))
-		return ts_cmd_timeline(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "validate"))
-		return ts_cmd_validate(argc - 1, argv + 1);
-#ifdef TS_HAVE_EXEC
-	if (!strcmp(argv[1], "profile"))
-		return ts_cmd_profile(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "exec"))
-		return ts_cmd_exec(argc - 1, argv + 1);
-#endif
-	fprintf(stderr, "tetriserve: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return 2;
+	const struct ts_command *c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "tetriserve: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	if (!c->run)
+		return unavailable(c, argc - 1, argv + 1);
+	return c->run(argc - 1, argv + 1);
 }

@@ -96,12 +96,6 @@ struct ts_round_rec {
 	int64_t plan_wall_ns; /* host time spent inside the policy's plan call */
 };
 
-/* Number of GPUs in a mask. */
-static inline int ts_popcount64(uint64_t m)
-{
-	return __builtin_popcountll(m);
-}
-
 /* Degree index of a power-of-two degree k (1 -> 0, 2 -> 1, ...); -1 if k is
  * not a power of two in 1..64. */
 static inline int ts_deg_index(int k)

@@ -33,6 +33,13 @@ struct ts_backend_ops {
 	void (*close)(void *self);
 };
 
+/* A backend: its ops and its state, as one object (as SQLite passes a
+ * file with its methods table). */
+struct ts_backend {
+	const struct ts_backend_ops *ops;
+	void *self;
+};
+
 /* Where results go while a run proceeds. Any entry may be NULL. */
 struct ts_sink_ops {
 	int (*segment)(void *self, const struct ts_segment *s, struct ts_error *err);

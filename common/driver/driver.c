@@ -4,9 +4,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "sched/queue.h"
+#include "core/clock.h"
+#include "core/gpuset.h"
 
 /* A launch in flight; at most one per GPU, so TS_MAX_GPUS slots suffice. */
 struct inflight {
@@ -27,13 +27,6 @@ struct driver {
 	int32_t inflight;
 	ts_ns wake_at;
 };
-
-static int64_t host_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * TS_NS_PER_S + ts.tv_nsec;
-}
 
 static int check_request(const struct driver *d, const struct ts_launch *l, int i, struct ts_error *err)
 {
@@ -70,8 +63,8 @@ static int check_launch(const struct driver *d, const struct ts_launch *l, uint6
 			struct ts_error *err)
 {
 	const struct ts_sched_view *v = &d->view;
-	int k = ts_popcount64(l->gpus);
-	if (ts_deg_index(k) < 0 || (l->gpus & ~ts_all_gpus(v->gpus)))
+	int k = ts_gpus_count(l->gpus);
+	if (ts_deg_index(k) < 0 || (l->gpus & ~ts_gpus_all(v->gpus)))
 		return ts_err_set(err, TS_EPOLICY,
 				  "launch GPU set 0x%llx is not a power-of-two set of GPUs 0..%d",
 				  (unsigned long long)l->gpus, v->gpus - 1);
@@ -110,10 +103,10 @@ static int start_launch(struct driver *d, const struct ts_launch *l, struct ts_e
 	if (rc)
 		return rc;
 	int32_t id = alloc_slot(d);
-	rc = cfg->backend->launch(cfg->backend_self, id, l, &d->view, err);
+	rc = cfg->backend.ops->launch(cfg->backend.self, id, l, &d->view, err);
 	if (rc)
 		return rc;
-	ts_ns step = ts_class_step(cfg->cls, d->view.req[l->req[0]].cls, ts_popcount64(l->gpus), l->nreq);
+	ts_ns step = ts_class_step(cfg->cls, d->view.req[l->req[0]].cls, ts_gpus_count(l->gpus), l->nreq);
 	ts_ns due = d->view.now + step * l->nsteps;
 	for (int i = 0; i < l->nreq; i++) {
 		struct ts_req_state *s = &d->res->st[l->req[i]];
@@ -171,7 +164,7 @@ static int finish_launch(struct driver *d, const struct ts_completion *c, ts_ns 
 	d->slot[c->launch_id].used = false;
 	d->view.busy &= ~l.gpus;
 	d->inflight--;
-	d->res->busy_gpu_ns += (int64_t)ts_popcount64(l.gpus) * (c->end - c->start);
+	d->res->busy_gpu_ns += (int64_t)ts_gpus_count(l.gpus) * (c->end - c->start);
 	if (c->end > d->res->makespan)
 		d->res->makespan = c->end;
 	for (int i = 0; i < l.nreq; i++) {
@@ -194,8 +187,8 @@ static int finish_launch(struct driver *d, const struct ts_completion *c, ts_ns 
 					return rc;
 			}
 		}
-		if (cfg->policy->on_launch_end)
-			cfg->policy->on_launch_end(cfg->policy_self, &d->view, r);
+		if (cfg->policy.ops->on_launch_end)
+			cfg->policy.ops->on_launch_end(cfg->policy.self, &d->view, r);
 	}
 	return 0;
 }
@@ -206,8 +199,8 @@ static void admit_arrivals(struct driver *d)
 	while (d->next_arrival < d->view.nreq && d->view.req[d->next_arrival].arrival <= d->view.now) {
 		int32_t r = (int32_t)d->next_arrival++;
 		d->active++;
-		if (cfg->policy->on_arrival)
-			cfg->policy->on_arrival(cfg->policy_self, &d->view, r);
+		if (cfg->policy.ops->on_arrival)
+			cfg->policy.ops->on_arrival(cfg->policy.self, &d->view, r);
 	}
 }
 
@@ -217,18 +210,18 @@ static int run_plan(struct driver *d, struct ts_error *err)
 	d->plan.n = 0;
 	d->plan.wake_at = -1;
 	d->plan.round = false;
-	int64_t t0 = host_ns();
-	int rc = cfg->policy->plan(cfg->policy_self, &d->view, &d->plan, err);
-	int64_t plan_ns = host_ns() - t0;
+	int64_t t0 = ts_clock_ns();
+	int rc = cfg->policy.ops->plan(cfg->policy.self, &d->view, &d->plan, err);
+	int64_t plan_ns = ts_clock_ns() - t0;
 	d->res->plan_calls++;
 	if (rc)
-		return ts_err_prefix(err, "policy %s at t=%.6f s", cfg->policy->name,
+		return ts_err_prefix(err, "policy %s at t=%.6f s", cfg->policy.ops->name,
 				     ts_ns_to_s(d->view.now));
 	d->wake_at = d->plan.wake_at;
 	for (int32_t i = 0; i < d->plan.n; i++) {
 		rc = start_launch(d, &d->plan.launch[i], err);
 		if (rc)
-			return ts_err_prefix(err, "policy %s at t=%.6f s", cfg->policy->name,
+			return ts_err_prefix(err, "policy %s at t=%.6f s", cfg->policy.ops->name,
 					     ts_ns_to_s(d->view.now));
 	}
 	if (d->plan.round) {
@@ -278,9 +271,9 @@ static int drain_completions(struct driver *d, ts_ns until, struct ts_error *err
 	const struct ts_driver_config *cfg = d->cfg;
 	struct ts_completion c;
 	ts_ns due = INT64_MIN;
-	int rc = cfg->backend->wait(cfg->backend_self, until, &c, err);
+	int rc = cfg->backend.ops->wait(cfg->backend.self, until, &c, err);
 	while (rc == 1) {
-		d->view.now = cfg->backend->now(cfg->backend_self);
+		d->view.now = cfg->backend.ops->now(cfg->backend.self);
 		rc = finish_launch(d, &c, &due, err);
 		if (rc)
 			return rc;
@@ -289,10 +282,10 @@ static int drain_completions(struct driver *d, ts_ns until, struct ts_error *err
 		ts_ns settle = settle_until(d, due), stop = next_deadline(d);
 		if (settle > stop)
 			settle = stop; /* an arrival or the policy's timer ends settling */
-		rc = cfg->backend->wait(cfg->backend_self, settle > d->view.now ? settle : d->view.now,
+		rc = cfg->backend.ops->wait(cfg->backend.self, settle > d->view.now ? settle : d->view.now,
 					&c, err);
 	}
-	d->view.now = cfg->backend->now(cfg->backend_self);
+	d->view.now = cfg->backend.ops->now(cfg->backend.self);
 	return rc;
 }
 
@@ -313,7 +306,7 @@ static int driver_loop(struct driver *d, struct ts_error *err)
 		if (d->inflight == 0 && until == INT64_MAX)
 			return ts_err_set(err, TS_EPOLICY,
 					  "policy %s left %lld requests waiting with every GPU idle and no timer at t=%.6f s",
-					  cfg->policy->name, (long long)d->active, ts_ns_to_s(d->view.now));
+					  cfg->policy.ops->name, (long long)d->active, ts_ns_to_s(d->view.now));
 		rc = drain_completions(d, until, err);
 		if (rc < 0)
 			return rc;
@@ -336,7 +329,7 @@ int ts_driver_run(const struct ts_driver_config *cfg, struct ts_run_result *res,
 	struct driver d = {
 		.cfg = cfg,
 		.res = res,
-		.view = { .now = cfg->backend->now(cfg->backend_self), .gpus = cfg->gpus,
+		.view = { .now = cfg->backend.ops->now(cfg->backend.self), .gpus = cfg->gpus,
 			  .req = cfg->trace->req, .st = res->st, .cls = cfg->cls, .nreq = n },
 		.wake_at = -1,
 	};

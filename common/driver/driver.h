@@ -14,10 +14,8 @@ struct ts_driver_config {
 	const struct ts_trace *trace;
 	const struct ts_classes *cls;
 	int gpus;                               /* 1..64 */
-	const struct ts_policy_ops *policy;
-	void *policy_self;                      /* from policy->init() */
-	const struct ts_backend_ops *backend;
-	void *backend_self;
+	struct ts_policy policy;                /* built (ts_policy_build) */
+	struct ts_backend backend;
 	const struct ts_sink_ops *sink;         /* may be NULL */
 	void *sink_self;
 	volatile sig_atomic_t *stop;            /* when set (e.g. by SIGINT), the run ends with TS_EINTR; may be NULL */

@@ -1,8 +1,7 @@
 /* summary.c: run summaries (see summary.h). */
 #include "report/summary.h"
 
-#include "core/ts_strbuf.h"
-
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +16,7 @@ double ts_percentile_sorted(const double *v, size_t n, double p)
 {
 	if (n == 0)
 		return NAN;
-	double pos = p / 100.0 * (double)(n - 1);
-	size_t lo = (size_t)floor(pos);
-	size_t hi = lo + 1 < n ? lo + 1 : lo;
-	double frac = pos - (double)lo;
-	return v[lo] + (v[hi] - v[lo]) * frac;
+	return gsl_stats_quantile_from_sorted_data(v, 1, n, p / 100.0);
 }
 
 static struct ts_res_summary *res_slot(struct ts_summary *s, int32_t h, int32_t w)
@@ -86,37 +81,44 @@ int ts_summary_compute(struct ts_summary *s, const struct ts_trace *t,
 	return 0;
 }
 
-int ts_summary_json(const struct ts_summary *s, const char *policy, char *buf, size_t size)
+/* JSON null for a NaN (no finished request), else the number. */
+static json_t *num_or_null(double x)
 {
-	struct ts_strbuf sb = ts_strbuf_init(buf, size);
-	ts_strbuf_printf(&sb, "{\"policy\":");
-	ts_strbuf_json_str(&sb, policy);
-	ts_strbuf_printf(&sb, ",\"requests\":%lld,\"finished\":%lld,\"met\":%lld,\"sar\":",
-			 (long long)s->requests, (long long)s->finished, (long long)s->met);
-	ts_strbuf_json_num(&sb, s->sar);
-	ts_strbuf_printf(&sb, ",\"sar_by_resolution\":{");
-	for (int i = 0; i < s->nres; i++) {
-		ts_strbuf_printf(&sb, "%s\"%dx%d\":{\"requests\":%lld,\"met\":%lld,\"sar\":", i ? "," : "",
-				 s->res[i].height, s->res[i].width, (long long)s->res[i].requests,
-				 (long long)s->res[i].met);
-		ts_strbuf_json_num(&sb, s->res[i].sar);
-		ts_strbuf_printf(&sb, "}");
+	return isfinite(x) ? json_real(x) : json_null();
+}
+
+static json_t *by_resolution_json(const struct ts_summary *s)
+{
+	json_t *obj = json_object();
+	for (int i = 0; obj && i < s->nres; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "%dx%d", s->res[i].height, s->res[i].width);
+		json_object_set_new(obj, name, json_pack("{s:I, s:I, s:o}", "requests",
+							 (json_int_t)s->res[i].requests, "met",
+							 (json_int_t)s->res[i].met, "sar",
+							 num_or_null(s->res[i].sar)));
 	}
-	ts_strbuf_printf(&sb, "},\"latency_s\":{\"p50\":");
-	ts_strbuf_json_num(&sb, s->lat_p50_s);
-	ts_strbuf_printf(&sb, ",\"p95\":");
-	ts_strbuf_json_num(&sb, s->lat_p95_s);
-	ts_strbuf_printf(&sb, ",\"p99\":");
-	ts_strbuf_json_num(&sb, s->lat_p99_s);
-	ts_strbuf_printf(&sb, ",\"mean\":");
-	ts_strbuf_json_num(&sb, s->lat_mean_s);
-	ts_strbuf_printf(&sb, "},\"gpu_utilisation\":");
-	ts_strbuf_json_num(&sb, s->gpu_util);
-	ts_strbuf_printf(&sb, ",\"makespan_s\":");
-	ts_strbuf_json_num(&sb, s->makespan_s);
-	ts_strbuf_printf(&sb, ",\"launches\":%lld,\"latent_moves\":%lld,\"rounds\":%lld}",
-			 (long long)s->launches, (long long)s->moves, (long long)s->rounds);
-	return (int)sb.len;
+	return obj;
+}
+
+json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy)
+{
+	return json_pack("{s:s?, s:I, s:I, s:I, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:I, s:I, s:I}",
+			 "policy", policy, "requests", (json_int_t)s->requests, "finished",
+			 (json_int_t)s->finished, "met", (json_int_t)s->met, "sar", num_or_null(s->sar),
+			 "sar_by_resolution", by_resolution_json(s), "latency_s", "p50",
+			 num_or_null(s->lat_p50_s), "p95", num_or_null(s->lat_p95_s), "p99",
+			 num_or_null(s->lat_p99_s), "mean", num_or_null(s->lat_mean_s),
+			 "gpu_utilisation", num_or_null(s->gpu_util), "makespan_s",
+			 num_or_null(s->makespan_s), "launches", (json_int_t)s->launches,
+			 "latent_moves", (json_int_t)s->moves, "rounds", (json_int_t)s->rounds);
+}
+
+char *ts_json_text(json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+	json_decref(j);
+	return text;
 }
 
 void ts_summary_print_header(FILE *f, const struct ts_summary *s)

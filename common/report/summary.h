@@ -3,6 +3,7 @@
 #ifndef TS_SUMMARY_H
 #define TS_SUMMARY_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "driver/driver.h"
@@ -35,12 +36,19 @@ int ts_summary_compute(struct ts_summary *s, const struct ts_trace *t,
 		       const struct ts_run_result *res, int gpus, struct ts_error *err);
 
 /* p-th percentile (0..100) of sorted values v[0..n-1] by linear
- * interpolation; NaN when n == 0. */
+ * interpolation between closest ranks (GSL's quantile, numpy's default);
+ * NaN when n == 0. */
 double ts_percentile_sorted(const double *v, size_t n, double p);
 
-/* Writes s as one JSON object (no trailing newline) into buf; returns the
- * length that the full text needs (snprintf semantics). */
-int ts_summary_json(const struct ts_summary *s, const char *policy, char *buf, size_t size);
+/* s as a JSON object (policy, requests, finished, met, sar,
+ * sar_by_resolution, latency_s, gpu_utilisation, makespan_s, launches,
+ * latent_moves, rounds; NaN figures as null); a new reference, NULL when
+ * out of memory. */
+json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy);
+
+/* The compact text of j (numbers to 17 significant digits), malloc'ed;
+ * takes j's reference (NULL j gives NULL, as does out of memory). */
+char *ts_json_text(json_t *j);
 
 /* Prints the header of the comparison table. */
 void ts_summary_print_header(FILE *f, const struct ts_summary *s);

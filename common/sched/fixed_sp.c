@@ -1,100 +1,99 @@
-/* fixed_sp.c: the fixed-degree baselines fixed-sp:K (FCFS) and edf-fixed:K (EDF). */
-#include <stdio.h>
+/* fixed_sp.c: the fixed-degree baseline fixed-sp:K (and its alias edf-fixed:K). */
+#include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "core/gpuset.h"
+#include "core/heap.h"
 #include "sched/baselines.h"
 #include "sched/queue.h"
 
-struct fixed_sp {
-	int k;
-	int gpus;
-	bool edf;
-	struct ts_fifo fifo;   /* FCFS order (fixed-sp) */
-	struct ts_rheap heap;  /* deadline order (edf-fixed) */
-	int oom;               /* a queue push failed; reported at the next plan */
-	char desc[96];
+enum fixed_order { ORDER_FCFS, ORDER_EDF };
+
+struct fixed_opts {
+	int degree;
+	int order;
 };
 
-int ts_parse_degree(const char *text, int gpus, const char *what, struct ts_error *err)
+static const char *const order_names[] = { "fcfs", "edf", NULL };
+
+static const struct ts_policy_option fixed_options[] = {
+	{ .key = "degree", .kind = TS_OPT_INT, .offset = offsetof(struct fixed_opts, degree), .min = 1,
+	  .max = TS_MAX_GPUS, .positional = true,
+	  .help = "GPUs of every request: a power of two no larger than the node" },
+	{ .key = "order", .kind = TS_OPT_CHOICE, .offset = offsetof(struct fixed_opts, order),
+	  .choices = order_names, .def = "fcfs",
+	  .help = "queue order: arrival (fcfs) or earliest deadline first (edf; ties by arrival)" },
+	{ 0 },
+};
+
+struct fixed_sp {
+	struct fixed_opts o;
+	int gpus;
+	struct ts_fifo fifo;   /* order=fcfs */
+	struct ts_heap heap;   /* order=edf: key deadline, sequence request index */
+	int oom;               /* a queue push failed; reported at the next plan */
+	char *desc;
+};
+
+static int fixed_check(const struct fixed_opts *o, int gpus, struct ts_error *err)
 {
-	char *end = NULL;
-	long k = text ? strtol(text, &end, 10) : 0;
-	if (!text || end == text || *end != '\0' || k < 1 || k > gpus || ts_deg_index((int)k) < 0)
+	if (o->degree == 0)
+		return ts_err_set(err, TS_EINVAL, "fixed-sp needs a degree: fixed-sp:K (K = 1, 2, 4, ... <= %d)",
+				  gpus);
+	if (o->degree > gpus || ts_deg_index(o->degree) < 0)
 		return ts_err_set(err, TS_EINVAL,
-				  "%s needs a degree that is a power of two between 1 and the GPU count (%d); got '%s'",
-				  what, gpus, text ? text : "");
-	return (int)k;
-}
-
-int ts_plan_whole_request(struct ts_plan *out, const struct ts_sched_view *v, int32_t r,
-			  uint64_t gpus, struct ts_error *err)
-{
-	struct ts_launch l = { .nreq = 1, .req = { r }, .gpus = gpus,
-			       .nsteps = v->req[r].steps - v->st[r].steps_done };
-	return ts_plan_push(out, &l, err);
-}
-
-int ts_require_degree_all(const struct ts_classes *cs, int k, struct ts_error *err)
-{
-	for (int32_t c = 0; c < cs->n; c++) {
-		int rc = ts_classes_require(cs, c, k, err);
-		if (rc)
-			return rc;
-	}
+				  "fixed-sp: degree %d is not a power of two between 1 and the GPU count (%d)",
+				  o->degree, gpus);
 	return 0;
 }
 
-static int fixed_init_common(void **self, const char *params, const struct ts_policy_env *env,
-			     bool edf, struct ts_error *err)
+static int fixed_init(void **self, const char *params, const struct ts_policy_env *env,
+		      struct ts_error *err)
 {
-	const char *name = edf ? "edf-fixed:K" : "fixed-sp:K";
-	int k = ts_parse_degree(params, env->gpus, name, err);
-	if (k < 0)
-		return k;
-	int rc = ts_require_degree_all(env->cls, k, err);
-	if (rc)
-		return rc;
 	struct fixed_sp *p = calloc(1, sizeof(*p));
 	if (!p)
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
-	p->k = k;
-	p->gpus = env->gpus;
-	p->edf = edf;
-	snprintf(p->desc, sizeof(p->desc), "{\"degree\":%d,\"groups\":%d,\"queue\":\"%s\"}", k,
-		 env->gpus / k, edf ? "edf" : "fcfs");
+	int rc = ts_spec_parse_options("fixed-sp", fixed_options, params, &p->o, err);
+	if (!rc)
+		rc = fixed_check(&p->o, env->gpus, err);
+	if (!rc)
+		rc = ts_require_degree_all(env->cls, p->o.degree, err);
+	if (!rc) {
+		p->gpus = env->gpus;
+		p->desc = ts_policy_describe_json(fixed_options, &p->o,
+						  json_pack("{s:i}", "groups", env->gpus / p->o.degree));
+		if (!p->desc)
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+	}
+	if (rc) {
+		free(p);
+		return rc;
+	}
 	*self = p;
 	return 0;
-}
-
-static int fixed_sp_init(void **self, const char *params, const struct ts_policy_env *env,
-			 struct ts_error *err)
-{
-	return fixed_init_common(self, params, env, false, err);
-}
-
-static int edf_fixed_init(void **self, const char *params, const struct ts_policy_env *env,
-			  struct ts_error *err)
-{
-	return fixed_init_common(self, params, env, true, err);
 }
 
 static void fixed_on_arrival(void *self, const struct ts_sched_view *v, int32_t r)
 {
 	struct fixed_sp *p = self;
-	int rc = p->edf ? ts_rheap_push(&p->heap, v->req[r].deadline, r) : ts_fifo_push(&p->fifo, r);
+	int rc = p->o.order == ORDER_EDF ? ts_heap_push_seq(&p->heap, v->req[r].deadline, (uint64_t)r, r)
+					 : ts_fifo_push(&p->fifo, r);
 	if (rc)
 		p->oom = 1;
 }
 
 static bool fixed_queue_empty(const struct fixed_sp *p)
 {
-	return p->edf ? p->heap.len == 0 : p->fifo.len == 0;
+	return p->o.order == ORDER_EDF ? p->heap.len == 0 : p->fifo.len == 0;
 }
 
 static int32_t fixed_queue_pop(struct fixed_sp *p)
 {
-	return p->edf ? ts_rheap_pop(&p->heap).r : ts_fifo_pop(&p->fifo);
+	struct ts_heap_node n;
+	if (p->o.order != ORDER_EDF)
+		return ts_fifo_pop(&p->fifo);
+	ts_heap_pop(&p->heap, &n);
+	return (int32_t)n.val;
 }
 
 static int fixed_plan(void *self, const struct ts_sched_view *v, struct ts_plan *out,
@@ -106,7 +105,7 @@ static int fixed_plan(void *self, const struct ts_sched_view *v, struct ts_plan 
 	uint64_t busy = v->busy;
 	out->wake_at = -1;
 	while (!fixed_queue_empty(p)) {
-		uint64_t block = ts_free_aligned_block(busy, p->gpus, p->k);
+		uint64_t block = ts_gpus_find_free_block(busy, p->gpus, p->o.degree);
 		if (!block)
 			break;
 		int rc = ts_plan_whole_request(out, v, fixed_queue_pop(p), block, err);
@@ -128,22 +127,16 @@ static void fixed_close(void *self)
 	if (!p)
 		return;
 	ts_fifo_free(&p->fifo);
-	ts_rheap_free(&p->heap);
+	ts_heap_free(&p->heap);
+	free(p->desc);
 	free(p);
 }
 
 const struct ts_policy_ops ts_policy_fixed_sp = {
 	.name = "fixed-sp",
-	.init = fixed_sp_init,
-	.on_arrival = fixed_on_arrival,
-	.plan = fixed_plan,
-	.describe = fixed_describe,
-	.close = fixed_close,
-};
-
-const struct ts_policy_ops ts_policy_edf_fixed = {
-	.name = "edf-fixed",
-	.init = edf_fixed_init,
+	.summary = "every request on K GPUs for all its steps, N/K groups serving one queue",
+	.options = fixed_options,
+	.init = fixed_init,
 	.on_arrival = fixed_on_arrival,
 	.plan = fixed_plan,
 	.describe = fixed_describe,

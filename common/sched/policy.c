@@ -1,9 +1,11 @@
-/* policy.c: helpers shared by all policies and the policy registry. */
+/* policy.c: the policy registry and helpers shared by all policies. */
 #include "sched/policy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ts_strbuf.h"
 #include "sched/baselines.h"
 
 int ts_plan_push(struct ts_plan *plan, const struct ts_launch *l, struct ts_error *err)
@@ -20,34 +22,105 @@ int ts_plan_push(struct ts_plan *plan, const struct ts_launch *l, struct ts_erro
 	return 0;
 }
 
-ts_ns ts_class_step(const struct ts_classes *cs, int32_t c, int k, int b)
-{
-	int d = ts_deg_index(k);
-	int bi = ts_deg_index(b);
-	if (c < 0 || c >= cs->n || d < 0 || d >= TS_NDEG || bi < 0 || bi >= TS_NBATCH)
-		return -1;
-	return cs->cls[c].step[bi][d];
-}
-
 static const struct ts_policy_ops *const registry[] = {
 	&ts_policy_fixed_sp,
-	&ts_policy_edf_fixed,
 	&ts_policy_rssp,
 	&ts_policy_tetriserve,
 };
 
-const struct ts_policy_ops *ts_policy_find(const char *spec, const char **params,
-					   struct ts_error *err)
+/* Names kept for specs written before the policies took options. */
+static const struct {
+	const char *name;
+	const struct ts_policy_ops *ops;
+	const char *implied;  /* items placed before the spec's own */
+} aliases[] = {
+	{ "edf-fixed", &ts_policy_fixed_sp, "order=edf" },
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const struct ts_policy_ops *ts_policy_at(size_t i)
 {
-	const char *colon = strchr(spec, ':');
-	size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
-	*params = colon ? colon + 1 : NULL;
-	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
-		const char *name = registry[i]->name;
-		if (strlen(name) == len && strncmp(name, spec, len) == 0)
-			return registry[i];
-	}
-	ts_err_set(err, TS_EINVAL,
-		   "unknown policy '%s' (known: fixed-sp:K, edf-fixed:K, rssp[:MAP], tetriserve)", spec);
+	return i < COUNT(registry) ? registry[i] : NULL;
+}
+
+static bool name_is(const char *name, const char *text, size_t len)
+{
+	return strlen(name) == len && !strncmp(name, text, len);
+}
+
+bool ts_policy_name_known(const char *text, size_t len)
+{
+	for (size_t i = 0; i < COUNT(registry); i++)
+		if (name_is(registry[i]->name, text, len))
+			return true;
+	for (size_t i = 0; i < COUNT(aliases); i++)
+		if (name_is(aliases[i].name, text, len))
+			return true;
+	return false;
+}
+
+/* "implied:given", either may be missing; NULL when both are. */
+static int join_items(const char *implied, const char *given, char **out, struct ts_error *err)
+{
+	*out = NULL;
+	if (!implied && !given)
+		return 0;
+	size_t n = (implied ? strlen(implied) : 0) + (given ? strlen(given) : 0) + 2;
+	*out = malloc(n);
+	if (!*out)
+		return ts_err_set(err, TS_ENOMEM, "out of memory");
+	snprintf(*out, n, "%s%s%s", implied ? implied : "", implied && given ? ":" : "",
+		 given ? given : "");
+	return 0;
+}
+
+static void known_names(char *buf, size_t size)
+{
+	struct ts_strbuf sb = ts_strbuf_init(buf, size);
+	for (size_t i = 0; i < COUNT(registry); i++)
+		ts_strbuf_printf(&sb, "%s%s", i ? ", " : "", registry[i]->name);
+	for (size_t i = 0; i < COUNT(aliases); i++)
+		ts_strbuf_printf(&sb, ", %s", aliases[i].name);
+}
+
+const struct ts_policy_ops *ts_policy_find(const char *spec, char **params, struct ts_error *err)
+{
+	size_t len = ts_spec_name_len(spec);
+	const char *given = spec[len] == ':' ? spec + len + 1 : NULL;
+	*params = NULL;
+	for (size_t i = 0; i < COUNT(registry); i++)
+		if (name_is(registry[i]->name, spec, len))
+			return join_items(NULL, given, params, err) ? NULL : registry[i];
+	for (size_t i = 0; i < COUNT(aliases); i++)
+		if (name_is(aliases[i].name, spec, len))
+			return join_items(aliases[i].implied, given, params, err) ? NULL : aliases[i].ops;
+	char names[256];
+	known_names(names, sizeof(names));
+	ts_err_set(err, TS_EINVAL, "unknown policy '%.*s' (known: %s; docs/SCHEDULER.md)", (int)len,
+		   spec, names);
 	return NULL;
+}
+
+int ts_policy_build(const char *spec, const struct ts_policy_env *env, struct ts_policy *out,
+		    struct ts_error *err)
+{
+	char *params;
+	*out = (struct ts_policy){ 0 };
+	const struct ts_policy_ops *ops = ts_policy_find(spec, &params, err);
+	if (!ops)
+		return err && err->code ? err->code : TS_EINVAL;
+	int rc = ops->init(&out->self, params, env, err);
+	free(params);
+	if (rc)
+		return ts_err_prefix(err, "policy %s", spec);
+	out->ops = ops;
+	return 0;
+}
+
+void ts_policy_close(struct ts_policy *p)
+{
+	if (p->ops && p->ops->close)
+		p->ops->close(p->self);
+	*p = (struct ts_policy){ 0 };
 }

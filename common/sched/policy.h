@@ -1,13 +1,17 @@
 /* policy.h: the scheduling-policy interface. A policy is pure decision code:
  * it never reads a clock or a file, it receives `now` and the state in a
  * ts_sched_view and answers with launches. The same policy object therefore
- * runs unchanged on the simulator and on the real executor. */
+ * runs unchanged on the simulator and on the real executor. A policy owns
+ * its options: they travel in its spec (sched/spec.h) and describe()
+ * records their effective values with every stored run. */
 #ifndef TS_POLICY_H
 #define TS_POLICY_H
 
 #include "core/ts_error.h"
 #include "core/ts_types.h"
+#include "io/classes.h"
 #include "io/trace.h"
+#include "sched/spec.h"
 
 /* Per-request dynamic state, owned and updated by the driver loop. */
 struct ts_req_state {
@@ -51,22 +55,31 @@ struct ts_plan {
 /* Appends a launch to plan->launch, growing it. Returns TS_ENOMEM on failure. */
 int ts_plan_push(struct ts_plan *plan, const struct ts_launch *l, struct ts_error *err);
 
-/* Everything a policy may know at construction time. */
+/* What every policy may know at construction time. */
 struct ts_policy_env {
-	int gpus;
+	int gpus;                        /* GPUs in the node, 1..64 */
 	const struct ts_trace *trace;
 	const struct ts_classes *cls;
-	/* knobs; 0/false/NULL = the policy's default */
-	int round_steps;           /* tetriserve: round = this many steps of the reference request */
-	ts_ns round_ns;            /* tetriserve: explicit round length */
-	bool no_placement, no_elastic, no_batching; /* tetriserve ablation switches */
-	const char *rssp_map;      /* rssp: "256=1,512=1,1024=2,2048=8" (keys: side of a square, or HxW) */
 };
 
-/* The policy ops table. `params` is the text after ':' in the policy spec
- * ("fixed-sp:4" -> "4"), or NULL. Any entry except plan may be NULL. */
+/* A command-line flag that is shorthand for an option item of a policy's
+ * spec: `--no-elastic` edits every tetriserve spec of the --policy list to
+ * end with ":elastic=off"; a flag with a value appends it ("--round-ms 80":
+ * ":round_ms=80"). The table ends with an entry whose flag is NULL. */
+struct ts_policy_flag {
+	const char *flag;      /* without "--" */
+	const char *item;      /* "elastic=off", or "round_ms=" for a flag with a value */
+	bool takes_value;
+	const char *help;
+};
+
+/* The policy ops table. `params` is the text after "NAME:" of the spec, or
+ * NULL. Any entry except init and plan may be NULL. */
 struct ts_policy_ops {
 	const char *name;
+	const char *summary;                    /* one line for --help and docs */
+	const struct ts_policy_option *options; /* the options its spec takes; may be NULL */
+	const struct ts_policy_flag *flags;     /* CLI shorthands; may be NULL */
 	/* Builds the policy; checks the profile cells it needs with
 	 * ts_classes_require() so a missing cell fails before the run starts. */
 	int (*init)(void **self, const char *params, const struct ts_policy_env *env,
@@ -79,20 +92,38 @@ struct ts_policy_ops {
 	 * Appends launches for idle requests on idle GPUs. out->n is 0 on entry. */
 	int (*plan)(void *self, const struct ts_sched_view *v, struct ts_plan *out,
 		    struct ts_error *err);
-	/* A JSON object of the policy's effective parameters (for the runs table);
-	 * the string lives as long as the policy. May be NULL. */
+	/* A JSON object text of the policy's effective options and derived
+	 * parameters (stored with the run); lives as long as the policy. */
 	const char *(*describe)(void *self);
 	void (*close)(void *self);
 };
 
-/* Looks up a policy by spec "name" or "name:params". Returns NULL (and
- * TS_EINVAL in err naming the known policies) when the name is unknown;
- * *params receives a pointer into spec after ':' or NULL. */
-const struct ts_policy_ops *ts_policy_find(const char *spec, const char **params,
-					   struct ts_error *err);
+/* A built policy: its ops and its state, as one object. */
+struct ts_policy {
+	const struct ts_policy_ops *ops;
+	void *self;
+};
 
-/* Mean step time of class c at SP degree k and batch size b (1, 2, 4, 8);
- * -1 when the profile has no such cell. */
-ts_ns ts_class_step(const struct ts_classes *cs, int32_t c, int k, int b);
+/* The registered policy at index i (0, 1, ...), NULL past the last. */
+const struct ts_policy_ops *ts_policy_at(size_t i);
+
+/* True when text[0..len) names a registered policy or an alias, e.g. to
+ * tell where a comma-separated --policy list starts a new spec. */
+bool ts_policy_name_known(const char *text, size_t len);
+
+/* Looks up the policy of spec ("name" or "name:items"). Aliases resolve to
+ * their policy with the items they imply first ("edf-fixed:4" is
+ * "fixed-sp" with "order=edf:4"). Returns NULL and TS_EINVAL naming the
+ * known policies when the name is unknown; *params receives the malloc'ed
+ * items (NULL when there are none). */
+const struct ts_policy_ops *ts_policy_find(const char *spec, char **params, struct ts_error *err);
+
+/* Finds and initialises the policy of spec for env into *out; errors are
+ * prefixed with "policy SPEC". */
+int ts_policy_build(const char *spec, const struct ts_policy_env *env, struct ts_policy *out,
+		    struct ts_error *err);
+
+/* Closes a built policy; safe on a zeroed one. */
+void ts_policy_close(struct ts_policy *p);
 
 #endif

@@ -1,16 +1,33 @@
 /* rssp.c: resolution-specific static SP (RSSP), strict FCFS. */
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ts_strbuf.h"
+#include "core/gpuset.h"
 #include "sched/baselines.h"
 #include "sched/queue.h"
 
-#define RSSP_DEFAULT_MAP "256=1,512=1,1024=2,2048=8"
 #define RSSP_MAX_ENTRIES 32
+
+struct rssp_opts {
+	char *map;
+};
+
+static const struct ts_policy_option rssp_options[] = {
+	{ .key = "map", .kind = TS_OPT_TEXT, .offset = offsetof(struct rssp_opts, map),
+	  .def = "256/1+512/1+1024/2+2048/8", .positional = true,
+	  .help = "degree per resolution: S/k (square side S) or HxW/k items joined by '+' "
+		  "(today's S=k items joined by ',' also read)" },
+	{ 0 },
+};
+
+static const struct ts_policy_flag rssp_flags[] = {
+	{ "rssp-map", "map=", true, "rssp: resolution to degree map (see rssp's map option)" },
+	{ 0 },
+};
 
 struct rssp_entry {
 	int32_t h, w;
@@ -18,6 +35,7 @@ struct rssp_entry {
 };
 
 struct rssp {
+	struct rssp_opts o;
 	int gpus;
 	int *degree;          /* per class */
 	struct ts_fifo fifo;
@@ -37,7 +55,8 @@ static bool rssp_read_int(const char **p, int *out)
 	return true;
 }
 
-/* Parses one "S=k" or "HxW=k" item at *p, advancing *p past it. */
+/* Parses one "S/k" or "HxW/k" item (or "S=k", "HxW=k") at *p, advancing
+ * *p past it. */
 static bool rssp_read_entry(const char **p, struct rssp_entry *e)
 {
 	if (!rssp_read_int(p, &e->h))
@@ -45,10 +64,24 @@ static bool rssp_read_entry(const char **p, struct rssp_entry *e)
 	e->w = e->h;
 	if (**p == 'x' && (++*p, !rssp_read_int(p, &e->w)))
 		return false;
-	return **p == '=' && (++*p, rssp_read_int(p, &e->degree));
+	return (**p == '/' || **p == '=') && (++*p, rssp_read_int(p, &e->degree));
 }
 
-/* Parses "S=k" or "HxW=k" items separated by commas. */
+/* Checks entry i against the entries before it. */
+static int rssp_check_entry(const char *map, const struct rssp_entry *e, int i, const char *item,
+			    struct ts_error *err)
+{
+	if (ts_deg_index(e[i].degree) < 0)
+		return ts_err_set(err, TS_EINVAL,
+				  "rssp map '%s': entry at '%s' needs a power-of-two degree", map, item);
+	for (int j = 0; j < i; j++)
+		if (e[j].h == e[i].h && e[j].w == e[i].w)
+			return ts_err_set(err, TS_EINVAL, "rssp map '%s': %dx%d appears twice", map,
+					  e[i].h, e[i].w);
+	return 0;
+}
+
+/* Parses items joined by '+' (or ','), no separator at either end. */
 static int rssp_parse_map(const char *map, struct rssp_entry *e, int *n, struct ts_error *err)
 {
 	*n = 0;
@@ -60,16 +93,15 @@ static int rssp_parse_map(const char *map, struct rssp_entry *e, int *n, struct 
 					  RSSP_MAX_ENTRIES);
 		if (!rssp_read_entry(&p, &e[*n]))
 			return ts_err_set(err, TS_EINVAL,
-					  "rssp map '%s': cannot parse entry at '%s' (expected S=k or HxW=k, numbers 1..65536)",
+					  "rssp map '%s': cannot parse entry at '%s' (expected S/k or HxW/k, numbers 1..65536)",
 					  map, item);
-		if (ts_deg_index(e[*n].degree) < 0)
-			return ts_err_set(err, TS_EINVAL,
-					  "rssp map '%s': entry at '%s' needs a power-of-two degree", map, item);
-		(*n)++;
-		if (*p == ',')
+		int rc = rssp_check_entry(map, e, (*n)++, item, err);
+		if (rc)
+			return rc;
+		if ((*p == ',' || *p == '+') && p[1])
 			p++;
 		else if (*p)
-			return ts_err_set(err, TS_EINVAL, "rssp map '%s': unexpected '%c'", map, *p);
+			return ts_err_set(err, TS_EINVAL, "rssp map '%s': unexpected '%s'", map, p);
 	}
 	if (*n == 0)
 		return ts_err_set(err, TS_EINVAL, "rssp map is empty");
@@ -95,49 +127,37 @@ static int rssp_degree_for(const struct rssp_entry *e, int n, int32_t h, int32_t
 	return k;
 }
 
-static void rssp_write_desc(struct ts_strbuf *sb, const char *map, const struct ts_classes *cs,
-			    const int *degree)
+/* The description: the options and the degree each class got. */
+static char *rssp_describe_alloc(const struct rssp *p, const struct ts_classes *cs)
 {
-	ts_strbuf_printf(sb, "{\"map\":");
-	ts_strbuf_json_str(sb, map);
-	ts_strbuf_printf(sb, ",\"degrees\":{");
-	for (int32_t c = 0; c < cs->n; c++)
-		ts_strbuf_printf(sb, "%s\"%dx%d\":%d", c ? "," : "", cs->cls[c].height, cs->cls[c].width,
-				 degree[c]);
-	ts_strbuf_printf(sb, "}}");
-}
-
-/* The description, sized to fit however many classes there are (a cut
- * JSON text would be refused by the results store). NULL when out of memory. */
-static char *rssp_describe_alloc(const char *map, const struct ts_classes *cs, const int *degree)
-{
-	char probe[1];
-	struct ts_strbuf sb = ts_strbuf_init(probe, sizeof(probe));
-	rssp_write_desc(&sb, map, cs, degree);
-	char *buf = malloc(sb.len + 1);
-	if (!buf)
-		return NULL;
-	sb = ts_strbuf_init(buf, sb.len + 1);
-	rssp_write_desc(&sb, map, cs, degree);
-	return buf;
+	json_t *degrees = json_object();
+	for (int32_t c = 0; degrees && c < cs->n; c++) {
+		char name[32];
+		snprintf(name, sizeof(name), "%dx%d", cs->cls[c].height, cs->cls[c].width);
+		json_object_set_new(degrees, name, json_integer(p->degree[c]));
+	}
+	return ts_policy_describe_json(rssp_options, &p->o, json_pack("{s:o}", "degrees", degrees));
 }
 
 static int rssp_init(void **self, const char *params, const struct ts_policy_env *env,
 		     struct ts_error *err)
 {
-	const char *map = params && *params ? params : env->rssp_map ? env->rssp_map : RSSP_DEFAULT_MAP;
 	struct rssp_entry e[RSSP_MAX_ENTRIES];
-	int n, rc = rssp_parse_map(map, e, &n, err);
-	if (rc)
-		return rc;
+	int n, rc;
 	struct rssp *p = calloc(1, sizeof(*p));
 	if (!p)
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
+	rc = ts_spec_parse_options("rssp", rssp_options, params, &p->o, err);
+	if (rc)
+		goto out_free_p;
+	rc = rssp_parse_map(p->o.map, e, &n, err);
+	if (rc)
+		goto out_free_opts;
 	p->gpus = env->gpus;
 	p->degree = calloc((size_t)env->cls->n + 1, sizeof(*p->degree));
 	if (!p->degree) {
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
-		goto out_free_p;
+		goto out_free_opts;
 	}
 	for (int32_t c = 0; c < env->cls->n; c++) {
 		const struct ts_class *cl = &env->cls->cls[c];
@@ -146,7 +166,7 @@ static int rssp_init(void **self, const char *params, const struct ts_policy_env
 		if (rc)
 			goto out_free_degree;
 	}
-	p->desc = rssp_describe_alloc(map, env->cls, p->degree);
+	p->desc = rssp_describe_alloc(p, env->cls);
 	if (!p->desc) {
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
 		goto out_free_degree;
@@ -156,6 +176,8 @@ static int rssp_init(void **self, const char *params, const struct ts_policy_env
 
 out_free_degree:
 	free(p->degree);
+out_free_opts:
+	ts_spec_options_free(rssp_options, &p->o);
 out_free_p:
 	free(p);
 	return rc;
@@ -180,7 +202,7 @@ static int rssp_plan(void *self, const struct ts_sched_view *v, struct ts_plan *
 	while (p->fifo.len) {
 		int32_t r = ts_fifo_peek(&p->fifo);
 		int k = p->degree[v->req[r].cls];
-		uint64_t block = ts_free_aligned_block(busy, p->gpus, k);
+		uint64_t block = ts_gpus_find_free_block(busy, p->gpus, k);
 		if (!block)
 			break; /* strict FCFS: nobody overtakes the head */
 		int rc = ts_plan_whole_request(out, v, ts_fifo_pop(&p->fifo), block, err);
@@ -202,6 +224,7 @@ static void rssp_close(void *self)
 	if (!p)
 		return;
 	ts_fifo_free(&p->fifo);
+	ts_spec_options_free(rssp_options, &p->o);
 	free(p->desc);
 	free(p->degree);
 	free(p);
@@ -209,6 +232,9 @@ static void rssp_close(void *self)
 
 const struct ts_policy_ops ts_policy_rssp = {
 	.name = "rssp",
+	.summary = "resolution-specific static degree (RSSP), strict FCFS",
+	.options = rssp_options,
+	.flags = rssp_flags,
 	.init = rssp_init,
 	.on_arrival = rssp_on_arrival,
 	.plan = rssp_plan,

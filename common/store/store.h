@@ -71,4 +71,20 @@ int ts_store_run_end(struct ts_store *s, const char *summary_json, struct ts_err
  * completed = 0. Safe with NULL. */
 void ts_store_close(struct ts_store *s);
 
+/* What ts_store_merge did. */
+struct ts_merge_counts {
+	long copied, duplicates, incomplete;
+};
+
+/* Copies every completed run of the results files src[0..n) into the file
+ * at out (created if needed), with its requests, segments, rounds and
+ * profile cells, skipping runs out already holds (same backend, policy and
+ * parameters, trace and profile content hashes, GPU count, seed and
+ * options) and incomplete runs. Each input is first migrated to the current
+ * schema, then merged in one transaction: all of it or nothing. Every input
+ * is checked to be readable before out is created; an input that is out
+ * itself is refused. */
+int ts_store_merge(const char *out, const char *const *src, int n, struct ts_merge_counts *mc,
+		   struct ts_error *err);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gpuset.h"
 #include "store/store_sql.h"
 
 #define REQUEST_COLS 10
@@ -78,22 +79,6 @@ void ts_store_rows_finalize(struct ts_store_rows *rows)
 	rows->nrequests = rows->nsegments = 0;
 }
 
-/* Writes "0,1,5" for mask 0x23 into buf (TS_STORE_GPU_LIST_MAX bytes); returns the length. */
-static int format_gpu_list(uint64_t mask, char *buf)
-{
-	int n = 0;
-	for (; mask; mask &= mask - 1) {
-		int g = __builtin_ctzll(mask);
-		if (n)
-			buf[n++] = ',';
-		if (g >= 10)
-			buf[n++] = (char)('0' + g / 10);
-		buf[n++] = (char)('0' + g % 10);
-	}
-	buf[n] = '\0';
-	return n;
-}
-
 /* Binds a time, or NULL when it is negative (never happened). */
 static void bind_time_or_null(sqlite3_stmt *st, int col, ts_ns t)
 {
@@ -126,14 +111,14 @@ static void bind_segment(struct ts_store_rows *rows, sqlite3_stmt *st, int col,
 {
 	const struct ts_segment *seg = &rows->segments[i];
 	char *list = rows->gpu_lists[i];
-	int len = format_gpu_list(seg->gpus, list);
+	int len = ts_gpus_format(seg->gpus, list, TS_STORE_GPU_LIST_MAX);
 	sqlite3_bind_int64(st, col + 1, run_id);
 	sqlite3_bind_int64(st, col + 2, seg->request_id);
 	sqlite3_bind_text(st, col + 3, seg->kind == TS_SEG_MOVE ? "move" : "steps", -1,
 			  SQLITE_STATIC);
 	sqlite3_bind_int64(st, col + 4, ts_store_u64_bits(seg->gpus));
 	sqlite3_bind_text(st, col + 5, list, len, SQLITE_STATIC);
-	sqlite3_bind_int(st, col + 6, ts_popcount64(seg->gpus));
+	sqlite3_bind_int(st, col + 6, ts_gpus_count(seg->gpus));
 	sqlite3_bind_int(st, col + 7, seg->first_step);
 	sqlite3_bind_int(st, col + 8, seg->nsteps);
 	sqlite3_bind_int(st, col + 9, seg->batch);

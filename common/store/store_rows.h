@@ -12,7 +12,7 @@
 #include "core/ts_types.h"
 
 #define TS_STORE_ROWS_PER_INSERT 64
-/* "0,1,...,63" is 182 characters. */
+/* "0,1,...,63" is 181 characters and its NUL. */
 #define TS_STORE_GPU_LIST_MAX 192
 
 /* One requests row waiting to be inserted. */

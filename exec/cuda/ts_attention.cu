@@ -148,7 +148,10 @@ __device__ static __forceinline__ void ts_softmax_tile(float (*sc)[4], float (*o
 /* MT = 16-row m-tiles per warp. MT = 1: 8 warps, Q fragments held in
  * registers. MT = 2: 4 warps of 32 rows; each K/V fragment read from shared
  * memory feeds two MMAs (less shared-memory traffic per flop), Q
- * fragments are re-read per tile to stay within 255 registers. */
+ * fragments are re-read per tile to stay within 255 registers.
+ * Long: one fused flash-attention kernel; its tile loop keeps the running
+ * maxima, sums and output fragments in registers across the loads, the two
+ * MMAs and the rescale, which helper functions would spill. */
 template <int D, int MT>
 __global__ static void __launch_bounds__(8 / MT * 32)
 	k_attention(struct ts_attn_args a)

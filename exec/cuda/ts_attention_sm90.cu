@@ -394,6 +394,9 @@ __device__ static __forceinline__ void ts_wg_tile(struct ts_wg_ctx<D, NWG> &c,
 	}
 }
 
+/* Long: the kernel's prologue (Q and the first K/V tiles in flight), its
+ * pipelined tile loop and the epilogue share the warpgroup's accumulator
+ * registers; the per-tile work is already in ts_wg_tile(). */
 template <int D, int NWG, bool SWAP>
 __global__ static void __launch_bounds__(NWG * 128, 1) k_attention_wgmma(struct ts_attn_args a)
 {

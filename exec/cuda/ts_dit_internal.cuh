@@ -69,7 +69,9 @@ struct ts_dit_weights {
 	struct ts_dit_single_w *sgl;
 };
 
-/* Column offsets into the modulation vector of one sample. */
+/* Columns of the modulation vector of one sample (every block's adaLN
+ * shifts, scales and gates, and the final layer's), and offsets into it. */
+int64_t ts_dit_mod_columns(const struct ts_dit_config *c);
 int64_t ts_dit_mod_double(const struct ts_dit_config *c, int block, int txt);
 int64_t ts_dit_mod_single(const struct ts_dit_config *c, int block);
 int64_t ts_dit_mod_final(const struct ts_dit_config *c);

@@ -9,12 +9,12 @@ from experiments.runner.plotting import ceiling_marks, grouped_bars, save
 from experiments.runner.tables import CEILING, cell, markdown
 
 TITLE = "Ablation: schedule only, + placement, + elastic scale-up, + batching"
-# (name, sim switches): each row adds one mechanism to the one before.
+# (name, tetriserve spec): each row adds one mechanism to the one before.
 VARIANTS = (
-    ("schedule only", {"no-placement": True, "no-elastic": True, "no-batching": True}),
-    ("+ placement", {"no-elastic": True, "no-batching": True}),
-    ("+ elastic scale-up", {"no-batching": True}),
-    ("+ batching (full)", {}),
+    ("schedule only", "tetriserve:placement=off:elastic=off:batching=off"),
+    ("+ placement", "tetriserve:elastic=off:batching=off"),
+    ("+ elastic scale-up", "tetriserve:batching=off"),
+    ("+ batching (full)", "tetriserve"),
 )
 SETTINGS = (("uniform", 1.0), ("skewed", 1.5))
 PAPER = {("uniform", 1.0): (0.54, 0.56, 0.63, None), ("skewed", 1.5): (0.38, 0.45, 0.55, None)}
@@ -23,11 +23,11 @@ PAPER = {("uniform", 1.0): (0.54, 0.56, 0.63, None), ("skewed", 1.5): (0.38, 0.4
 def points(quick, seeds):
     pts = []
     for mix, scale in SETTINGS:
-        for i, (name, switches) in enumerate(VARIANTS):
+        for i, (name, spec) in enumerate(VARIANTS):
             pts += expand_seeds(
                 seeds, trace={"rate": d.RATE_PER_MIN, "mix": mix, "duration": d.duration(quick)},
-                sim={"gpus": d.GPUS, "slo-scale": scale, **switches},
-                policies=("tetriserve",), tag=f"{mix}-x{scale}-v{i}",
+                sim={"gpus": d.GPUS, "slo-scale": scale},
+                policies=(spec,), tag=f"{mix}-x{scale}-v{i}",
                 params={"mix": mix, "scale": scale, "variant": name})
     return pts
 
@@ -38,8 +38,8 @@ def _setting(mix, scale):
 
 def plot(res, plt, outdir):
     names = [n for n, _ in VARIANTS]
-    values = {(_setting(m, s), n): res.metric("tetriserve", mix=m, scale=s, variant=n)
-              for m, s in SETTINGS for n in names}
+    values = {(_setting(m, s), n): res.metric(spec, mix=m, scale=s, variant=n)
+              for m, s in SETTINGS for n, spec in VARIANTS}
     colours = dict(zip(names, ("#ffcdd2", "#ef9a9a", "#e57373", "#c62828")))
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     grouped_bars(ax, [_setting(m, s) for m, s in SETTINGS], names, values, colours)
@@ -57,11 +57,11 @@ def table(res):
     for m, s in SETTINGS:
         header += [f"{_setting(m, s)} ours", f"{_setting(m, s)} paper"]
     rows = []
-    for i, (name, _) in enumerate(VARIANTS):
+    for i, (name, spec) in enumerate(VARIANTS):
         row = [name]
         for m, s in SETTINGS:
             paper = PAPER[(m, s)][i]
-            row += [cell(res.metric("tetriserve", mix=m, scale=s, variant=name)),
+            row += [cell(res.metric(spec, mix=m, scale=s, variant=name)),
                     f"{paper:.2f}" if paper is not None else "-"]
         rows.append(row)
     rows.append(["SAR ceiling"] + [c for m, s in SETTINGS for c in (cell(res.ceiling(mix=m, scale=s)), "-")])

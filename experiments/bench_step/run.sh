@@ -5,7 +5,7 @@
 # batch 2 and 4 at 256 and 512 for SP 1 and 2.
 #
 # Usage: experiments/bench_step/run.sh BUILD_DIR OUTDIR
-#   BUILD_DIR holds a built tree (common/cli/tetriserve); OUTDIR receives
+#   BUILD_DIR holds a built tree (tetriserve); OUTDIR receives
 #   ours_<model>.csv, ref/ (the reference's profiles, details.csv, run.log)
 #   and compare.txt (the side-by-side table, also printed).
 # Environment (defaults): MODELS ("flux-dev sd3-medium"), GPUS (all, at
@@ -27,7 +27,7 @@ sps=1
 for k in 2 4 8; do (( gpus >= k )) && sps=$sps,$k; done
 bsps=1 # batch 2 and 4 rows: SP 1 and 2 only
 (( gpus >= 2 )) && bsps=1,2
-tetriserve="$build/common/cli/tetriserve"
+tetriserve="$build/tetriserve"
 mkdir -p "$outdir" || exit 1
 
 for model in $models; do

@@ -2,7 +2,7 @@
 # One device call: GPU tests of the executor, then tetriserve exec on a short trace.
 set -o pipefail
 export NCCL_NVLS_ENABLE=0
-B=build-exec2; F=experiments/exec_validation; T=$B/common/cli/tetriserve; P=traces/profiles/flux-dev_H200_engine.csv
+B=build-exec2; F=experiments/exec_validation; T=$B/tetriserve; P=traces/profiles/flux-dev_H200_engine.csv
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > $OUT/gpus.txt 2>&1
 nvidia-smi topo -m >> $OUT/gpus.txt 2>&1
 { $B/tests/exec/test_exec_backend; $B/tests/exec/test_exec_driver;

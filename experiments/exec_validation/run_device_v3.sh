@@ -10,7 +10,7 @@ B=${1:-build-exec2}; F=experiments/exec_validation
 P=traces/profiles/flux-dev_H200_engine.csv
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$OUT/gpus.txt" 2>&1
 for pol in fixed-sp:1 rssp tetriserve; do
-	timeout 170 "$B/common/cli/tetriserve" exec --trace $F/default14.csv --profile $P \
+	timeout 170 "$B/tetriserve" exec --trace $F/default14.csv --profile $P \
 		--model flux-dev --gpus 4 --policy $pol --time-scale 0.5 --warmup-steps 1 \
 		--warm-comms --db "$OUT/exec.db" >>"$OUT/exec.log" 2>&1
 	echo "$pol rc=$?" | tee -a "$OUT/exec.log"

@@ -22,9 +22,13 @@ def points(quick, seeds):
         for g in (1, 5, 15) if quick else ROUND_STEPS:
             pts += expand_seeds(
                 seeds, trace={"rate": rate, "mix": MIX, "duration": d.duration(quick)},
-                sim={"gpus": d.GPUS, "slo-scale": SCALE, "round-steps": g},
-                policies=("tetriserve",), tag=f"r{rate}-g{g}", params={"rate": rate, "steps": g})
+                sim={"gpus": d.GPUS, "slo-scale": SCALE},
+                policies=(_spec(g),), tag=f"r{rate}-g{g}", params={"rate": rate, "steps": g})
     return pts
+
+
+def _spec(steps):
+    return f"tetriserve:round_steps={steps}"
 
 
 def _steps(res):
@@ -41,9 +45,9 @@ def plot(res, plt, outdir):
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     for rate, colour in zip(RATES, COLOURS):
         label = f"{rate}/min (paper {d.paper_rate(rate):g}/min)"
-        errorbar_line(ax, xs, [res.metric("tetriserve", rate=rate, steps=g) for g in xs], label,
+        errorbar_line(ax, xs, [res.metric(_spec(g), rate=rate, steps=g) for g in xs], label,
                       colour=colour)
-        errorbar_line(ax2, xs, [res.metric("tetriserve", decisions_per_s, rate=rate, steps=g)
+        errorbar_line(ax2, xs, [res.metric(_spec(g), decisions_per_s, rate=rate, steps=g)
                                 for g in xs], label, colour=colour)
     ax.set_ylabel("SLO attainment ratio")
     ax.set_ylim(0, 1.02)
@@ -61,13 +65,13 @@ def plot(res, plt, outdir):
 
 def table(res):
     xs = _steps(res)
-    rows = [[f"{r} ({d.paper_rate(r):g})"] + [cell(res.metric("tetriserve", rate=r, steps=g)) for g in xs]
+    rows = [[f"{r} ({d.paper_rate(r):g})"] + [cell(res.metric(_spec(g), rate=r, steps=g)) for g in xs]
             + [cell(res.ceiling(rate=r))] for r in RATES]
     text = ("TetriServe SAR, mean over seeds (min–max); rows: req/min on 4 GPUs (paper-equivalent "
             f"rate on 8); columns: steps per round; ceiling: {CEILING}:\n\n"
             + markdown(["rate", *[f"{g} steps" for g in xs], "ceiling"], rows))
     rows = [[f"{r} ({d.paper_rate(r):g})"]
-            + [cell(res.metric("tetriserve", decisions_per_s, rate=r, steps=g), 2) for g in xs]
+            + [cell(res.metric(_spec(g), decisions_per_s, rate=r, steps=g), 2) for g in xs]
             for r in RATES]
     return (text + "\nRound-boundary decisions per simulated second (summary rounds / makespan):\n\n"
             + markdown(["rate", *[f"{g} steps" for g in xs]], rows))

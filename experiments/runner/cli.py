@@ -126,7 +126,7 @@ def find_exe(given):
     """The tetriserve binary: --exe, $TETRISERVE, or a build folder's."""
     exe = given or os.environ.get("TETRISERVE")
     if not exe:
-        found = [os.path.join(REPO, d, "common", "cli", "tetriserve") for d in EXE_CANDIDATES]
+        found = [os.path.join(REPO, d, "tetriserve") for d in EXE_CANDIDATES]
         exe = next((f for f in found if os.access(f, os.X_OK)), found[0])
     if not os.access(exe, os.X_OK):
         raise UsageError(f"tetriserve binary {exe} not found or not executable; build it "

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`tetriserve exec` refuses bad usage and bad inputs before it touches a GPU,
-with the exit status and a message naming the cause."""
+with the exit status and a message naming the cause. In a build without the
+CUDA executor the command still exists and says how to get a build with it."""
 import subprocess
 import sys
 
@@ -17,6 +18,18 @@ def check(args, status, needle):
         print(f"exec {args}: exit {r.returncode} (want {status}), output lacks {needle!r}:\n"
               f"{r.stdout}{r.stderr}", file=sys.stderr)
 
+
+r = subprocess.run([EXE, "exec", "--help"], capture_output=True, text=True)
+if "no CUDA executor" in r.stdout:
+    check(["--help"], 0, "-Dcuda=enabled")
+    check(["--trace", "x.csv", "--profile", "p.csv"], 1, "this build has no CUDA executor")
+    r = subprocess.run([EXE, "--help"], capture_output=True, text=True)
+    checks += 1
+    if "exec" not in r.stdout or "not in this build" not in r.stdout:
+        failures += 1
+        print(f"the usage lists exec as not in this build:\n{r.stdout}", file=sys.stderr)
+    print(f"exec_cli (no CUDA executor in this build): {checks} checks, {failures} failed")
+    sys.exit(1 if failures else 0)
 
 check(["--help"], 0, "usage")
 check(["--profile", "p.csv"], 2, "--trace and --profile are required")

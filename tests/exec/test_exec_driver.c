@@ -52,7 +52,7 @@ static int check_requests(const struct ts_trace *t, const struct ts_classes *cs,
 			if (s->kind == TS_SEG_STEPS) {
 				bad += s->first_step != next;
 				next += s->nsteps;
-				ts_ns T = ts_class_step(cs, q->cls, ts_popcount64(s->gpus), 1);
+				ts_ns T = ts_class_step(cs, q->cls, ts_gpus_count(s->gpus), 1);
 				bad += s->end - s->start < T * s->nsteps;
 			}
 			last_end = s->end;
@@ -67,21 +67,20 @@ static int check_requests(const struct ts_trace *t, const struct ts_classes *cs,
 
 static void run_policy(const char *spec, const struct ts_trace *t, const struct ts_classes *cs)
 {
-	const char *params;
-	const struct ts_policy_ops *ops = ts_policy_find(spec, &params, &err);
-	struct ts_policy_env env = { .gpus = 4, .trace = t, .cls = cs, .no_batching = true };
+	struct ts_policy_env env = { .gpus = 4, .trace = t, .cls = cs };
 	struct fake_dev dev;
 	struct fx_sink sink = { 0 };
 	struct ts_run_result res = { 0 };
-	void *pol = NULL, *be = NULL;
+	struct ts_policy pol = { 0 };
+	void *be = NULL;
 	fake_init(&dev, cs);
-	int rc = ops ? ops->init(&pol, params, &env, &err) : TS_EINVAL;
+	int rc = ts_policy_build(spec, &env, &pol, &err);
 	struct ts_exec_config xc = { .dev = &fake_ops, .dev_self = &dev, .trace = t, .gpus = 4 };
 	if (!rc)
 		rc = ts_exec_create(&be, &xc, &err);
 	if (!rc) {
-		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = 4, .policy = ops,
-						.policy_self = pol, .backend = &ts_exec_backend, .backend_self = be,
+		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = 4, .policy = pol,
+						.backend = { &ts_exec_backend, be },
 						.sink = &fx_sink_ops, .sink_self = &sink };
 		rc = ts_driver_run(&cfg, &res, &err);
 		ts_exec_backend.close(be);
@@ -102,8 +101,7 @@ static void run_policy(const char *spec, const struct ts_trace *t, const struct 
 		total_moves += dev.moves;
 		TS_CHECK(dev.opens == (long)t->n && dev.closes == dev.opens && dev.closed_while_running == 0);
 	}
-	if (pol)
-		ops->close(pol);
+	ts_policy_close(&pol);
 	ts_run_result_free(&res);
 	free(sink.seg);
 }
@@ -113,7 +111,7 @@ int main(void)
 	struct ts_trace t;
 	struct ts_classes cs;
 	make_inputs(&t, &cs);
-	const char *specs[] = { "fixed-sp:1", "fixed-sp:2", "rssp", "tetriserve" };
+	const char *specs[] = { "fixed-sp:1", "fixed-sp:2", "rssp", "tetriserve:batching=off" };
 	for (int i = 0; i < 4; i++)
 		run_policy(specs[i], &t, &cs);
 	TS_CHECK_MSG(total_moves > 0, "no policy moved a latent");

@@ -95,21 +95,20 @@ static void serve(struct ts_dit_engine *e, int gpus, const char *spec, const str
 		  const struct ts_classes *cs, const struct reference *ref)
 {
 	char what[64];
-	const char *params;
-	const struct ts_policy_ops *ops = ts_policy_find(spec, &params, &err);
-	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs, .no_batching = true };
+	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs };
 	struct fx_sink sink = { 0 };
 	struct ts_run_result res = { 0 };
-	void *pol = NULL, *be = NULL;
+	struct ts_policy pol = { 0 };
+	void *be = NULL;
 	snprintf(what, sizeof(what), "%s on %d GPUs", spec, gpus);
-	int rc = ops ? ops->init(&pol, params, &env, &err) : TS_EINVAL;
+	int rc = ts_policy_build(spec, &env, &pol, &err);
 	struct ts_exec_config xc = { .dev = &ts_exec_dit_ops, .dev_self = e, .trace = t, .gpus = gpus,
 				     .keep_finished = true };
 	if (!rc)
 		rc = ts_exec_create(&be, &xc, &err);
 	if (!rc) {
-		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = ops,
-						.policy_self = pol, .backend = &ts_exec_backend, .backend_self = be,
+		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = pol,
+						.backend = { &ts_exec_backend, be },
 						.sink = &fx_sink_ops, .sink_self = &sink };
 		rc = ts_driver_run(&cfg, &res, &err);
 	}
@@ -123,8 +122,7 @@ static void serve(struct ts_dit_engine *e, int gpus, const char *spec, const str
 	}
 	if (be)
 		ts_exec_backend.close(be);
-	if (pol)
-		ops->close(pol);
+	ts_policy_close(&pol);
 	ts_run_result_free(&res);
 	free(sink.seg);
 }
@@ -150,7 +148,7 @@ int main(void)
 		rc = reference_run(e, &t.req[i], ref.x0[i], ref.x[i]);
 	}
 	ref.n = (int64_t)16 * 64 * 64; /* the largest (512^2) */
-	const char *specs[] = { "fixed-sp:1", "fixed-sp:2", "rssp", "tetriserve" };
+	const char *specs[] = { "fixed-sp:1", "fixed-sp:2", "rssp", "tetriserve:batching=off" };
 	for (int g = 1; !rc && g <= ngpu; g *= 2)
 		for (int p = 0; p < 4; p++)
 			if (p != 1 || g >= 2)

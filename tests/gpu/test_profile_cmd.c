@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gpu_test.h"
+#include "io/classes.h"
 #include "io/profile.h"
 #include "ts_profile_cmd.h"
 

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "io/classes.h"
 #include "io/profile.h"
 #include "io/trace.h"
 #include "io_fixture.h"

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "driver/driver.h"
+#include "io/classes.h"
 #include "io/profile.h"
 #include "io/tracegen.h"
 #include "sched/policy.h"
@@ -55,16 +56,15 @@ int main(int argc, char **argv)
 	if (ts_profile_load(&p, profile_path, &err) || ts_classes_build(&cs, &t, &p, &co, &err))
 		return fail(&err);
 
-	const char *params;
-	const struct ts_policy_ops *ops = ts_policy_find("fixed-sp:1", &params, &err);
 	struct ts_policy_env env = { .gpus = 8, .trace = &t, .cls = &cs };
-	void *pol, *sim;
+	struct ts_policy pol;
+	void *sim;
 	struct ts_sim_opts so;
 	ts_sim_opts_defaults(&so);
-	if (ops->init(&pol, params, &env, &err) || ts_sim_create(&sim, &so, &cs, &err))
+	if (ts_policy_build("fixed-sp:1", &env, &pol, &err) || ts_sim_create(&sim, &so, &cs, &err))
 		return fail(&err);
-	struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 8, .policy = ops,
-					.policy_self = pol, .backend = &ts_sim_backend, .backend_self = sim };
+	struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 8, .policy = pol,
+					.backend = { &ts_sim_backend, sim } };
 	struct ts_run_result res;
 	double t1 = wall_s();
 	if (ts_driver_run(&cfg, &res, &err))
@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 	printf("  peak memory      %8.1f MiB\n", peak_rss_mib());
 	ts_run_result_free(&res);
 	ts_sim_backend.close(sim);
-	ops->close(pol);
+	ts_policy_close(&pol);
 	ts_classes_free(&cs);
 	ts_profile_free(&p);
 	ts_trace_free(&t);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "driver/driver.h"
+#include "io/classes.h"
 #include "io/profile.h"
 #include "io/tracegen.h"
 #include "sched/tetri/tetri_policy.h"
@@ -17,46 +18,45 @@
 
 #define NREQ 300
 
-/* SAR of one run of ops (tetriserve when spec is NULL); -1 on error. */
-static double sar(const char *spec, const struct ts_trace *t, const struct ts_classes *cs,
-		  const struct ts_policy_env *knobs)
+/* SAR of one run of policy `spec` on `gpus` GPUs; -1 on error. */
+static double sar(const char *spec, const struct ts_trace *t, const struct ts_classes *cs, int gpus)
 {
-	const char *params = NULL;
 	struct ts_error err = { 0 };
-	const struct ts_policy_ops *ops = spec ? ts_policy_find(spec, &params, &err) : &ts_policy_tetriserve;
-	struct ts_policy_env env = *knobs;
+	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs };
+	struct ts_policy pol;
 	struct ts_sim_opts so;
 	struct ts_run_result res = { 0 };
-	void *pol = NULL, *sim = NULL;
+	void *sim = NULL;
 	size_t met = 0;
-	int rc;
 
-	if (!ops)
-		return -1;
-	env.trace = t;
-	env.cls = cs;
 	ts_sim_opts_defaults(&so);
-	rc = ops->init(&pol, params, &env, &err);
+	int rc = ts_policy_build(spec, &env, &pol, &err);
 	if (!rc)
 		rc = ts_sim_create(&sim, &so, cs, &err);
 	if (!rc) {
-		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = env.gpus, .policy = ops,
-						.policy_self = pol, .backend = &ts_sim_backend,
-						.backend_self = sim };
+		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = pol,
+						.backend = { &ts_sim_backend, sim } };
 		rc = ts_driver_run(&cfg, &res, &err);
 		for (size_t i = 0; !rc && i < res.n; i++)
 			met += res.st[i].finish >= 0 && res.st[i].finish <= t->req[i].deadline;
 		ts_run_result_free(&res);
 		ts_sim_backend.close(sim);
 	}
-	if (pol)
-		ops->close(pol);
+	ts_policy_close(&pol);
 	if (rc) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;
 	}
 	return (double)met / (double)t->n;
 }
+
+/* The cumulative ablation rows: schedule only, +placement, +elastic, full. */
+static const char *const ablation_spec[4] = {
+	"tetriserve:placement=off:elastic=off:batching=off",
+	"tetriserve:elastic=off:batching=off",
+	"tetriserve:batching=off",
+	"tetriserve",
+};
 
 /* A trace from the project's generator (50 steps, Poisson), with each
  * request's class set to the fixture class of its resolution. */
@@ -82,11 +82,10 @@ static int make_trace(struct ts_trace *t, enum ts_mix mix, double rate, double s
 	return 0;
 }
 
-/* Mean SAR over ntr traces of tetriserve (with knobs) and of fixed-sp:K. */
+/* Mean SAR over ntr traces of tetriserve and of fixed-sp:K. */
 static int compare_fixed(const struct ts_classes *cs, enum ts_mix mix, double rate, double scale,
 			 int ntr)
 {
-	struct ts_policy_env knobs = { .gpus = 8 };
 	double ts = 0, fx[4] = { 0 }, best = 0;
 	int best_k = 0;
 
@@ -94,11 +93,11 @@ static int compare_fixed(const struct ts_classes *cs, enum ts_mix mix, double ra
 		struct ts_trace t;
 		if (make_trace(&t, mix, rate, scale, 100 + (uint64_t)s))
 			return -1;
-		ts += sar(NULL, &t, cs, &knobs);
+		ts += sar("tetriserve", &t, cs, 8);
 		for (int k = 0; k < 4; k++) {
 			char spec[32];
 			snprintf(spec, sizeof(spec), "fixed-sp:%d", 1 << k);
-			fx[k] += sar(spec, &t, cs, &knobs);
+			fx[k] += sar(spec, &t, cs, 8);
 		}
 		ts_trace_free(&t);
 	}
@@ -121,9 +120,7 @@ static int ablation(const struct ts_classes *cs, double scale, int ntr)
 		if (make_trace(&t, TS_MIX_UNIFORM, 12, scale, 100 + (uint64_t)s))
 			return -1;
 		for (int i = 0; i < 4; i++) {
-			struct ts_policy_env knobs = { .gpus = 8, .no_placement = i < 1,
-						       .no_elastic = i < 2, .no_batching = i < 3 };
-			sum[i] += sar(NULL, &t, cs, &knobs);
+			sum[i] += sar(ablation_spec[i], &t, cs, 8);
 		}
 		ts_trace_free(&t);
 	}
@@ -140,13 +137,14 @@ static int round_sweep(const struct ts_classes *cs, int ntr)
 	static const double ms[5] = { 275, 500, 725, 950, 1500 };
 
 	for (int i = 0; i < 5; i++) {
-		struct ts_policy_env knobs = { .gpus = 8, .round_ns = (ts_ns)(ms[i] * 1e6) };
+		char spec[64];
+		snprintf(spec, sizeof(spec), "tetriserve:round_ms=%g", ms[i]);
 		double sum = 0;
 		for (int s = 0; s < ntr; s++) {
 			struct ts_trace t;
 			if (make_trace(&t, TS_MIX_UNIFORM, 12, 1.0, 100 + (uint64_t)s))
 				return -1;
-			sum += sar(NULL, &t, cs, &knobs);
+			sum += sar(spec, &t, cs, 8);
 			ts_trace_free(&t);
 		}
 		printf("round %4.0f ms: SAR %.3f\n", ms[i], sum / ntr);
@@ -178,17 +176,14 @@ static int from_files(const char *trace, const char *profile, int gpus)
 	}
 	printf("%s, %s, %d GPUs:\n", trace, profile, gpus);
 	for (int i = 0; i < 4; i++) {
-		struct ts_policy_env knobs = { .gpus = gpus, .no_placement = i < 1, .no_elastic = i < 2,
-					       .no_batching = i < 3 };
-		printf("  tetriserve %-14s %.3f\n", row[i], sar(NULL, &t, &cs, &knobs));
+		printf("  tetriserve %-14s %.3f\n", row[i], sar(ablation_spec[i], &t, &cs, gpus));
 	}
-	struct ts_policy_env base = { .gpus = gpus };
 	for (int k = 1; k <= gpus && k <= TS_MAX_GPUS; k *= 2) {
 		snprintf(spec, sizeof(spec), "fixed-sp:%d", k);
-		printf("  %-25s %.3f\n", spec, sar(spec, &t, &cs, &base));
+		printf("  %-25s %.3f\n", spec, sar(spec, &t, &cs, gpus));
 	}
 	snprintf(spec, sizeof(spec), "rssp:256=1,512=1,1024=2,2048=%d", gpus < 8 ? gpus : 8);
-	printf("  %-25s %.3f\n", spec, sar(spec, &t, &cs, &base));
+	printf("  %-25s %.3f\n", spec, sar(spec, &t, &cs, gpus));
 out_free:
 	ts_classes_free(&cs);
 	ts_trace_free(&t);

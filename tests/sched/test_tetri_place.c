@@ -8,19 +8,19 @@
 /* Whether mask is exactly one aligned block of a power-of-two width. */
 static bool is_block(uint64_t mask)
 {
-	int32_t w = ts_popcount64(mask);
+	int32_t w = ts_gpus_count(mask);
 	int32_t base;
 
 	if (mask == 0 || ts_deg_index(w) < 0)
 		return false;
 	base = __builtin_ctzll(mask);
-	return base % w == 0 && ts_tetri_block(base, w) == mask;
+	return base % w == 0 && ts_gpus_block(base, w) == mask;
 }
 
 static void test_blocks(void)
 {
-	TS_CHECK(ts_tetri_block(4, 4) == 0xF0);
-	TS_CHECK(ts_tetri_block(0, 64) == ~0ULL);
+	TS_CHECK(ts_gpus_block(4, 4) == 0xF0);
+	TS_CHECK(ts_gpus_block(0, 64) == ~0ULL);
 	TS_CHECK(is_block(0xF0) && is_block(0x4) && is_block(~0ULL));
 	TS_CHECK(!is_block(0x3C));   /* 4 GPUs at 2..5: not aligned */
 	TS_CHECK(!is_block(0x7) && !is_block(0));
@@ -53,24 +53,24 @@ static void test_place_random(void)
 		struct ts_tetri_slot s[TS_MAX_GPUS];
 		int32_t n = 0, sum = 0;
 		bool preserve = it % 2;
-		uint64_t free = ts_tetri_block(0, gpus), seen = 0;
+		uint64_t free = ts_gpus_block(0, gpus), seen = 0;
 		while (n < TS_MAX_GPUS) {
 			int32_t w = 1 << gsl_rng_uniform_int(rng, 7);
 			if (sum + w > gpus)
 				break;
 			int32_t base = (int32_t)gsl_rng_uniform_int(rng, 64 / (unsigned)w) * w;
-			uint64_t prev = gsl_rng_uniform(rng) < 0.7 && base + w <= gpus ? ts_tetri_block(base, w) : 0;
+			uint64_t prev = gsl_rng_uniform(rng) < 0.7 && base + w <= gpus ? ts_gpus_block(base, w) : 0;
 			s[n++] = (struct ts_tetri_slot){ .width = w, .prev = prev };
 			sum += w;
 		}
 		TS_CHECK(ts_tetri_place(s, n, &free, gpus, preserve) == n);
 		for (int32_t i = 0; i < n; i++) {
-			TS_CHECK(is_block(s[i].gpus) && ts_popcount64(s[i].gpus) == s[i].width);
+			TS_CHECK(is_block(s[i].gpus) && ts_gpus_count(s[i].gpus) == s[i].width);
 			TS_CHECK((s[i].gpus & seen) == 0);
-			TS_CHECK((s[i].gpus & ~ts_tetri_block(0, gpus)) == 0);
+			TS_CHECK((s[i].gpus & ~ts_gpus_block(0, gpus)) == 0);
 			seen |= s[i].gpus;
 		}
-		TS_CHECK(free == (ts_tetri_block(0, gpus) & ~seen));
+		TS_CHECK(free == (ts_gpus_block(0, gpus) & ~seen));
 	}
 	gsl_rng_free(rng);
 }

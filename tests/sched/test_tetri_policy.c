@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/gpuset.h"
 #include "driver/driver.h"
 #include "sched/tetri/tetri_policy.h"
 #include "sim_backend.h"
@@ -30,10 +31,10 @@ static void world_begin(struct world *w, bool batch)
 
 /* Creates the policy for the requests added so far; every request that has
  * arrived by `now` is announced. Returns init's code. */
-static int world_start(struct world *w, int gpus, ts_ns now, const struct ts_policy_env *knobs,
-		       const char *params, struct ts_error *err)
+static int world_start(struct world *w, int gpus, ts_ns now, const char *params,
+		       struct ts_error *err)
 {
-	struct ts_policy_env env = knobs ? *knobs : (struct ts_policy_env){ 0 };
+	struct ts_policy_env env = { 0 };
 
 	free(w->st);
 	w->st = calloc(w->t.n + 1, sizeof(*w->st));
@@ -83,7 +84,7 @@ static void test_late_yields(void)
 	world_begin(&w, false);
 	tf_add(&w.t, 0, 0, 50, 1.0);   /* 50 x 30 ms > 1.0 s: late at once */
 	tf_add(&w.t, 0, 0, 50, 1.6);   /* 1.5 s on one GPU: can make it */
-	TS_CHECK(world_start(&w, 1, 0, NULL, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 1, 0, NULL, NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0);
 	TS_CHECK(w.plan.n == 1 && w.plan.launch[0].req[0] == 1 && w.plan.launch[0].gpus == 1);
 	TS_CHECK(w.plan.round && w.plan.wake_at == 5 * 55 * TS_NS_PER_MS);
@@ -98,10 +99,10 @@ static void test_late_yields(void)
 	world_begin(&w, false);
 	tf_add(&w.t, 0, 0, 50, 1.0);
 	tf_add(&w.t, 0, 2, 50, 6.0);   /* 1024^2: needs SP 2 for most steps */
-	TS_CHECK(world_start(&w, 2, 0, NULL, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 2, 0, NULL, NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0);
 	TS_CHECK(w.plan.n == 1 && w.plan.launch[0].req[0] == 1 &&
-		 ts_popcount64(w.plan.launch[0].gpus) == 2);
+		 ts_gpus_count(w.plan.launch[0].gpus) == 2);
 	world_end(&w);
 }
 
@@ -109,12 +110,11 @@ static void test_late_yields(void)
  * spare runs on 1 GPU by its plan, then grows onto the idle rest. */
 static void test_elastic(void)
 {
-	struct ts_policy_env off = { .no_elastic = true };
 	struct world w;
 
 	world_begin(&w, false);
 	tf_add(&w.t, 0, 2, 50, 30.0);
-	TS_CHECK(world_start(&w, 8, 0, NULL, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 8, 0, NULL, NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0);
 	TS_CHECK(w.plan.n == 1 && w.plan.launch[0].gpus == 0xFF);
 	/* q steps back to back: as many 38 ms steps as fit a 275 ms round */
@@ -123,9 +123,9 @@ static void test_elastic(void)
 
 	world_begin(&w, false);
 	tf_add(&w.t, 0, 2, 50, 30.0);
-	TS_CHECK(world_start(&w, 8, 0, &off, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 8, 0, "elastic=off", NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0);
-	TS_CHECK(w.plan.n == 1 && ts_popcount64(w.plan.launch[0].gpus) == 1);
+	TS_CHECK(w.plan.n == 1 && ts_gpus_count(w.plan.launch[0].gpus) == 1);
 	TS_CHECK(w.plan.launch[0].nsteps == 1);   /* one 190 ms step fits */
 	world_end(&w);
 }
@@ -134,12 +134,11 @@ static void test_elastic(void)
 static void test_placement(void)
 {
 	for (int keep = 0; keep < 2; keep++) {
-		struct ts_policy_env env = { .no_elastic = true, .no_placement = !keep };
 		struct world w;
 		world_begin(&w, false);
 		/* 40 steps left of 1024^2 with 2.4 s: the plan is 40 steps at SP 4 */
 		tf_add(&w.t, 0, 2, 50, 2.95);
-		TS_CHECK(world_start(&w, 8, 0, &env, NULL, NULL) == 0);
+		TS_CHECK(world_start(&w, 8, 0, keep ? "elastic=off" : "elastic=off:placement=off", NULL) == 0);
 		w.st[0].steps_done = 10;
 		w.st[0].gpus = 0xF0;
 		w.st[0].start = 0;
@@ -155,12 +154,11 @@ static void test_placement(void)
 static void test_batching(void)
 {
 	for (int on = 0; on < 2; on++) {
-		struct ts_policy_env env = { .no_batching = !on };
 		struct world w;
 		world_begin(&w, true);
 		for (int i = 0; i < 4; i++)
 			tf_add(&w.t, 0, 0, 10, 3.0);
-		TS_CHECK(world_start(&w, 1, 0, &env, NULL, NULL) == 0);
+		TS_CHECK(world_start(&w, 1, 0, on ? NULL : "batching=off", NULL) == 0);
 		TS_CHECK(world_plan(&w, 0) == 0);
 		TS_CHECK(w.plan.n == 1);
 		if (on) {
@@ -177,7 +175,7 @@ static void test_batching(void)
 	world_begin(&w, true);
 	tf_add(&w.t, 0, 0, 10, 0.32);   /* needs its own GPU: 10 x 30 ms */
 	tf_add(&w.t, 0, 0, 10, 3.0);
-	TS_CHECK(world_start(&w, 1, 0, NULL, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 1, 0, NULL, NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0);
 	TS_CHECK(w.plan.n == 1 && w.plan.launch[0].nreq == 1 && w.plan.launch[0].req[0] == 0);
 	world_end(&w);
@@ -194,7 +192,7 @@ static void test_rounds(void)
 	tf_add(&w.t, 0, 2, 50, 30.0);
 	tf_add(&w.t, 0, 0, 10, 30.0);
 	tf_add(&w.t, 5.0, 0, 10, 30.0);
-	TS_CHECK(world_start(&w, 8, 0, NULL, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 8, 0, NULL, NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0 && w.plan.round && w.plan.wake_at == tau);
 	/* both run; request 0 is expected to end just after the boundary */
 	w.v.busy = 0xFF;
@@ -247,43 +245,43 @@ static void test_init_and_describe(void)
 
 	world_begin(&w, false);
 	tf_add(&w.t, 0, 3, 50, 5.0);
-	TS_CHECK(world_start(&w, 0, 0, NULL, NULL, &err) == TS_EINVAL);
+	TS_CHECK(world_start(&w, 0, 0, NULL, &err) == TS_EINVAL);
 	TS_CHECK(strstr(err.msg, "0 GPUs") != NULL);
-	TS_CHECK(world_start(&w, 8, 0, NULL, "round_steps=0", &err) == TS_EINVAL);
+	TS_CHECK(world_start(&w, 8, 0, "round_steps=0", &err) == TS_EINVAL);
 	TS_CHECK(strstr(err.msg, "round_steps") != NULL);
-	TS_CHECK(world_start(&w, 8, 0, NULL, "steps=3", &err) == TS_EINVAL);
-	TS_CHECK(strstr(err.msg, "unknown parameter 'steps'") != NULL);
-	TS_CHECK(world_start(&w, 8, 0, NULL, "round_ms=", &err) == TS_EINVAL);
+	TS_CHECK(world_start(&w, 8, 0, "steps=3", &err) == TS_EINVAL);
+	TS_CHECK(strstr(err.msg, "unknown option 'steps=3'") != NULL);
+	TS_CHECK(world_start(&w, 8, 0, "round_ms=", &err) == TS_EINVAL);
 	/* 2048^2 without cells at degree <= 2 */
 	for (int d = 0; d < TS_NDEG; d++)
 		if (d < 2)
 			w.cs.cls[3].step[0][d] = -1;
-	TS_CHECK(world_start(&w, 2, 0, NULL, NULL, &err) == TS_ENOTFOUND);
+	TS_CHECK(world_start(&w, 2, 0, NULL, &err) == TS_ENOTFOUND);
 	TS_CHECK(strstr(err.msg, "2048x2048") && strstr(err.msg, "<= 2"));
 	/* with 8 GPUs it runs at 4 and 8 only */
-	TS_CHECK(world_start(&w, 8, 0, NULL, "round_steps=10", &err) == 0);
+	TS_CHECK(world_start(&w, 8, 0, "round_steps=10", &err) == 0);
 	d = ts_policy_tetriserve.describe(w.pol);
-	TS_CHECK_MSG(strstr(d, "\"round_ms\":550,") && strstr(d, "\"round_steps\":10,") &&
-		     strstr(d, "\"elastic\":true"), "%s", d);
+	TS_CHECK_MSG(strstr(d, "\"tau_ms\":550.0,") && strstr(d, "\"round_steps\":10,") &&
+		     strstr(d, "\"round_ms\":0.0,") && strstr(d, "\"elastic\":\"on\""), "%s", d);
 	TS_CHECK(world_plan(&w, 0) == 0);
-	TS_CHECK(w.plan.n == 1 && ts_popcount64(w.plan.launch[0].gpus) >= 4);
+	TS_CHECK(w.plan.n == 1 && ts_gpus_count(w.plan.launch[0].gpus) >= 4);
 	ts_policy_tetriserve.close(w.pol);
 	/* both keys: the explicit length wins */
 	w.pol = NULL;
-	TS_CHECK(world_start(&w, 8, 0, NULL, "round_steps=7,round_ms=100", &err) == 0);
+	TS_CHECK(world_start(&w, 8, 0, "round_steps=7,round_ms=100", &err) == 0);
 	d = ts_policy_tetriserve.describe(w.pol);
-	TS_CHECK_MSG(strstr(d, "\"round_ms\":100,") && strstr(d, "\"round_steps\":0,"), "%s", d);
+	TS_CHECK_MSG(strstr(d, "\"round_ms\":100.0,") && strstr(d, "\"tau_ms\":100.0,"), "%s", d);
 	ts_policy_tetriserve.close(w.pol);
-	TS_CHECK(world_start(&w, 8, 0, NULL, "round_steps=7,", &err) == 0);
+	TS_CHECK(world_start(&w, 8, 0, "round_steps=7:", &err) == TS_EINVAL);
+	TS_CHECK(world_start(&w, 8, 0, "round_steps=7", &err) == 0);
 	d = ts_policy_tetriserve.describe(w.pol);
-	TS_CHECK_MSG(strstr(d, "\"round_ms\":385,"), "%s", d);
+	TS_CHECK_MSG(strstr(d, "\"tau_ms\":385.0,"), "%s", d);
 	ts_policy_tetriserve.close(w.pol);
-	TS_CHECK(world_start(&w, 8, 0, NULL, "round_steps=7x", &err) == TS_EINVAL);
-	struct ts_policy_env env = { .no_placement = true, .round_ns = 123 * TS_NS_PER_MS };
+	TS_CHECK(world_start(&w, 8, 0, "round_steps=7x", &err) == TS_EINVAL);
 	w.pol = NULL;
-	TS_CHECK(world_start(&w, 8, 0, &env, NULL, &err) == 0);
+	TS_CHECK(world_start(&w, 8, 0, "placement=off:round_ms=123", &err) == 0);
 	d = ts_policy_tetriserve.describe(w.pol);
-	TS_CHECK_MSG(strstr(d, "\"round_ms\":123,") && strstr(d, "\"placement\":false"), "%s", d);
+	TS_CHECK_MSG(strstr(d, "\"tau_ms\":123.0,") && strstr(d, "\"placement\":\"off\""), "%s", d);
 	world_end(&w);
 }
 
@@ -309,39 +307,31 @@ static int sink_segment(void *self, const struct ts_segment *s, struct ts_error 
 
 static const struct ts_sink_ops sink_ops = { .segment = sink_segment };
 
-/* Runs ops (tetriserve when NULL, else ts_policy_find(spec)) on the
- * simulator; returns the driver's code, *met the requests on time. */
+/* Runs policy `spec` on the simulator; returns the driver's code, *met
+ * the requests on time. */
 static int sim_run(const char *spec, int gpus, const struct ts_trace *t, const struct ts_classes *cs,
-		   const struct ts_policy_env *knobs, struct ts_run_result *res,
-		   struct seg_sink *sink, size_t *met, struct ts_error *err)
+		   struct ts_run_result *res, struct seg_sink *sink, size_t *met, struct ts_error *err)
 {
-	const char *params = NULL;
-	const struct ts_policy_ops *ops = &ts_policy_tetriserve;
-	struct ts_policy_env env = knobs ? *knobs : (struct ts_policy_env){ 0 };
+	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs };
+	struct ts_policy pol;
 	struct ts_sim_opts so;
-	void *pol = NULL, *sim = NULL;
+	void *sim = NULL;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (spec && !(ops = ts_policy_find(spec, &params, err)))
-		return TS_EINVAL;
-	env.gpus = gpus;
-	env.trace = t;
-	env.cls = cs;
-	rc = ops->init(&pol, params, &env, err);
+	rc = ts_policy_build(spec, &env, &pol, err);
 	if (rc)
 		return rc;
 	ts_sim_opts_defaults(&so);
 	rc = ts_sim_create(&sim, &so, cs, err);
 	if (!rc) {
-		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = ops,
-						.policy_self = pol, .backend = &ts_sim_backend,
-						.backend_self = sim, .sink = sink ? &sink_ops : NULL,
-						.sink_self = sink };
+		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = pol,
+						.backend = { &ts_sim_backend, sim },
+						.sink = sink ? &sink_ops : NULL, .sink_self = sink };
 		rc = ts_driver_run(&cfg, res, err);
 		ts_sim_backend.close(sim);
 	}
-	ops->close(pol);
+	ts_policy_close(&pol);
 	*met = 0;
 	for (size_t i = 0; rc == 0 && i < res->n; i++)
 		*met += res->st[i].finish >= 0 && res->st[i].finish <= t->req[i].deadline;
@@ -368,16 +358,16 @@ static void test_figure_scenario(void)
 	for (int k = 1; k <= 8; k *= 2) {
 		char spec[32];
 		snprintf(spec, sizeof(spec), "fixed-sp:%d", k);
-		int rc = sim_run(spec, 8, &t, &cs, NULL, &res, NULL, &met, &err);
+		int rc = sim_run(spec, 8, &t, &cs, &res, NULL, &met, &err);
 		TS_CHECK_MSG(rc == 0 && met < t.n, "%s: rc %d (%s), met %zu of %zu", spec, rc, err.msg, met, t.n);
 		ts_run_result_free(&res);
 	}
-	TS_CHECK(sim_run(NULL, 8, &t, &cs, NULL, &res, &sink, &met, &err) == 0);
+	TS_CHECK(sim_run("tetriserve", 8, &t, &cs, &res, &sink, &met, &err) == 0);
 	TS_CHECK_MSG(met == t.n, "tetriserve met %zu of %zu", met, t.n);
 	for (size_t i = 0; i < sink.n; i++)
 		if (sink.seg[i].request_id == 0 && sink.seg[i].kind == TS_SEG_STEPS)
-			widths |= 1ULL << ts_popcount64(sink.seg[i].gpus);
-	TS_CHECK_MSG(ts_popcount64(widths) >= 2, "2048^2 ran at widths mask %#llx", (unsigned long long)widths);
+			widths |= 1ULL << ts_gpus_count(sink.seg[i].gpus);
+	TS_CHECK_MSG(ts_gpus_count(widths) >= 2, "2048^2 ran at widths mask %#llx", (unsigned long long)widths);
 	ts_run_result_free(&res);
 	free(sink.seg);
 	free(t.req);
@@ -406,13 +396,14 @@ static void test_invariants(void)
 		tf_classes(&cs, tr[k].batch);
 		tf_random_trace(&t, 150, tr[k].rate, tr[k].scale, tr[k].steps, tr[k].classes, 7 + k);
 		for (int sw = 0; sw < 8; sw++) {
-			struct ts_policy_env env = { .no_placement = sw & 1, .no_elastic = sw & 2,
-						     .no_batching = sw & 4 };
+			char spec[96];
+			snprintf(spec, sizeof(spec), "tetriserve:placement=%s:elastic=%s:batching=%s",
+				 sw & 1 ? "off" : "on", sw & 2 ? "off" : "on", sw & 4 ? "off" : "on");
 			struct ts_error err = { 0 };
 			struct ts_run_result res, again;
 			struct seg_sink sink = { 0 };
 			size_t met, met2, batched = 0;
-			int rc = sim_run(NULL, tr[k].gpus, &t, &cs, &env, &res, &sink, &met, &err);
+			int rc = sim_run(spec, tr[k].gpus, &t, &cs, &res, &sink, &met, &err);
 			TS_CHECK_MSG(rc == 0, "trace %d switches %d: %s", k, sw, err.msg);
 			int32_t *ran = calloc(t.n, sizeof(*ran));
 			for (size_t i = 0; i < sink.n; i++) {
@@ -426,11 +417,11 @@ static void test_invariants(void)
 				TS_CHECK_MSG(ran[i] == t.req[i].steps, "request %zu ran %d of %d steps", i,
 					     ran[i], t.req[i].steps);
 			}
-			if (env.no_batching || !tr[k].batch)
+			if ((sw & 4) || !tr[k].batch)
 				TS_CHECK(batched == 0);
 			else if (k == 3)
 				TS_CHECK_MSG(batched > 0, "switches %d: no batch formed", sw);
-			TS_CHECK(sim_run(NULL, tr[k].gpus, &t, &cs, &env, &again, NULL, &met2, &err) == 0);
+			TS_CHECK(sim_run(spec, tr[k].gpus, &t, &cs, &again, NULL, &met2, &err) == 0);
 			TS_CHECK(met == met2 && again.makespan == res.makespan &&
 				 again.launches == res.launches);
 			printf("trace %d gpus %d placement %d elastic %d batching %d: SAR %.3f, %lld launches, %lld moves, %zu batched\n",
@@ -471,15 +462,14 @@ static void test_random_profiles(void)
 			tf_add(&t, now, (int)gsl_rng_uniform_int(rng, 4), 1 + (int)gsl_rng_uniform_int(rng, 60),
 			       0.2 + gsl_rng_uniform(rng) * 8);
 		}
-		struct ts_policy_env env = {
-			.no_placement = gsl_rng_uniform(rng) < 0.5, .no_elastic = gsl_rng_uniform(rng) < 0.5,
-			.no_batching = gsl_rng_uniform(rng) < 0.5,
-			.round_steps = 1 + (int)gsl_rng_uniform_int(rng, 10),
-		};
+		char spec[128];
+		snprintf(spec, sizeof(spec), "tetriserve:placement=%s:elastic=%s:batching=%s:round_steps=%d",
+			 gsl_rng_uniform(rng) < 0.5 ? "off" : "on", gsl_rng_uniform(rng) < 0.5 ? "off" : "on",
+			 gsl_rng_uniform(rng) < 0.5 ? "off" : "on", 1 + (int)gsl_rng_uniform_int(rng, 10));
 		struct ts_error err = { 0 };
 		struct ts_run_result res;
 		size_t met;
-		int rc = sim_run(NULL, gpus, &t, &cs, &env, &res, NULL, &met, &err);
+		int rc = sim_run(spec, gpus, &t, &cs, &res, NULL, &met, &err);
 		if (rc == TS_ENOTFOUND) {
 			TS_CHECK(strstr(err.msg, "at any SP degree") != NULL);
 		} else {

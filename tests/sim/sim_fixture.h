@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gpuset.h"
 #include "driver/driver.h"
+#include "io/classes.h"
 #include "io/profile.h"
 #include "sim_backend.h"
 
@@ -113,38 +115,30 @@ static const struct ts_sink_ops fx_sink_ops = {
 	.segment = fx_sink_segment, .request_done = fx_sink_done, .round = fx_sink_round,
 };
 
-/* Runs policy `spec` on the simulator; fills *res and *sink. Returns the
- * driver's code (policy init failures included). */
+/* Runs policy `spec` (its options in the spec) on the simulator; fills
+ * *res and *sink. Returns the driver's code (policy init failures included). */
 static inline int fx_run(const char *spec, int gpus, const struct ts_trace *t,
 			 const struct ts_classes *cs, const struct ts_sim_opts *so,
-			 const struct ts_policy_env *knobs, struct ts_run_result *res,
-			 struct fx_sink *sink, struct ts_error *err)
+			 struct ts_run_result *res, struct fx_sink *sink, struct ts_error *err)
 {
-	const char *params;
 	memset(sink, 0, sizeof(*sink));
 	memset(res, 0, sizeof(*res));
-	const struct ts_policy_ops *ops = ts_policy_find(spec, &params, err);
-	if (!ops)
-		return TS_EINVAL;
-	struct ts_policy_env env = knobs ? *knobs : (struct ts_policy_env){ 0 };
-	env.gpus = gpus;
-	env.trace = t;
-	env.cls = cs;
-	void *pol = NULL, *sim = NULL;
-	int rc = ops->init(&pol, params, &env, err);
+	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs };
+	struct ts_policy pol;
+	struct ts_backend sim = { .ops = &ts_sim_backend };
+	int rc = ts_policy_build(spec, &env, &pol, err);
 	if (rc)
 		return rc;
 	struct ts_sim_opts def;
 	ts_sim_opts_defaults(&def);
-	rc = ts_sim_create(&sim, so ? so : &def, cs, err);
+	rc = ts_sim_create(&sim.self, so ? so : &def, cs, err);
 	if (!rc) {
-		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = ops,
-						.policy_self = pol, .backend = &ts_sim_backend,
-						.backend_self = sim, .sink = &fx_sink_ops, .sink_self = sink };
+		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = pol,
+						.backend = sim, .sink = &fx_sink_ops, .sink_self = sink };
 		rc = ts_driver_run(&cfg, res, err);
-		ts_sim_backend.close(sim);
+		ts_sim_backend.close(sim.self);
 	}
-	ops->close(pol);
+	ts_policy_close(&pol);
 	return rc;
 }
 
@@ -226,7 +220,7 @@ static inline int fx_check_requests(const struct ts_trace *t, const struct ts_cl
 			} else {
 				bad += s->first_step != next_step;
 				next_step += s->nsteps;
-				ts_ns T = ts_class_step(cs, q->cls, ts_popcount64(s->gpus), s->batch);
+				ts_ns T = ts_class_step(cs, q->cls, ts_gpus_count(s->gpus), s->batch);
 				bad += !so->noise && s->end - s->start != T * s->nsteps;
 			}
 			last_end = s->end;

@@ -32,7 +32,7 @@ static int scripted_launch(void *self, int32_t id, const struct ts_launch *l,
 {
 	struct scripted *b = self;
 	const struct ts_request *q = &v->req[l->req[0]];
-	ts_ns t = ts_class_step(b->cls, q->cls, ts_popcount64(l->gpus), l->nreq) * l->nsteps;
+	ts_ns t = ts_class_step(b->cls, q->cls, ts_gpus_count(l->gpus), l->nreq) * l->nsteps;
 	if (b->nev == MAX_EVENTS)
 		return ts_err_set(err, TS_ENOMEM, "scripted backend: too many launches");
 	b->ev[b->nev++] = (struct ts_completion){
@@ -151,8 +151,8 @@ static int run_pair_and(const int steps[2], const double *f, double third_s,
 	rec->steps = steps;
 	rec->nreq = 2;
 	rec->third = third_s >= 0;
-	struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 2, .policy = &rec_ops,
-					.policy_self = rec, .backend = &scripted_ops, .backend_self = &b };
+	struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 2, .policy = { &rec_ops, rec },
+					.backend = { &scripted_ops, &b } };
 	int rc = ts_driver_run(&cfg, &res, &err);
 	TS_CHECK_MSG(rc == 0, "driver: %s", err.msg);
 	ts_run_result_free(&res);

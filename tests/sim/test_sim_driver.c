@@ -25,7 +25,7 @@ static void test_hand_fcfs_and_edf(void)
 	struct ts_run_result res;
 	struct fx_sink sink;
 	struct ts_error err = { 0 };
-	TS_CHECK(fx_run("fixed-sp:1", 1, &t, &cs, NULL, NULL, &res, &sink, &err) == 0);
+	TS_CHECK(fx_run("fixed-sp:1", 1, &t, &cs, NULL, &res, &sink, &err) == 0);
 	TS_CHECK(res.st[0].start == 0 && res.st[0].finish == ts_ns_from_s(0.30));
 	TS_CHECK(res.st[1].start == ts_ns_from_s(0.30) && res.st[1].finish == ts_ns_from_s(0.45));
 	TS_CHECK(res.st[2].start == ts_ns_from_s(0.45) && res.st[2].finish == ts_ns_from_s(0.51));
@@ -36,7 +36,7 @@ static void test_hand_fcfs_and_edf(void)
 	ts_run_result_free(&res);
 	free(sink.seg);
 
-	TS_CHECK(fx_run("edf-fixed:1", 1, &t, &cs, NULL, NULL, &res, &sink, &err) == 0);
+	TS_CHECK(fx_run("edf-fixed:1", 1, &t, &cs, NULL, &res, &sink, &err) == 0);
 	TS_CHECK(res.st[0].finish == ts_ns_from_s(0.30));
 	TS_CHECK(res.st[2].start == ts_ns_from_s(0.30) && res.st[2].finish == ts_ns_from_s(0.36));
 	TS_CHECK(res.st[1].start == ts_ns_from_s(0.36) && res.st[1].finish == ts_ns_from_s(0.51));
@@ -67,7 +67,7 @@ static void test_alone(void)
 		struct ts_run_result res;
 		struct fx_sink sink;
 		struct ts_error err = { 0 };
-		TS_CHECK_MSG(fx_run(cases[i].spec, cases[i].gpus, &t, &cs, NULL, NULL, &res, &sink, &err) == 0,
+		TS_CHECK_MSG(fx_run(cases[i].spec, cases[i].gpus, &t, &cs, NULL, &res, &sink, &err) == 0,
 			     "%s: %s", cases[i].spec, err.msg);
 		ts_ns T = ts_class_step(&cs, cases[i].cls, cases[i].degree, 1);
 		TS_CHECK_MSG(res.st[0].finish == ts_ns_from_s(1.25) + 50 * T, "%s on %d GPUs",
@@ -93,7 +93,7 @@ static void test_invariants_random(void)
 			struct ts_run_result res;
 			struct fx_sink sink;
 			struct ts_error err = { 0 };
-			int rc = fx_run(specs[i], 8, &t, &cs, &so, NULL, &res, &sink, &err);
+			int rc = fx_run(specs[i], 8, &t, &cs, &so, &res, &sink, &err);
 			TS_CHECK_MSG(rc == 0, "%s: %s", specs[i], err.msg);
 			TS_CHECK_MSG(fx_check_no_double_booking(&sink, 8) == 0, "%s seed %lu", specs[i], seed);
 			TS_CHECK_MSG(fx_check_requests(&t, &cs, &res, &sink, &so) == 0, "%s seed %lu",
@@ -123,10 +123,10 @@ static void test_determinism(void)
 	struct ts_run_result r1, r2, r3;
 	struct fx_sink s1, s2, s3;
 	struct ts_error err = { 0 };
-	TS_CHECK(fx_run("rssp", 8, &t, &cs, &so, NULL, &r1, &s1, &err) == 0);
-	TS_CHECK(fx_run("rssp", 8, &t, &cs, &so, NULL, &r2, &s2, &err) == 0);
+	TS_CHECK(fx_run("rssp", 8, &t, &cs, &so, &r1, &s1, &err) == 0);
+	TS_CHECK(fx_run("rssp", 8, &t, &cs, &so, &r2, &s2, &err) == 0);
 	so.seed = 2;
-	TS_CHECK(fx_run("rssp", 8, &t, &cs, &so, NULL, &r3, &s3, &err) == 0);
+	TS_CHECK(fx_run("rssp", 8, &t, &cs, &so, &r3, &s3, &err) == 0);
 	TS_CHECK(same_segments(&s1, &s2));
 	TS_CHECK(!same_segments(&s1, &s3)); /* the noise seed matters */
 	TS_CHECK(fx_check_no_double_booking(&s3, 8) == 0);
@@ -217,9 +217,9 @@ static void test_driver_rejects(void)
 		bad_policy.init(&pol, params, NULL, &err);
 		struct ts_sim_opts so = sim_defaults();
 		ts_sim_create(&sim, &so, &cs, &err);
-		struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 4, .policy = &bad_policy,
-						.policy_self = pol, .backend = &ts_sim_backend,
-						.backend_self = sim };
+		struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 4,
+						.policy = { &bad_policy, pol },
+						.backend = { &ts_sim_backend, sim } };
 		struct ts_run_result res;
 		int rc = ts_driver_run(&cfg, &res, &err);
 		TS_CHECK_MSG(rc == TS_EPOLICY && strstr(err.msg, cases[i].needle), "case %d: rc %d '%s'",
@@ -237,23 +237,21 @@ static void test_interrupt(void)
 	fx_classes(&cs);
 	struct ts_trace t;
 	fx_random_trace(&t, 50, 12, 3);
-	const char *params;
 	struct ts_error err = { 0 };
-	const struct ts_policy_ops *ops = ts_policy_find("fixed-sp:1", &params, &err);
 	struct ts_policy_env env = { .gpus = 2, .trace = &t, .cls = &cs };
-	void *pol, *sim;
-	TS_CHECK(ops->init(&pol, params, &env, &err) == 0);
+	struct ts_policy pol;
+	void *sim;
+	TS_CHECK(ts_policy_build("fixed-sp:1", &env, &pol, &err) == 0);
 	struct ts_sim_opts so = sim_defaults();
 	ts_sim_create(&sim, &so, &cs, &err);
 	volatile sig_atomic_t stop = 1;
-	struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 2, .policy = ops,
-					.policy_self = pol, .backend = &ts_sim_backend,
-					.backend_self = sim, .stop = &stop };
+	struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 2, .policy = pol,
+					.backend = { &ts_sim_backend, sim }, .stop = &stop };
 	struct ts_run_result res;
 	TS_CHECK(ts_driver_run(&cfg, &res, &err) == TS_EINTR);
 	ts_run_result_free(&res);
 	ts_sim_backend.close(sim);
-	ops->close(pol);
+	ts_policy_close(&pol);
 	free(t.req);
 	free(cs.cls);
 }
@@ -266,12 +264,14 @@ static void test_bad_specs(void)
 	fx_add(&t, 0, 0, 0, 10, 1);
 	static const char *specs[] = { "fixed-sp:3", "fixed-sp:16", "fixed-sp:", "edf-fixed:x",
 				       "rssp:256", "rssp:256=3", "nonsense", "fixed-sp:-4294967294",
-				       "rssp:256=4294967297", "rssp:256x=2" };
+				       "rssp:256=4294967297", "rssp:256x=2", "rssp:256=1,256=2", "rssp:256=1,",
+				       "rssp:256/1+", "fixed-sp:2:order=lifo", "fixed-sp:2:bogus=1",
+				       "tetriserve:round_steps=0", "tetriserve:elastic=maybe" };
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
 		struct ts_run_result res;
 		struct fx_sink sink;
 		struct ts_error err = { 0 };
-		TS_CHECK_MSG(fx_run(specs[i], 8, &t, &cs, NULL, NULL, &res, &sink, &err) == TS_EINVAL,
+		TS_CHECK_MSG(fx_run(specs[i], 8, &t, &cs, NULL, &res, &sink, &err) == TS_EINVAL,
 			     "%s accepted", specs[i]);
 		TS_CHECK(err.msg[0] != '\0');
 	}

@@ -61,16 +61,16 @@ static void test_moves_only_to_gpus_lacking_the_latent(void)
 	fx_add(&t, 0, 0, 2, n, 100); /* 1024x1024 */
 	ts_sim_opts_defaults(&so);
 	TS_CHECK(ts_sim_create(&sim, &so, &cs, &err) == 0);
-	struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 4, .policy = &walk_ops,
-					.policy_self = &w, .backend = &ts_sim_backend, .backend_self = sim,
-					.sink = &fx_sink_ops, .sink_self = &sink };
+	struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 4, .policy = { &walk_ops, &w },
+					.backend = { &ts_sim_backend, sim }, .sink = &fx_sink_ops,
+					.sink_self = &sink };
 	TS_CHECK_MSG(ts_driver_run(&cfg, &res, &err) == 0, "driver: %s", err.msg);
 	ts_ns move = ts_sim_move_ns(&so, 1024, 1024);
 	TS_CHECK(move > 0);
 	ts_ns launch_at = 0;
 	size_t i = 0;
 	for (int k = 0; k < n; k++) {
-		ts_ns step = ts_class_step(&cs, 2, ts_popcount64(path[k]), 1);
+		ts_ns step = ts_class_step(&cs, 2, ts_gpus_count(path[k]), 1);
 		bool moved = i < sink.n && sink.seg[i].kind == TS_SEG_MOVE;
 		TS_CHECK_MSG(moved == moves[k], "launch %d on 0x%llx: move segment %d", k,
 			     (unsigned long long)path[k], moved);

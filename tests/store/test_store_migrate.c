@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io/classes.h"
 #include "io/profile.h"
 #include "store/store.h"
 #include "store_test_db.h"

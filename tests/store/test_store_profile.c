@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "io/classes.h"
 #include "io/profile.h"
 #include "store/store.h"
 #include "store_test_db.h"

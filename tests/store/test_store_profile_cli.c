@@ -10,8 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cmd_regress.h"
+#include "sim_cmd.h"
 #include "cli/cmd_report.h"
+#include "io/classes.h"
 #include "io/profile.h"
 #include "store/store.h"
 #include "store_test_db.h"

@@ -1,4 +1,5 @@
 /* Run summaries: percentiles, SAR per resolution, unfinished requests, JSON. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "report/summary.h"
@@ -41,12 +42,15 @@ static void test_summary(void)
 	TS_CHECK_NEAR(s.res[1].sar, 0.5, 1e-12);
 	TS_CHECK_NEAR(s.gpu_util, 30.0 / 40.0, 1e-12);
 	TS_CHECK_NEAR(s.lat_p50_s, 10e-9, 1e-15); /* latencies 2, 10, 11 ns */
-	char buf[2048];
-	int len = ts_summary_json(&s, "p", buf, sizeof(buf));
-	TS_CHECK(len > 0 && (size_t)len < sizeof(buf));
-	TS_CHECK(strstr(buf, "\"sar\":0.5,") && strstr(buf, "\"256x256\""));
-	char small[16];
-	TS_CHECK(ts_summary_json(&s, "p", small, sizeof(small)) == len); /* snprintf semantics */
+	char *text = ts_json_text(ts_summary_to_json(&s, "p \"quoted\""));
+	TS_CHECK(text && strstr(text, "\"sar\":0.5,") && strstr(text, "\"256x256\"") &&
+		 strstr(text, "\"policy\":\"p \\\"quoted\\\"\""));
+	free(text);
+	s.finished = 0;
+	s.lat_p50_s = NAN;
+	text = ts_json_text(ts_summary_to_json(&s, NULL));
+	TS_CHECK(text && strstr(text, "\"p50\":null") && strstr(text, "\"policy\":null"));
+	free(text);
 }
 
 int main(void)

@@ -10,11 +10,7 @@
  * exceeds the node. */
 static ts_ns tetri_step(const struct tetri *tp, int32_t c, int32_t k, int32_t b)
 {
-	int di = ts_deg_index(k), bi = ts_deg_index(b);
-
-	if (di < 0 || bi < 0 || bi >= TS_NBATCH || k > tp->gpus)
-		return -1;
-	return tp->cs->cls[c].step[bi][di];
+	return k <= tp->gpus ? ts_class_step(tp->cs, c, k, b) : -1;
 }
 
 /* The GPU-time-minimal plan of non-late candidate c, computed on first use
@@ -56,8 +52,8 @@ static bool try_start(struct tetri *tp, const struct ts_sched_view *v,
 		      const struct ts_tetri_frame *f, struct tetri_cand *c, int32_t k,
 		      int32_t limit, uint64_t *idle)
 {
-	ts_ns t = ts_tetri_degs_step(&tp->degs[v->req[c->r].cls], k);
-	uint64_t prev = tp->no_placement ? 0 : v->st[c->r].gpus;
+	ts_ns t = tetri_step(tp, v->req[c->r].cls, k, 1);
+	uint64_t prev = tp->o.placement ? v->st[c->r].gpus : 0;
 	uint64_t b;
 	int32_t q;
 
@@ -107,7 +103,7 @@ void ts_tetri_pack_round(struct tetri *tp, const struct ts_sched_view *v,
 		ts_tetri_options(&tp->degs[q->cls], tetri_cand_plan(tp, v, f, &tp->cand[i]),
 				 tp->cand[i].left, q->deadline, f, &tp->items[i]);
 	}
-	ts_tetri_pack_solve(&tp->pack, tp->items, tp->nontl, ts_popcount64(*idle), tp->pick, &used);
+	ts_tetri_pack_solve(&tp->pack, tp->items, tp->nontl, ts_gpus_count(*idle), tp->pick, &used);
 	for (int32_t i = 0; i < tp->nontl; i++) {
 		const struct ts_tetri_opt *o = &tp->items[i].opt[tp->pick[i]];
 		if (o->width == 0)
@@ -115,7 +111,7 @@ void ts_tetri_pack_round(struct tetri *tp, const struct ts_sched_view *v,
 		slot[ns] = (struct ts_tetri_slot){ .width = o->width, .prev = v->st[tp->cand[i].r].gpus };
 		who[ns++] = i;
 	}
-	ts_tetri_place(slot, ns, idle, tp->gpus, !tp->no_placement);
+	ts_tetri_place(slot, ns, idle, tp->gpus, tp->o.placement);
 	for (int32_t s = 0; s < ns; s++) {
 		struct tetri_cand *c = &tp->cand[who[s]];
 		const struct ts_tetri_opt *o = &tp->items[who[s]].opt[tp->pick[who[s]]];
@@ -125,7 +121,7 @@ void ts_tetri_pack_round(struct tetri *tp, const struct ts_sched_view *v,
 			continue;
 		}
 		job_add(tp, v, c, slot[s].gpus, o->q,
-			ts_tetri_degs_step(&tp->degs[v->req[c->r].cls], o->width));
+			tetri_step(tp, v->req[c->r].cls, o->width, 1));
 	}
 }
 
@@ -190,7 +186,7 @@ static bool batch_job(struct tetri *tp, const struct ts_sched_view *v,
 {
 	struct tetri_cand *mem[TS_MAX_BATCH - 1];
 	int32_t nm = 0;
-	int32_t k = ts_popcount64(j->l.gpus);
+	int32_t k = ts_gpus_count(j->l.gpus);
 
 	for (int32_t i = 0; i < tp->nontl && nm < TS_MAX_BATCH - 1; i++)
 		if (!tp->cand[i].started && v->req[tp->cand[i].r].cls == j->cls)
@@ -237,7 +233,7 @@ void ts_tetri_batch_waiting(struct tetri *tp, const struct ts_sched_view *v,
 static bool grow_option(const struct tetri *tp, const struct tetri_job *j, uint64_t idle,
 			int64_t *benefit, uint64_t *block, ts_ns *t2)
 {
-	int32_t k = ts_popcount64(j->l.gpus);
+	int32_t k = ts_gpus_count(j->l.gpus);
 
 	*t2 = tetri_step(tp, j->cls, 2 * k, j->l.nreq);
 	if (*t2 <= 0 || *t2 >= j->t_step)

@@ -3,21 +3,15 @@
 
 #include "core/ts_types.h"
 
-uint64_t ts_tetri_block(int32_t base, int32_t width)
-{
-	uint64_t ones = width >= 64 ? ~0ULL : (1ULL << width) - 1;
-	return ones << base;
-}
-
 /* Width of the largest aligned all-idle block around block b (at least its
  * own width): taking b splits that block. */
 static int32_t idle_span(uint64_t idle, int32_t gpus, uint64_t b)
 {
-	int32_t w = ts_popcount64(b), base = __builtin_ctzll(b);
+	int32_t w = ts_gpus_count(b), base = __builtin_ctzll(b);
 
 	while (2 * w <= gpus) {
 		int32_t up = base - base % (2 * w);
-		uint64_t big = ts_tetri_block(up, 2 * w);
+		uint64_t big = ts_gpus_block(up, 2 * w);
 		if (up + 2 * w > gpus || (big & idle) != big)
 			break;
 		w *= 2;
@@ -36,7 +30,7 @@ uint64_t ts_tetri_find_block(uint64_t idle, int32_t gpus, int32_t width, uint64_
 	if (width <= 0 || width > gpus)
 		return 0;
 	for (int32_t base = 0; base + width <= gpus; base += width) {
-		uint64_t b = ts_tetri_block(base, width);
+		uint64_t b = ts_gpus_block(base, width);
 		int32_t av, keep;
 		if ((b & idle) != b)
 			continue;
@@ -44,8 +38,8 @@ uint64_t ts_tetri_find_block(uint64_t idle, int32_t gpus, int32_t width, uint64_
 			prev_idle = true;
 			continue;
 		}
-		av = ts_popcount64(b & avoid);
-		keep = ts_popcount64(b & prev);
+		av = ts_gpus_count(b & avoid);
+		keep = ts_gpus_count(b & prev);
 		if (best != 0 && (av > best_avoid || (av == best_avoid && keep <= best_keep)))
 			continue;
 		best = b;
@@ -98,7 +92,7 @@ int32_t ts_tetri_place(struct ts_tetri_slot *s, int32_t n, uint64_t *idle, int32
 
 uint64_t ts_tetri_grow(uint64_t idle, int32_t gpus, uint64_t cur)
 {
-	int32_t w = ts_popcount64(cur);
+	int32_t w = ts_gpus_count(cur);
 	int32_t up;
 	uint64_t buddy;
 
@@ -106,7 +100,7 @@ uint64_t ts_tetri_grow(uint64_t idle, int32_t gpus, uint64_t cur)
 		return 0;
 	up = __builtin_ctzll(cur);
 	up -= up % (2 * w);
-	buddy = ts_tetri_block(up, 2 * w);
+	buddy = ts_gpus_block(up, 2 * w);
 	if (up + 2 * w <= gpus && ((idle | cur) & buddy) == buddy)
 		return buddy;
 	return ts_tetri_find_block(idle | cur, gpus, 2 * w, cur, 0);

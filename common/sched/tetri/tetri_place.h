@@ -12,8 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Mask of the block of `width` GPUs starting at GPU `base`. */
-uint64_t ts_tetri_block(int32_t base, int32_t width);
+#include "core/gpuset.h"
 
 /* An aligned block of `width` GPUs (a power of two) among GPUs 0..gpus-1,
  * all of them in `idle`; 0 when none. The choice among the blocks: fewest GPUs

@@ -7,50 +7,16 @@
  *   between boundaries: the same without the DP and batching, on idle GPUs
  *     only, with launches that end by the next boundary (a non-late request
  *     whose next step does not fit may run that one step across it).
- * This file: the queue, the round clock, the pipeline and construction; the
- * launch-building stages are in tetri_launch.c. Pure: no clock, no I/O, no
- * allocation after init. */
+ * This file: the queue, the round clock and the pipeline; the launch-building
+ * stages are in tetri_launch.c, the options and construction in
+ * tetri_options.c. Pure: no clock, no I/O, no allocation after init. */
 #include "sched/tetri/tetri_policy.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sched/tetri/tetri_place.h"
 #include "sched/tetri/tetri_state.h"
-
-/* Step time of class c at its smallest degree <= gpus, -1 without one. */
-static ts_ns smallest_degree_step(const struct ts_class *k, int gpus)
-{
-	for (int d = 0; d < TS_NDEG && (1 << d) <= gpus; d++)
-		if (k->step[0][d] > 0)
-			return k->step[0][d];
-	return -1;
-}
-
-ts_ns ts_tetri_reference_step(const struct ts_classes *cs, int gpus)
-{
-	int32_t n = 0;
-
-	for (int32_t c = 0; c < cs->n; c++)
-		n += smallest_degree_step(&cs->cls[c], gpus) > 0;
-	/* the lower median by counting: classes are few, and init allocates
-	 * nothing for it */
-	for (int32_t c = 0; c < cs->n; c++) {
-		ts_ns t = smallest_degree_step(&cs->cls[c], gpus);
-		int32_t less = 0, leq = 0;
-		if (t <= 0)
-			continue;
-		for (int32_t o = 0; o < cs->n; o++) {
-			ts_ns u = smallest_degree_step(&cs->cls[o], gpus);
-			less += u > 0 && u < t;
-			leq += u > 0 && u <= t;
-		}
-		if (less <= (n - 1) / 2 && (n - 1) / 2 < leq)
-			return t;
-	}
-	return -1;
-}
 
 /* ---- queue ---- */
 
@@ -210,220 +176,26 @@ static int tetri_plan(void *self, const struct ts_sched_view *v, struct ts_plan 
 	if (f.boundary)
 		ts_tetri_pack_round(tp, v, &f, &idle);
 	ts_tetri_fill_waiting(tp, v, &f, &idle);
-	if (f.boundary && !tp->no_batching)
+	if (f.boundary && tp->o.batching)
 		ts_tetri_batch_waiting(tp, v, &f);
 	/* late requests only get what the others leave idle */
-	if (!tp->no_elastic)
+	if (tp->o.elastic)
 		ts_tetri_scale_up(tp, &f, &idle, false);
 	ts_tetri_fill_late(tp, v, &f, &idle);
-	if (!tp->no_elastic)
+	if (tp->o.elastic)
 		ts_tetri_scale_up(tp, &f, &idle, true);
 	return ts_tetri_emit(tp, out, err);
 }
 
-/* ---- construction ---- */
-
-/* Applies one "key=value" parameter (value [val, end)) to the knobs. */
-static int set_param(const char *key, size_t klen, const char *val, const char *end,
-		     int *round_steps, ts_ns *round_ns, struct ts_error *err)
-{
-	int vlen = (int)(end - val);
-	char *stop;
-
-	if (klen == 11 && strncmp(key, "round_steps", klen) == 0) {
-		long g = strtol(val, &stop, 10);
-		if (stop != end || vlen == 0 || g < 1 || g > 100000)
-			return ts_err_set(err, TS_EINVAL,
-					  "tetriserve: round_steps '%.*s': expected an integer 1..100000",
-					  vlen, val);
-		*round_steps = (int)g;
-		return 0;
-	}
-	if (klen == 8 && strncmp(key, "round_ms", klen) == 0) {
-		double ms = strtod(val, &stop);
-		if (stop != end || vlen == 0 || !(ms > 0 && ms < 1e9))
-			return ts_err_set(err, TS_EINVAL,
-					  "tetriserve: round_ms '%.*s': expected a positive number", vlen, val);
-		*round_ns = ts_ns_from_s(ms / 1e3);
-		return 0;
-	}
-	return ts_err_set(err, TS_EINVAL,
-			  "tetriserve: unknown parameter '%.*s' (known: round_steps, round_ms)",
-			  (int)klen, key);
-}
-
-/* Parses "round_steps=G,round_ms=X" (either, any order) into the knobs. */
-static int parse_params(const char *params, int *round_steps, ts_ns *round_ns,
-			struct ts_error *err)
-{
-	for (const char *p = params; p && *p;) {
-		const char *end = strchr(p, ',');
-		const char *eq = strchr(p, '=');
-		int rc;
-		if (!end)
-			end = p + strlen(p);
-		if (!eq || eq > end)
-			return ts_err_set(err, TS_EINVAL, "tetriserve: parameter '%.*s': expected key=value",
-					  (int)(end - p), p);
-		rc = set_param(p, (size_t)(eq - p), eq + 1, end, round_steps, round_ns, err);
-		if (rc < 0)
-			return rc;
-		p = *end ? end + 1 : end;
-	}
-	return 0;
-}
-
-static int check_env(const struct ts_policy_env *env, struct ts_error *err)
-{
-	if (env->gpus < 1 || env->gpus > TS_MAX_GPUS)
-		return ts_err_set(err, TS_EINVAL, "tetriserve: %d GPUs (supported: 1..%d)", env->gpus,
-				  TS_MAX_GPUS);
-	if (!env->trace || !env->cls)
-		return ts_err_set(err, TS_EINVAL, "tetriserve: no trace or no step-time classes");
-	if (env->round_steps < 0 || env->round_ns < 0)
-		return ts_err_set(err, TS_EINVAL, "tetriserve: negative round length (round_steps %d, round_ns %lld)",
-				  env->round_steps, (long long)env->round_ns);
-	return 0;
-}
-
-/* Builds the per-class degree tables; a class with no usable cell fails. */
-static int build_degs(struct tetri *tp, struct ts_error *err)
-{
-	const struct ts_classes *cs = tp->cs;
-
-	tp->degs = calloc((size_t)cs->n + 1, sizeof(*tp->degs));
-	if (!tp->degs)
-		return ts_err_set(err, TS_ENOMEM, "tetriserve: degree tables for %d classes", cs->n);
-	for (int32_t c = 0; c < cs->n; c++) {
-		const struct ts_class *k = &cs->cls[c];
-		if (ts_tetri_degs_build(&tp->degs[c], k->step[0], tp->gpus) > 0)
-			continue;
-		return ts_err_set(err, TS_ENOTFOUND,
-				  "tetriserve: profile %s has no batch-1 step time for model %s %dx%d at any SP degree <= %d (add the cells or use --interpolate)",
-				  cs->profile_path ? cs->profile_path : "(in memory)",
-				  k->model >= 0 && k->model < cs->nmodels ? cs->models[k->model] : "?",
-				  k->height, k->width, tp->gpus);
-	}
-	return 0;
-}
-
-static int alloc_scratch(struct tetri *tp, struct ts_error *err)
-{
-	size_t n = tp->nreq + 1;
-
-	tp->active = calloc(n, sizeof(*tp->active));
-	tp->pos = malloc(n * sizeof(*tp->pos));
-	tp->keys = calloc(n, sizeof(*tp->keys));
-	tp->keys_tmp = calloc(n, sizeof(*tp->keys_tmp));
-	tp->cand = calloc(TS_TETRI_WINDOW + TS_MAX_GPUS, sizeof(*tp->cand));
-	tp->items = calloc(TS_TETRI_WINDOW, sizeof(*tp->items));
-	tp->pick = calloc(TS_TETRI_WINDOW, sizeof(*tp->pick));
-	if (!tp->active || !tp->pos || !tp->keys || !tp->keys_tmp || !tp->cand || !tp->items ||
-	    !tp->pick)
-		return ts_err_set(err, TS_ENOMEM, "tetriserve: queue for %zu requests", tp->nreq);
-	for (size_t i = 0; i < n; i++)
-		tp->pos[i] = -1;
-	return ts_tetri_pack_init(&tp->pack, TS_TETRI_WINDOW, tp->gpus, err);
-}
-
-/* Round length: explicit round_ns, else G steps of the reference request. */
-static void set_round(struct tetri *tp, int round_steps, ts_ns round_ns)
-{
-	tp->round_steps = round_steps > 0 ? round_steps : TS_TETRI_DEFAULT_ROUND_STEPS;
-	if (round_ns > 0) {
-		tp->tau = round_ns;
-		return;
-	}
-	tp->ref_step = ts_tetri_reference_step(tp->cs, tp->gpus);
-	/* an empty trace has no classes: any round length does */
-	tp->tau = tp->ref_step > 0 ? tp->round_steps * tp->ref_step : TS_NS_PER_S;
-}
-
-static void set_desc(struct tetri *tp)
-{
-	snprintf(tp->desc, sizeof(tp->desc),
-		 "{\"policy\":\"tetriserve\",\"round_ms\":%.6g,\"round_steps\":%d,"
-		 "\"ref_step_ms\":%.6g,\"placement\":%s,\"elastic\":%s,\"batching\":%s,"
-		 "\"window\":%d}",
-		 (double)tp->tau / 1e6, tp->ref_step > 0 ? tp->round_steps : 0,
-		 (double)tp->ref_step / 1e6, tp->no_placement ? "false" : "true",
-		 tp->no_elastic ? "false" : "true", tp->no_batching ? "false" : "true",
-		 TS_TETRI_WINDOW);
-}
-
-static void tetri_close(void *self);
-
-static int tetri_init(void **self, const char *params, const struct ts_policy_env *env,
-		      struct ts_error *err)
-{
-	struct tetri *tp;
-	int round_steps, rc;
-	ts_ns round_ns;
-
-	*self = NULL;
-	rc = check_env(env, err);
-	if (rc < 0)
-		return rc;
-	round_steps = env->round_steps;
-	round_ns = env->round_ns;
-	rc = parse_params(params, &round_steps, &round_ns, err);
-	if (rc < 0)
-		return rc;
-	tp = calloc(1, sizeof(*tp));
-	if (!tp)
-		return ts_err_set(err, TS_ENOMEM, "tetriserve: policy state");
-	tp->gpus = env->gpus;
-	tp->all = ts_tetri_block(0, env->gpus);
-	tp->cs = env->cls;
-	tp->nreq = env->trace->n;
-	tp->no_placement = env->no_placement;
-	tp->no_elastic = env->no_elastic;
-	tp->no_batching = env->no_batching;
-	rc = build_degs(tp, err);
-	if (rc < 0)
-		goto out_close;
-	rc = alloc_scratch(tp, err);
-	if (rc < 0)
-		goto out_close;
-	set_round(tp, round_steps, round_ns);
-	set_desc(tp);
-	*self = tp;
-	return 0;
-
-out_close:
-	tetri_close(tp);
-	return rc;
-}
-
-static const char *tetri_describe(void *self)
-{
-	return ((struct tetri *)self)->desc;
-}
-
-static void tetri_close(void *self)
-{
-	struct tetri *tp = self;
-
-	if (!tp)
-		return;
-	ts_tetri_pack_free(&tp->pack);
-	free(tp->pick);
-	free(tp->items);
-	free(tp->cand);
-	free(tp->keys_tmp);
-	free(tp->keys);
-	free(tp->pos);
-	free(tp->active);
-	free(tp->degs);
-	free(tp);
-}
-
 const struct ts_policy_ops ts_policy_tetriserve = {
 	.name = "tetriserve",
-	.init = tetri_init,
+	.summary = "TetriServe's round-based step-level scheduler (docs/SCHEDULER.md)",
+	.options = ts_tetri_option_table,
+	.flags = ts_tetri_flag_table,
+	.init = ts_tetri_init,
 	.on_arrival = tetri_on_arrival,
 	.on_launch_end = tetri_on_launch_end,
 	.plan = tetri_plan,
-	.describe = tetri_describe,
-	.close = tetri_close,
+	.describe = ts_tetri_describe,
+	.close = ts_tetri_close,
 };

@@ -1,5 +1,6 @@
 /* tetri_policy.h: the TetriServe round-based scheduler as a policy
- * (spec "tetriserve", optionally "tetriserve:round_steps=G,round_ms=X").
+ * (spec "tetriserve[:round_steps=G][:round_ms=X][:placement=off]...", its
+ * options in tetri_options.c).
  * The algorithm, its choices and tie-breaks: docs/SCHEDULER.md. */
 #ifndef TS_TETRI_POLICY_H
 #define TS_TETRI_POLICY_H
@@ -9,9 +10,6 @@
 
 /* The ops table (name "tetriserve"). */
 extern const struct ts_policy_ops ts_policy_tetriserve;
-
-/* Default round length in steps of the reference request (the paper's G). */
-#define TS_TETRI_DEFAULT_ROUND_STEPS 5
 
 /* Most non-late requests one round considers for packing (earliest
  * deadlines first); the rest wait for a later round. */

@@ -13,6 +13,15 @@
 #include "sched/tetri/tetri_gpuplan.h"
 #include "sched/tetri/tetri_round.h"
 
+/* The options of a tetriserve spec (tetri_options.c has their table). */
+struct tetri_opts {
+	int round_steps;   /* round = this many steps of the reference request */
+	double round_ms;   /* > 0: the round length itself, overriding round_steps */
+	bool placement;    /* keep requests on their last GPUs where possible */
+	bool elastic;      /* idle GPUs scale running launches up */
+	bool batching;     /* selective batching of identical requests */
+};
+
 /* An idle request considered by this call. */
 struct tetri_cand {
 	int32_t r;
@@ -44,8 +53,7 @@ struct tetri {
 	uint64_t all;                /* mask of GPUs 0..gpus-1 */
 	ts_ns tau;                   /* round length */
 	ts_ns ref_step;              /* reference step time (0 with an explicit round) */
-	int32_t round_steps;
-	bool no_placement, no_elastic, no_batching;
+	struct tetri_opts o;
 	const struct ts_classes *cs;
 	struct ts_tetri_degs *degs;  /* per class, batch 1 */
 	/* the queue: arrived, unfinished requests; pos[r] = index or -1 */
@@ -66,8 +74,17 @@ struct tetri {
 	struct ts_tetri_pack pack;
 	struct tetri_job job[TS_MAX_GPUS];
 	int32_t njob;
-	char desc[384];
+	char *desc;
 };
+
+/* tetri_options.c: the option table and CLI flags of the spec, and the ops
+ * table's init, describe and close. */
+extern const struct ts_policy_option ts_tetri_option_table[];
+extern const struct ts_policy_flag ts_tetri_flag_table[];
+int ts_tetri_init(void **self, const char *params, const struct ts_policy_env *env,
+		  struct ts_error *err);
+const char *ts_tetri_describe(void *self);
+void ts_tetri_close(void *self);
 
 /* Round boundary: round options of the non-late candidates, Algorithm 1
  * over the idle GPUs, placement of the picked widths (a pick that finds no

@@ -3,20 +3,21 @@
  * results file to a baseline JSON file, with the trace and profile paths
  * relative to the baseline's folder and their content hashes; without it,
  * every configuration of the baseline is simulated again and compared. */
-#include "cli/cmd_regress.h"
-
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli_util.h"
-#include "cli/sim_run.h"
+#include "cli/policy_args.h"
+#include "driver/run.h"
 #include "io/locate.h"
+#include "sim_backend.h"
+#include "sim_cmd.h"
+#include "store/store_read.h"
 
 /* Version 1 stored paths as given to `sim` (relative to the working
  * directory); version 2 stores them relative to the baseline's folder. */
@@ -46,17 +47,6 @@ static void regress_usage(FILE *f)
 		ts_cli_data_dir());
 }
 
-static int sql_fail(sqlite3 *db, const char *path, const char *what, struct ts_error *err)
-{
-	return ts_err_set(err, TS_EIO, "%s: %s: %s", path, what, sqlite3_errmsg(db));
-}
-
-static const char record_sql[] =
-	"SELECT trace_name, trace_hash, profile_name, profile_hash, gpus, policy, seed, options,"
-	" json_extract(summary, '$.requests'), json_extract(summary, '$.met'),"
-	" json_extract(summary, '$.sar')"
-	" FROM runs WHERE backend = 'sim' AND completed = 1 ORDER BY run_id";
-
 /* A stored input path as it is written to the baseline: relative to the
  * baseline's folder when the file exists from here, else as stored (with a
  * warning: regress will look it up by its hash). */
@@ -64,6 +54,8 @@ static json_t *portable_path(const char *stored, const char *base_dir, const cha
 {
 	char *rel = NULL;
 	struct ts_error err = { 0 };
+	if (!stored)
+		return json_null();
 	if (ts_path_relative_to(stored, base_dir, &rel, &err)) {
 		fprintf(stderr, "tetriserve regress: warning: %s %s: %s; stored as given (regress "
 			"will look it up by content hash)\n", what, stored, err.msg);
@@ -74,28 +66,47 @@ static json_t *portable_path(const char *stored, const char *base_dir, const cha
 	return j;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
+/* A JSON text column as an object ({} when NULL or not an object). */
+static json_t *object_of(const char *text)
 {
-	const char *t = (const char *)sqlite3_column_text(st, i);
-	return t ? t : "";
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	if (json_is_object(j))
+		return j;
+	json_decref(j);
+	return json_object();
 }
 
-/* One configuration of the baseline from a runs row of record_sql. */
-static json_t *config_from_row(sqlite3_stmt *st, const char *base_dir)
+/* One configuration of the baseline from a completed sim run. */
+static json_t *config_of_run(const struct ts_run_row *row, const char *base_dir)
 {
-	json_error_t jerr;
-	json_t *options = sqlite3_column_type(st, 7) == SQLITE_NULL
-				  ? json_object()
-				  : json_loads(col_text(st, 7), 0, &jerr);
-	return json_pack("{s:o, s:s, s:o, s:s, s:i, s:s, s:I, s:o, s:I, s:I, s:f}",
-			 "trace", portable_path(col_text(st, 0), base_dir, "trace"),
-			 "trace_hash", col_text(st, 1),
-			 "profile", portable_path(col_text(st, 2), base_dir, "profile"),
-			 "profile_hash", col_text(st, 3), "gpus", sqlite3_column_int(st, 4),
-			 "policy", col_text(st, 5), "seed", (json_int_t)sqlite3_column_int64(st, 6),
-			 "options", options ? options : json_object(),
-			 "requests", (json_int_t)sqlite3_column_int64(st, 8),
-			 "met", (json_int_t)sqlite3_column_int64(st, 9), "sar", sqlite3_column_double(st, 10));
+	json_t *sum = object_of(row->summary);
+	json_t *c = json_pack("{s:o, s:s?, s:o, s:s?, s:i, s:s?, s:I, s:o, s:O?, s:O?, s:O?}",
+			      "trace", portable_path(row->trace_name, base_dir, "trace"),
+			      "trace_hash", row->trace_hash,
+			      "profile", portable_path(row->profile_name, base_dir, "profile"),
+			      "profile_hash", row->profile_hash, "gpus", row->gpus, "policy", row->policy,
+			      "seed", (json_int_t)row->seed, "options", object_of(row->options),
+			      "requests", json_object_get(sum, "requests"), "met",
+			      json_object_get(sum, "met"), "sar", json_object_get(sum, "sar"));
+	json_decref(sum);
+	return c;
+}
+
+/* Appends the configuration of run id when it is a completed sim run. */
+static int record_run(struct ts_reader *r, int64_t id, const char *base_dir, json_t *configs,
+		      struct ts_error *err)
+{
+	struct ts_run_row row;
+	int rc = ts_reader_run(r, id, &row, err);
+	if (rc)
+		return rc;
+	if (row.completed && row.backend && !strcmp(row.backend, "sim")) {
+		json_t *c = config_of_run(&row, base_dir);
+		if (!c || json_array_append_new(configs, c))
+			rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+	}
+	ts_run_row_free(&row);
+	return rc;
 }
 
 /* Writes the baseline: one configuration a line, so diffs stay readable. */
@@ -120,42 +131,27 @@ static int write_baseline(const char *path, json_t *configs, struct ts_error *er
 
 static int record_baseline(const struct regress_args *a, struct ts_error *err)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	struct ts_reader *r = NULL;
 	json_t *configs = json_array();
 	char *base_dir = ts_path_dirname(a->baseline);
-	int rc = 0, step;
-	if (!configs || !base_dir) {
-		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (sqlite3_open_v2(a->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rc = sql_fail(db, a->db, "opening", err);
-		goto out;
-	}
-	if (sqlite3_prepare_v2(db, record_sql, -1, &st, NULL) != SQLITE_OK) {
-		rc = sql_fail(db, a->db, "reading runs", err);
-		goto out;
-	}
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *c = config_from_row(st, base_dir);
-		if (!c || json_array_append_new(configs, c)) {
-			rc = ts_err_set(err, TS_ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	if (step != SQLITE_DONE)
-		rc = sql_fail(db, a->db, "reading runs", err);
-	else if (json_array_size(configs) == 0)
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int rc = configs && base_dir ? 0 : ts_err_set(err, TS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = ts_reader_open(&r, a->db, err);
+	if (!rc)
+		rc = ts_reader_run_ids(r, &ids, &n, err);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = record_run(r, ids[i], base_dir, configs, err);
+	if (!rc && json_array_size(configs) == 0)
 		rc = ts_err_set(err, TS_ENOTFOUND, "%s: no completed sim runs to record", a->db);
-	else
+	if (!rc)
 		rc = write_baseline(a->baseline, configs, err);
 	if (!rc)
 		printf("recorded %zu configurations from %s into %s\n", json_array_size(configs), a->db,
 		       a->baseline);
-out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	free(ids);
+	ts_reader_close(r);
 	json_decref(configs);
 	free(base_dir);
 	return rc;
@@ -164,8 +160,9 @@ out:
 /* One configuration of the baseline. Its strings point into the baseline's
  * JSON document; trace and profile are the resolved paths (owned). */
 struct regress_config {
-	struct ts_sim_config cfg;
-	const char *policy;
+	struct ts_run_config cfg;
+	struct ts_sim_opts sim;
+	char *policy;                          /* the spec, legacy options applied (owned) */
 	const char *trace_hash, *profile_hash; /* as recorded; NULL when absent */
 	char *trace, *profile;
 	double sar;
@@ -175,6 +172,7 @@ static void regress_config_free(struct regress_config *c)
 {
 	free(c->trace);
 	free(c->profile);
+	free(c->policy);
 }
 
 /* A string member of obj, or NULL. */
@@ -196,31 +194,21 @@ static bool member_true(const json_t *obj, const char *key)
 	return json_is_true(json_object_get(obj, key));
 }
 
-/* Simulator and policy options recorded with a run (runs.options). */
-static void apply_options(struct ts_sim_config *c, const json_t *o)
+/* The run's, the simulator's and (recorded before policies owned their
+ * options) the policy's options of a run, from runs.options. */
+static int apply_options(struct regress_config *rc, const json_t *o, struct ts_error *err)
 {
-	double x = NAN;
+	struct ts_run_config *c = &rc->cfg;
+	double x = 0;
 	member_num(o, "slo_scale", &c->slo_scale);
-	c->sim.noise = member_true(o, "noise");
-	if (json_is_false(json_object_get(o, "move_cost")))
-		c->sim.move_cost = false;
-	member_num(o, "move_us", &x);
-	if (!isnan(x))
-		c->sim.move_fixed_ns = (ts_ns)llround(x * 1e3);
-	member_num(o, "move_gbps", &c->sim.move_gbps);
+	member_num(o, "time_scale", &c->time_scale);
+	member_num(o, "max_requests", &x);
+	c->max_requests = (long long)x;
 	c->interpolate = member_true(o, "interpolate");
-	x = 0;
-	member_num(o, "round_steps", &x);
-	c->env.round_steps = (int)x;
-	x = 0;
-	member_num(o, "round_ms", &x);
-	c->env.round_ns = (ts_ns)llround(x * 1e6);
-	c->env.no_placement = member_true(o, "no_placement");
-	c->env.no_elastic = member_true(o, "no_elastic");
-	c->env.no_batching = member_true(o, "no_batching");
-	c->env.rssp_map = member_text(o, "rssp_map");
 	c->model = member_text(o, "model");
 	c->gpu_type = member_text(o, "gpu_type");
+	ts_sim_opts_from_json(&rc->sim, o);
+	return ts_policy_spec_apply_legacy(&rc->policy, o, err);
 }
 
 /* Hex text of a hash, as the runs table stores it. */
@@ -270,11 +258,13 @@ static int parse_config(const json_t *j, const char *path, size_t idx, const cha
 {
 	memset(rc, 0, sizeof(*rc));
 	const char *trace = member_text(j, "trace"), *profile = member_text(j, "profile");
-	rc->policy = member_text(j, "policy");
-	if (!trace || !profile || !rc->policy || !json_is_integer(json_object_get(j, "gpus")) ||
+	const char *policy = member_text(j, "policy");
+	if (!trace || !profile || !policy || !json_is_integer(json_object_get(j, "gpus")) ||
 	    !json_is_number(json_object_get(j, "sar")))
 		return ts_err_set(err, TS_EPARSE,
 				  "%s: configs[%zu] needs trace, profile, gpus, policy and sar", path, idx);
+	if (!(rc->policy = strdup(policy)))
+		return ts_err_set(err, TS_ENOMEM, "out of memory");
 	rc->trace_hash = member_text(j, "trace_hash");
 	rc->profile_hash = member_text(j, "profile_hash");
 	int r = resolve_input(trace, rc->trace_hash, base_dir, "trace", &rc->trace, err);
@@ -282,28 +272,32 @@ static int parse_config(const json_t *j, const char *path, size_t idx, const cha
 		r = resolve_input(profile, rc->profile_hash, base_dir, "profile", &rc->profile, err);
 	if (r)
 		return ts_err_prefix(err, "%s: configs[%zu]", path, idx);
-	struct ts_sim_config *c = &rc->cfg;
-	ts_sim_config_defaults(c, rc->trace, rc->profile);
+	struct ts_run_config *c = &rc->cfg;
+	ts_run_config_defaults(c);
+	ts_sim_opts_defaults(&rc->sim);
+	c->trace = rc->trace;
+	c->profile = rc->profile;
 	c->gpus = (int)json_integer_value(json_object_get(j, "gpus"));
 	c->seed = (uint64_t)json_integer_value(json_object_get(j, "seed"));
-	c->sim.seed = c->seed;
+	rc->sim.seed = c->seed;
 	rc->sar = json_number_value(json_object_get(j, "sar"));
-	apply_options(c, json_object_get(j, "options"));
-	return 0;
+	r = apply_options(rc, json_object_get(j, "options"), err);
+	return r ? ts_err_prefix(err, "%s: configs[%zu]", path, idx) : 0;
 }
 
 /* Simulates one configuration again into the store; *sar receives the result. */
 static int rerun_config(const struct regress_config *rc, struct ts_store *store, double *sar,
 			struct ts_error *err)
 {
-	struct ts_sim_inputs in;
-	struct ts_summary sum;
-	int ret = ts_sim_inputs_load(&in, &rc->cfg, err);
+	struct ts_run_inputs in;
+	struct ts_run_outcome out;
+	struct ts_backend_factory sim = ts_sim_factory(&rc->sim);
+	int ret = ts_run_inputs_load(&in, &rc->cfg, err);
 	if (!ret)
-		ret = ts_sim_run_policy(rc->policy, &rc->cfg, &in, store, NULL, &sum, NULL, err);
+		ret = ts_run_policy(rc->policy, &rc->cfg, &in, &sim, store, NULL, &out, err);
 	if (!ret)
-		*sar = sum.sar;
-	ts_sim_inputs_free(&in);
+		*sar = out.sum.sar;
+	ts_run_inputs_free(&in);
 	return ret;
 }
 

@@ -1,0 +1,18 @@
+/* commands.c: the commands of common/cli, which need no backend. */
+#include <stddef.h>
+
+#include "cli/cmd_merge.h"
+#include "cli/cmd_report.h"
+#include "cli/cmd_timeline.h"
+#include "cli/cmd_trace.h"
+#include "cli/cmd_validate.h"
+#include "cli/command.h"
+
+const struct ts_command ts_commands_common[] = {
+	{ "trace", "generate a trace (trace gen) or describe one (trace stats FILE)", ts_cmd_trace, NULL },
+	{ "report", "summarise and compare stored runs", ts_cmd_report, NULL },
+	{ "merge", "combine results files without duplicate runs", ts_cmd_merge, NULL },
+	{ "timeline", "a run's segments as Chrome trace-event JSON for Perfetto", ts_cmd_timeline, NULL },
+	{ "validate", "how far a simulated run was from a hardware run", ts_cmd_validate, NULL },
+	{ NULL, NULL, NULL, NULL },
+};

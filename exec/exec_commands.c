@@ -1,0 +1,13 @@
+/* exec_commands.c: the commands exec/ contributes to `tetriserve` in a
+ * build with the CUDA executor. */
+#include <stddef.h>
+
+#include "cli/command.h"
+#include "ts_exec_cmd.h"
+#include "ts_profile_cmd.h"
+
+const struct ts_command ts_commands_exec[] = {
+	{ "profile", "measure step latencies on this machine's GPUs", ts_cmd_profile, NULL },
+	{ "exec", "serve a trace on this machine's GPUs under policies", ts_cmd_exec, NULL },
+	{ NULL, NULL, NULL, NULL },
+};
