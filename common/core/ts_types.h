@@ -70,6 +70,32 @@ struct ts_classes {
 	bool interpolated_cells;  /* built with --interpolate: missing cells could not be estimated */
 };
 
+/* How a request of a run ended. */
+enum ts_request_status {
+	TS_REQ_MET = 0,        /* finished by its deadline */
+	TS_REQ_LATE = 1,       /* finished after its deadline */
+	TS_REQ_DROPPED = 2,    /* dropped by its policy or cancelled by its client: never ran again */
+	TS_REQ_UNFINISHED = 3, /* the run ended (or was interrupted) before it finished */
+};
+
+/* "met", "late", "dropped", "unfinished". */
+static inline const char *ts_request_status_name(enum ts_request_status s)
+{
+	static const char *const names[] = { "met", "late", "dropped", "unfinished" };
+	return (unsigned)s < 4 ? names[s] : "unfinished";
+}
+
+/* The status of a request that finished at `finish` (< 0: never) or was
+ * dropped at `dropped` (< 0: never), against its deadline. */
+static inline enum ts_request_status ts_request_status_of(ts_ns finish, ts_ns dropped, ts_ns deadline)
+{
+	if (dropped >= 0)
+		return TS_REQ_DROPPED;
+	if (finish < 0)
+		return TS_REQ_UNFINISHED;
+	return finish <= deadline ? TS_REQ_MET : TS_REQ_LATE;
+}
+
 /* Kinds of segment recorded in the results. */
 enum ts_seg_kind {
 	TS_SEG_STEPS = 0,  /* denoising steps ran on a GPU set */

@@ -150,7 +150,7 @@ static int sink_segment(void *self, const struct ts_segment *s, struct ts_error 
 static int sink_request_done(void *self, const struct ts_request *r, const struct ts_req_state *st,
 			     struct ts_error *err)
 {
-	return ts_store_request(self, r, st->start, st->finish, err);
+	return ts_store_request(self, r, st->start, st->finish, -1, err);
 }
 
 static int sink_round(void *self, const struct ts_round_rec *rr, struct ts_error *err)
@@ -173,7 +173,7 @@ static int end_stored_run(struct ts_store *store, const char *spec, const struct
 	for (size_t i = 0; i < in->trace.n; i++) {
 		if (res->st[i].finish >= 0)
 			continue;
-		int rc = ts_store_request(store, &in->trace.req[i], res->st[i].start, -1, err);
+		int rc = ts_store_request(store, &in->trace.req[i], res->st[i].start, -1, -1, err);
 		if (rc)
 			return rc;
 	}

@@ -9,7 +9,7 @@
 
 enum profile_col {
 	P_MODEL, P_GPU, P_HEIGHT, P_WIDTH, P_SP, P_STEP, P_P50, P_P99, P_CV, P_SAMPLES,
-	P_BATCH, P_NCOLS
+	P_BATCH, P_SOURCE, P_NCOLS
 };
 
 static const struct ts_csv_col profile_schema[P_NCOLS] = {
@@ -24,6 +24,7 @@ static const struct ts_csv_col profile_schema[P_NCOLS] = {
 	[P_CV] = { "cv", false, -1 },
 	[P_SAMPLES] = { "samples", false, -1 },
 	[P_BATCH] = { "batch", false, -1 },
+	[P_SOURCE] = { "source", false, -1 },
 };
 
 /* ---- loading ---- */
@@ -96,6 +97,17 @@ static int parse_optional_ints(const struct ts_csv *c, const struct ts_csv_col *
 	return rc;
 }
 
+/* The optional source column: measured (or empty) or modelled. */
+static int parse_source(const struct ts_csv *c, const struct ts_csv_col *col, bool *modelled,
+			struct ts_error *err)
+{
+	const char *s = ts_csv_text(c, col);
+	*modelled = !strcmp(s, "modelled");
+	if (*modelled || !*s || !strcmp(s, "measured"))
+		return 0;
+	return ts_csv_field_error(c, col, err, "'%s': must be measured or modelled", s);
+}
+
 static int parse_profile_row(const struct ts_csv *c, const struct ts_csv_col *col,
 			     struct ts_profile_row *r, struct ts_error *err)
 {
@@ -129,6 +141,8 @@ static int parse_profile_row(const struct ts_csv *c, const struct ts_csv_col *co
 		rc = parse_positive(c, &col[P_CV], true, &r->cv, err);
 	if (!rc)
 		rc = parse_optional_ints(c, col, r, err);
+	if (!rc)
+		rc = parse_source(c, &col[P_SOURCE], &r->modelled, err);
 	return rc;
 }
 

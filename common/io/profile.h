@@ -16,6 +16,7 @@ struct ts_profile_row {
 	double step_ms;    /* mean step time */
 	double p50_ms, p99_ms, cv; /* NaN / 0 when absent */
 	int64_t samples;   /* 0 when absent */
+	bool modelled;     /* source column "modelled": predicted by the step-time model, not measured */
 	int32_t line;      /* line in the file, for messages */
 };
 
@@ -27,8 +28,9 @@ struct ts_profile {
 };
 
 /* Reads a profile CSV into *p. Header row required, columns matched by name
- * (model,gpu,height,width,sp,step_ms required; p50_ms,p99_ms,cv,samples,batch
- * optional), '#' comments allowed. A duplicate (model,gpu,height,width,sp,batch)
+ * (model,gpu,height,width,sp,step_ms required; p50_ms,p99_ms,cv,samples,batch,
+ * source optional; source is "measured" (also when empty or absent) or
+ * "modelled"), '#' comments allowed. A duplicate (model,gpu,height,width,sp,batch)
  * cell, a non-power-of-two sp, or a non-positive step_ms is TS_EPARSE naming
  * path:line and field. */
 int ts_profile_load(struct ts_profile *p, const char *path, struct ts_error *err);

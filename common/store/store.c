@@ -49,8 +49,8 @@ static const char ins_round_sql[] =
 	" VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char ins_cell_sql[] =
 	"INSERT INTO profile_cells(run_id, model, gpu, height, width, sp, batch, step_ms,"
-	" p50_ms, p99_ms, cv, samples, peak_mem_gib)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	" p50_ms, p99_ms, cv, samples, peak_mem_gib, source)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 /* Explains a failed open: SQLite only says "unable to open database file". */
 static int open_error(sqlite3 *db, const char *path, struct ts_error *err)
@@ -286,16 +286,20 @@ int ts_store_segment(struct ts_store *s, const struct ts_segment *seg, struct ts
 }
 
 int ts_store_request(struct ts_store *s, const struct ts_request *r, ts_ns start,
-		     ts_ns finish, struct ts_error *err)
+		     ts_ns finish, ts_ns dropped, struct ts_error *err)
 {
 	if (!s || !r)
 		return ts_err_set(err, TS_EINVAL, "ts_store_request: NULL store or request");
+	if (finish >= 0 && dropped >= 0)
+		return ts_err_set(err, TS_EINVAL, "%s: request %lld both finished and dropped", s->path,
+				  (long long)r->id);
 	int ret = begin_row(s, "request", err);
 	if (ret)
 		return ret;
 	struct ts_store_request_row row = {
 		.id = r->id, .height = r->height, .width = r->width, .steps = r->steps,
 		.arrival = r->arrival, .start = start, .finish = finish, .deadline = r->deadline,
+		.dropped = dropped, .status = ts_request_status_of(finish, dropped, r->deadline),
 	};
 	ret = ts_store_rows_add_request(&s->rows, s->run_id, &row, err);
 	if (ret)
@@ -391,6 +395,7 @@ static void bind_profile_row(sqlite3_stmt *st, int64_t run_id, const struct ts_p
 	sqlite3_bind_double(st, 11, r->cv);
 	sqlite3_bind_int64(st, 12, r->samples);
 	bind_real_or_null(st, 13, peak_mem_gib);
+	sqlite3_bind_text(st, 14, r->modelled ? "modelled" : "measured", -1, SQLITE_STATIC);
 }
 
 int ts_store_profile_cell(struct ts_store *s, const struct ts_profile_row *row,

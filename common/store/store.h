@@ -40,10 +40,12 @@ int ts_store_run_begin(struct ts_store *s, const struct ts_run_info *info,
  * few thousand rows), so a killed process loses at most the last batch. */
 int ts_store_segment(struct ts_store *s, const struct ts_segment *seg, struct ts_error *err);
 
-/* Appends the outcome of one request of the current run: start/finish < 0
- * are stored as NULL; met_slo = finish >= 0 && finish <= deadline. */
+/* Appends the outcome of one request of the current run: start, finish
+ * and dropped < 0 are stored as NULL; met_slo = finish >= 0 && finish <=
+ * deadline; status from ts_request_status_of(). A request both finished
+ * and dropped is TS_EINVAL. */
 int ts_store_request(struct ts_store *s, const struct ts_request *r, ts_ns start,
-		     ts_ns finish, struct ts_error *err);
+		     ts_ns finish, ts_ns dropped, struct ts_error *err);
 
 /* Appends one planning round of the current run. */
 int ts_store_round(struct ts_store *s, const struct ts_round_rec *rr, struct ts_error *err);

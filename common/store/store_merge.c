@@ -26,15 +26,18 @@ static const char copy_run_sql[] =
 	" FROM src.runs WHERE run_id = ?1";
 
 static const char *const copy_rows_sql[] = {
-	"INSERT INTO main.requests SELECT ?2, request_id, height, width, steps, arrival_ns, start_ns,"
-	" finish_ns, deadline_ns, met_slo FROM src.requests WHERE run_id = ?1",
+	"INSERT INTO main.requests(run_id, request_id, height, width, steps, arrival_ns, start_ns,"
+	" finish_ns, deadline_ns, met_slo, status, dropped_ns) SELECT ?2, request_id, height, width,"
+	" steps, arrival_ns, start_ns, finish_ns, deadline_ns, met_slo, status, dropped_ns"
+	" FROM src.requests WHERE run_id = ?1",
 	"INSERT INTO main.segments SELECT ?2, request_id, kind, gpus, gpu_list, degree, first_step,"
 	" nsteps, batch, start_ns, end_ns FROM src.segments WHERE run_id = ?1",
 	"INSERT INTO main.rounds SELECT ?2, t_ns, active, launched, plan_wall_ns FROM src.rounds"
 	" WHERE run_id = ?1",
 	"INSERT INTO main.profile_cells(run_id, model, gpu, height, width, sp, batch, step_ms, p50_ms,"
-	" p99_ms, cv, samples, peak_mem_gib) SELECT ?2, model, gpu, height, width, sp, batch, step_ms,"
-	" p50_ms, p99_ms, cv, samples, peak_mem_gib FROM src.profile_cells WHERE run_id = ?1"
+	" p99_ms, cv, samples, peak_mem_gib, source) SELECT ?2, model, gpu, height, width, sp, batch,"
+	" step_ms, p50_ms, p99_ms, cv, samples, peak_mem_gib, source FROM src.profile_cells"
+	" WHERE run_id = ?1"
 	" ORDER BY cell_id",
 };
 

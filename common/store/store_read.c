@@ -209,8 +209,18 @@ static ts_ns time_or_none(sqlite3_stmt *st, int col)
 }
 
 static const char requests_sql[] =
-	"SELECT request_id, height, width, steps, arrival_ns, start_ns, finish_ns, deadline_ns, met_slo"
-	" FROM requests WHERE run_id = ?1 ORDER BY arrival_ns, request_id";
+	"SELECT request_id, height, width, steps, arrival_ns, start_ns, finish_ns, deadline_ns, met_slo,"
+	" status, dropped_ns FROM requests WHERE run_id = ?1 ORDER BY arrival_ns, request_id";
+
+/* The status column as the enum (an unknown text reads as unfinished). */
+static enum ts_request_status status_of(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	for (int s = TS_REQ_MET; t && s <= TS_REQ_UNFINISHED; s++)
+		if (!strcmp((const char *)t, ts_request_status_name((enum ts_request_status)s)))
+			return (enum ts_request_status)s;
+	return TS_REQ_UNFINISHED;
+}
 
 int ts_reader_each_request(struct ts_reader *r, int64_t run,
 			   int (*fn)(void *ctx, const struct ts_request_row *row, struct ts_error *err),
@@ -226,7 +236,8 @@ int ts_reader_each_request(struct ts_reader *r, int64_t run,
 			.width = sqlite3_column_int(st, 2), .steps = sqlite3_column_int(st, 3),
 			.arrival = sqlite3_column_int64(st, 4), .start = time_or_none(st, 5),
 			.finish = time_or_none(st, 6), .deadline = sqlite3_column_int64(st, 7),
-			.met = sqlite3_column_int(st, 8) != 0,
+			.met = sqlite3_column_int(st, 8) != 0, .status = status_of(st, 9),
+			.dropped = time_or_none(st, 10),
 		};
 		rc = fn(ctx, &row, err);
 	}

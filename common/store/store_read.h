@@ -52,8 +52,9 @@ void ts_run_row_free(struct ts_run_row *row);
 struct ts_request_row {
 	int64_t request_id;
 	int32_t height, width, steps;
-	ts_ns arrival, start, finish, deadline;
+	ts_ns arrival, start, finish, deadline, dropped;
 	bool met;
+	enum ts_request_status status;
 };
 
 /* Calls fn for every request row of run `run`, by arrival then request id;

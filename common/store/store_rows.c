@@ -7,12 +7,12 @@
 #include "core/gpuset.h"
 #include "store/store_sql.h"
 
-#define REQUEST_COLS 10
+#define REQUEST_COLS 12
 #define SEGMENT_COLS 11
 
 static const char requests_head[] =
 	"INSERT INTO requests(run_id, request_id, height, width, steps, arrival_ns,"
-	" start_ns, finish_ns, deadline_ns, met_slo) VALUES ";
+	" start_ns, finish_ns, deadline_ns, met_slo, status, dropped_ns) VALUES ";
 static const char segments_head[] =
 	"INSERT INTO segments(run_id, request_id, kind, gpus, gpu_list, degree,"
 	" first_step, nsteps, batch, start_ns, end_ns) VALUES ";
@@ -103,6 +103,8 @@ static void bind_request(struct ts_store_rows *rows, sqlite3_stmt *st, int col,
 	bind_time_or_null(st, col + 8, r->finish);
 	sqlite3_bind_int64(st, col + 9, r->deadline);
 	sqlite3_bind_int(st, col + 10, r->finish >= 0 && r->finish <= r->deadline);
+	sqlite3_bind_text(st, col + 11, ts_request_status_name(r->status), -1, SQLITE_STATIC);
+	bind_time_or_null(st, col + 12, r->dropped);
 }
 
 /* Binds buffered segment i as the row whose first parameter is col + 1. */

@@ -19,7 +19,8 @@
 struct ts_store_request_row {
 	int64_t id;
 	int32_t height, width, steps;
-	ts_ns arrival, start, finish, deadline; /* start/finish < 0: NULL */
+	ts_ns arrival, start, finish, deadline, dropped; /* start/finish/dropped < 0: NULL */
+	enum ts_request_status status;
 };
 
 /* The buffers and statements of one connection. Caller-owned; zero it,

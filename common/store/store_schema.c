@@ -78,9 +78,35 @@ static const char schema_v2_sql[] =
 	" || ',' || samples || ',' || batch AS line"
 	" FROM profile_cells;";
 
+/* Version 3: each request's outcome (met, late, dropped by its policy or
+ * cancelled by its client, or unfinished) and the time of a drop; each
+ * profile cell's source (measured, or predicted by the step-time model).
+ * Existing rows: status from met_slo and finish_ns, cells measured. */
+static const char schema_v3_sql[] =
+	"ALTER TABLE requests ADD COLUMN status TEXT NOT NULL DEFAULT 'unfinished'"
+	" CHECK (status IN ('met', 'late', 'dropped', 'unfinished'));"
+	"ALTER TABLE requests ADD COLUMN dropped_ns INTEGER;"
+	"UPDATE requests SET status = CASE WHEN met_slo = 1 THEN 'met'"
+	" WHEN finish_ns IS NULL THEN 'unfinished' ELSE 'late' END;"
+	"DROP VIEW request_results;"
+	"CREATE VIEW request_results AS SELECT"
+	" run_id, request_id, height, width, steps,"
+	" arrival_ns / 1e9 AS arrival_s, start_ns / 1e9 AS start_s,"
+	" finish_ns / 1e9 AS finish_s, deadline_ns / 1e9 AS deadline_s, met_slo,"
+	" status, dropped_ns / 1e9 AS dropped_s"
+	" FROM requests;"
+	"ALTER TABLE profile_cells ADD COLUMN source TEXT NOT NULL DEFAULT 'measured'"
+	" CHECK (source IN ('measured', 'modelled'));"
+	"DROP VIEW profile_csv;"
+	"CREATE VIEW profile_csv AS SELECT run_id, cell_id,"
+	" model || ',' || gpu || ',' || height || ',' || width || ',' || sp || ',' || step_ms"
+	" || ',' || ifnull(p50_ms, '') || ',' || ifnull(p99_ms, '') || ',' || cv"
+	" || ',' || samples || ',' || batch || ',' || source AS line"
+	" FROM profile_cells;";
+
 /* schema_steps[v] turns a version-v file into a version-(v + 1) file; an
  * empty file runs them all, so new and migrated files get the same DDL. */
-static const char *const schema_steps[] = { schema_v1_sql, schema_v2_sql };
+static const char *const schema_steps[] = { schema_v1_sql, schema_v2_sql, schema_v3_sql };
 
 _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) == TS_STORE_SCHEMA_VERSION,
 	       "one schema step per version");

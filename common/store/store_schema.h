@@ -9,7 +9,7 @@
 
 /* Schema version written to PRAGMA user_version. Bump it with every change
  * of a table or view, and say in docs/SCHEMA.md what changed. */
-#define TS_STORE_SCHEMA_VERSION 2
+#define TS_STORE_SCHEMA_VERSION 3
 
 /* Makes sure the database at path (already open as db) holds the current
  * schema: creates it in an empty file, migrates an older version in place

@@ -29,7 +29,7 @@ static int write_rows(struct ts_store *s, long rows, struct ts_error *err)
 					  .start = r.arrival, .end = r.arrival + 2 * TS_NS_PER_S };
 		int ret = ts_store_segment(s, &seg, err);
 		if (!ret)
-			ret = ts_store_request(s, &r, seg.start, seg.end, err);
+			ret = ts_store_request(s, &r, seg.start, seg.end, -1, err);
 		if (ret)
 			return ret;
 	}

@@ -29,7 +29,7 @@ static void writer(const char *db, int w)
 					  .batch = 1, .start = i, .end = i + 5 };
 		ret = ts_store_segment(s, &seg, &err);
 		if (!ret)
-			ret = ts_store_request(s, &r, i, i + 5, &err);
+			ret = ts_store_request(s, &r, i, i + 5, -1, &err);
 	}
 	if (!ret)
 		ret = ts_store_run_end(s, "{}", &err);

@@ -21,7 +21,7 @@ static int write_requests(struct ts_store *s, int first, int n, struct ts_error 
 	for (int i = first; i < first + n; i++) {
 		struct ts_request r = { .id = i, .arrival = i, .deadline = i + 100, .height = 256,
 					.width = 256, .steps = 50 };
-		int ret = ts_store_request(s, &r, i, i + 50, err);
+		int ret = ts_store_request(s, &r, i, i + 50, -1, err);
 		if (ret)
 			return ret;
 	}

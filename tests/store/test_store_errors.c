@@ -81,7 +81,7 @@ static void check_misuse(const char *dir)
 	if (!s)
 		return;
 	struct ts_request r = { .id = 7, .height = 256, .width = 256, .steps = 50 };
-	TS_CHECK(ts_store_request(s, &r, 0, 1, &err) == TS_EINVAL);
+	TS_CHECK(ts_store_request(s, &r, 0, 1, -1, &err) == TS_EINVAL);
 	TS_CHECK_MSG(strstr(err.msg, "no open run"), "%s", err.msg);
 	TS_CHECK(ts_store_run_end(s, NULL, &err) == TS_EINVAL);
 
@@ -102,7 +102,7 @@ static void check_misuse(const char *dir)
 	TS_CHECK(ts_store_segment(s, &bad, &err) == TS_EINVAL);
 
 	/* a bad summary is refused by SQLite; the run stays open and can end */
-	TS_CHECK(ts_store_request(s, &r, 0, 1, &err) == TS_OK);
+	TS_CHECK(ts_store_request(s, &r, 0, 1, -1, &err) == TS_OK);
 	TS_CHECK(ts_store_run_end(s, "{\"sar\": 0.5", &err) == TS_EIO);
 	TS_CHECK_MSG(strstr(err.msg, path) && strstr(err.msg, "summary_is_json"), "%s", err.msg);
 	TS_CHECK_MSG(ts_store_run_end(s, "{\"sar\": 0.5}", &err) == TS_OK, "%s", err.msg);

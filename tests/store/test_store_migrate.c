@@ -122,6 +122,13 @@ static void check_old_runs_intact(const char *db)
 				NULL) == 250);
 	TS_CHECK(store_test_int(db, "SELECT plan_wall_ns FROM rounds WHERE run_id = 1", NULL) ==
 		 4321);
+	/* version 3 derived each old request's status from met_slo and finish_ns */
+	if (store_test_int(db, "PRAGMA user_version", NULL) < 3)
+		return;
+	store_test_text(db, "SELECT group_concat(status || ':' || ifnull(dropped_s, 'null'), ',') "
+			"FROM (SELECT * FROM request_results WHERE run_id = 1 ORDER BY request_id)",
+			text, sizeof(text));
+	TS_CHECK_MSG(!strcmp(text, "met:null,unfinished:null"), "statuses of run 1: %s", text);
 }
 
 /* Writes a completed profile run of one cell through the store. */
@@ -156,7 +163,7 @@ static void check_migration(const char *dir)
 	TS_CHECK_MSG(write_profile_run(s, 2, &err) == TS_OK, "%s", err.msg);
 	ts_store_close(s);
 
-	TS_CHECK(store_test_int(old_db, "PRAGMA user_version", NULL) == 2);
+	TS_CHECK(store_test_int(old_db, "PRAGMA user_version", NULL) == 3);
 	TS_CHECK(store_test_int(old_db, "SELECT count(*) FROM sqlite_master WHERE name IN "
 				"('profile_cells', 'profile_cells_by_run', 'profile_csv')", NULL) == 3);
 	check_old_runs_intact(old_db);
@@ -206,7 +213,7 @@ static void check_concurrent_migration(const char *dir)
 		TS_CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "opener %d status %d",
 			     i, status);
 	}
-	TS_CHECK(store_test_int(db, "PRAGMA user_version", NULL) == 2);
+	TS_CHECK(store_test_int(db, "PRAGMA user_version", NULL) == 3);
 	TS_CHECK(store_test_int(db, "SELECT count(*) FROM runs WHERE backend = 'profile' AND "
 				"completed = 1", NULL) == OPENERS);
 	/* each opener's cell (sp 1, 2, 4, 8) is there once, in its own run */

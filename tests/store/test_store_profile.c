@@ -101,7 +101,7 @@ static int export_csv(const char *db, int64_t run, const char *csv)
 					"cell_id", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, run);
-		fprintf(f, "model,gpu,height,width,sp,step_ms,p50_ms,p99_ms,cv,samples,batch\n");
+		fprintf(f, "model,gpu,height,width,sp,step_ms,p50_ms,p99_ms,cv,samples,batch,source\n");
 		while (sqlite3_step(st) == SQLITE_ROW)
 			fprintf(f, "%s\n", (const char *)sqlite3_column_text(st, 0));
 	}

@@ -37,10 +37,10 @@ static void write_runs(const char *db)
 	if (!s)
 		return;
 	TS_CHECK(ts_store_run_begin(s, &sim, NULL, &err) == TS_OK);
-	TS_CHECK(ts_store_request(s, &r, 0, 500, &err) == TS_OK);
+	TS_CHECK(ts_store_request(s, &r, 0, 500, -1, &err) == TS_OK);
 	TS_CHECK(ts_store_segment(s, &seg, &err) == TS_OK);
 	r.id = 1;
-	TS_CHECK(ts_store_request(s, &r, -1, -1, &err) == TS_OK);
+	TS_CHECK(ts_store_request(s, &r, -1, -1, -1, &err) == TS_OK);
 	TS_CHECK(ts_store_run_end(s, "{\"requests\":2,\"met\":1,\"sar\":0.5}", &err) == TS_OK);
 	TS_CHECK(ts_store_run_begin(s, &prof, NULL, &err) == TS_OK);
 	TS_CHECK(ts_store_profile_cell(s, &cell, 20.0, &err) == TS_OK);

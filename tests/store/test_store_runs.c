@@ -34,7 +34,7 @@ static struct ts_request make_request(int64_t id, double arrival_s, double slo_s
 
 static void check_schema(const char *db)
 {
-	TS_CHECK(store_test_int(db, "PRAGMA user_version", NULL) == 2);
+	TS_CHECK(store_test_int(db, "PRAGMA user_version", NULL) == 3);
 	TS_CHECK(store_test_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 				"name IN ('runs', 'requests', 'segments', 'rounds', "
 				"'profile_cells')", NULL) == 5);
@@ -48,7 +48,7 @@ static void check_schema(const char *db)
 	store_test_text(db, "SELECT group_concat(name, ',') FROM pragma_table_info('request_results')",
 			cols, sizeof(cols));
 	TS_CHECK_MSG(!strcmp(cols, "run_id,request_id,height,width,steps,arrival_s,start_s,"
-			     "finish_s,deadline_s,met_slo"), "columns: %s", cols);
+			     "finish_s,deadline_s,met_slo,status,dropped_s"), "columns: %s", cols);
 	char mode[32];
 	store_test_text(db, "PRAGMA journal_mode", mode, sizeof(mode));
 	TS_CHECK_MSG(!strcmp(mode, "wal"), "journal_mode %s", mode);
@@ -65,9 +65,9 @@ static int64_t write_first_run(struct ts_store *s)
 	struct ts_request on_time = make_request(0, 1.0, 2.0);
 	struct ts_request late = make_request(1, 1.5, 2.0);
 	struct ts_request never = make_request(2, 2.0, 2.0);
-	TS_CHECK(ts_store_request(s, &on_time, ts_ns_from_s(1.25), on_time.deadline, &err) == TS_OK);
-	TS_CHECK(ts_store_request(s, &late, ts_ns_from_s(1.5), late.deadline + 1, &err) == TS_OK);
-	TS_CHECK(ts_store_request(s, &never, -1, -1, &err) == TS_OK);
+	TS_CHECK(ts_store_request(s, &on_time, ts_ns_from_s(1.25), on_time.deadline, -1, &err) == TS_OK);
+	TS_CHECK(ts_store_request(s, &late, ts_ns_from_s(1.5), late.deadline + 1, -1, &err) == TS_OK);
+	TS_CHECK(ts_store_request(s, &never, -1, -1, -1, &err) == TS_OK);
 
 	struct ts_segment move = { .request_id = 0, .gpus = 1ULL << 63 | 1, .first_step = 10,
 				   .nsteps = 0, .batch = 1, .kind = TS_SEG_MOVE,
@@ -186,7 +186,7 @@ static void write_second_run(const char *db)
 	for (int i = 0; i < 10000; i++) {
 		struct ts_request r = make_request(i, i * 0.1, 2.0);
 		TS_CHECK(ts_store_request(s, &r, r.arrival, r.arrival + ts_ns_from_s(i % 2 ? 1.0 : 3.0),
-					  &err) == TS_OK);
+					  -1, &err) == TS_OK);
 		struct ts_segment seg = { .request_id = i, .gpus = 1ULL << (i % 64) | 1ULL << 63,
 					  .nsteps = 50, .batch = 1, .kind = TS_SEG_STEPS,
 					  .start = r.arrival, .end = r.arrival + 1 };
