@@ -17,6 +17,7 @@
 struct ts_reader {
 	sqlite3 *db;
 	char *path;
+	int64_t version;  /* the file's schema version (older files are read as they are) */
 };
 
 /* "file:PATH?mode=ro" (or ...&immutable=1) with the characters a URI
@@ -48,11 +49,10 @@ static int open_uri(struct ts_reader *r, bool immutable, struct ts_error *err)
 		return ts_store_sql_err(r->db, r->path, err, "cannot open results file");
 	sqlite3_extended_result_codes(r->db, 1);
 	sqlite3_busy_timeout(r->db, READ_BUSY_TIMEOUT_MS);
-	int64_t version;
-	rc = ts_store_sql_int(r->db, r->path, "PRAGMA user_version", &version, err);
-	if (!rc && (version < 1 || version > TS_STORE_SCHEMA_VERSION))
+	rc = ts_store_sql_int(r->db, r->path, "PRAGMA user_version", &r->version, err);
+	if (!rc && (r->version < 1 || r->version > TS_STORE_SCHEMA_VERSION))
 		rc = ts_err_set(err, TS_EIO, "%s: not a results file of this tetriserve (schema version %lld; "
-				"this one reads 1..%d)", r->path, (long long)version, TS_STORE_SCHEMA_VERSION);
+				"this one reads 1..%d)", r->path, (long long)r->version, TS_STORE_SCHEMA_VERSION);
 	return rc;
 }
 
@@ -211,6 +211,11 @@ static ts_ns time_or_none(sqlite3_stmt *st, int col)
 static const char requests_sql[] =
 	"SELECT request_id, height, width, steps, arrival_ns, start_ns, finish_ns, deadline_ns, met_slo,"
 	" status, dropped_ns FROM requests WHERE run_id = ?1 ORDER BY arrival_ns, request_id";
+/* Files before schema version 3 had no status: it follows from the rest. */
+static const char requests_v2_sql[] =
+	"SELECT request_id, height, width, steps, arrival_ns, start_ns, finish_ns, deadline_ns, met_slo,"
+	" CASE WHEN met_slo = 1 THEN 'met' WHEN finish_ns IS NULL THEN 'unfinished' ELSE 'late' END,"
+	" NULL FROM requests WHERE run_id = ?1 ORDER BY arrival_ns, request_id";
 
 /* The status column as the enum (an unknown text reads as unfinished). */
 static enum ts_request_status status_of(sqlite3_stmt *st, int col)
@@ -228,7 +233,7 @@ int ts_reader_each_request(struct ts_reader *r, int64_t run,
 {
 	sqlite3_stmt *st;
 	int rc = 0, step;
-	if (prepare(r, requests_sql, run, 0, &st, "reading requests", err))
+	if (prepare(r, r->version >= 3 ? requests_sql : requests_v2_sql, run, 0, &st, "reading requests", err))
 		return err->code;
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct ts_request_row row = {
