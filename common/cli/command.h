@@ -7,7 +7,7 @@
 #define TS_COMMAND_H
 
 struct ts_command {
-	const char *name;      /* "sim" */
+	const char *name;      /* "sim", or two words: "profile model" (matched before "profile") */
 	const char *summary;   /* one line for the usage text */
 	/* argv[0] is the command's name; returns the exit status. NULL when
 	 * this build lacks the command: `unavailable` then says why and how to

@@ -24,6 +24,16 @@ static const struct ts_command *find_command(const char *name)
 	return NULL;
 }
 
+/* A two-word command ("profile model") when argv starts with one: its
+ * table entry, else NULL. */
+static const struct ts_command *find_two_word_command(int argc, char **argv)
+{
+	char name[128];
+	if (argc < 3 || snprintf(name, sizeof(name), "%s %s", argv[1], argv[2]) >= (int)sizeof(name))
+		return NULL;
+	return find_command(name);
+}
+
 /* A command this build lacks: say why; --help is answered on stdout with 0. */
 static int unavailable(const struct ts_command *c, int argc, char **argv)
 {
@@ -42,7 +52,10 @@ int main(int argc, char **argv)
 		printf("tetriserve %s\n", TS_VERSION);
 		return 0;
 	}
-	const struct ts_command *c = find_command(argv[1]);
+	const struct ts_command *c = find_two_word_command(argc, argv);
+	if (c) /* argv[0] of the command is its second word */
+		return c->run ? c->run(argc - 2, argv + 2) : unavailable(c, argc - 2, argv + 2);
+	c = find_command(argv[1]);
 	if (!c) {
 		fprintf(stderr, "tetriserve: unknown command '%s'\n", argv[1]);
 		usage(stderr);
