@@ -6,6 +6,8 @@
  * backend "profile" (docs/SCHEMA.md). */
 #include <errno.h>
 #include <getopt.h>
+#include <gsl/gsl_statistics_double.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,7 +16,6 @@
 #include <time.h>
 
 #include "core/ts_error.h"
-#include "core/ts_strbuf.h"
 #include "io/profile.h"
 #include "store/store.h"
 #include "ts_attention.h"
@@ -204,17 +205,14 @@ static int ts_cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Mean, nearest-rank percentiles and coefficient of variation (sorts v). */
+/* Mean, coefficient of variation (sample standard deviation over the mean)
+ * and nearest-rank percentiles: the p50/p99 columns are step times that
+ * were measured, never interpolated between two (sorts v). */
 static struct ts_prof_stats ts_prof_stats(double *v, int n)
 {
 	struct ts_prof_stats s = {0, 0, 0, 0, n};
-	double sum = 0, sq = 0;
-	for (int i = 0; i < n; i++)
-		sum += v[i];
-	s.mean = sum / n;
-	for (int i = 0; i < n; i++)
-		sq += (v[i] - s.mean) * (v[i] - s.mean);
-	s.cv = n > 1 ? sqrt(sq / (n - 1)) / s.mean : 0.0;
+	s.mean = gsl_stats_mean(v, 1, (size_t)n);
+	s.cv = n > 1 ? gsl_stats_sd_m(v, 1, (size_t)n, s.mean) / s.mean : 0.0;
 	qsort(v, (size_t)n, sizeof(*v), ts_cmp_double);
 	s.p50 = v[(int)ceil(0.50 * n) - 1];
 	s.p99 = v[(int)ceil(0.99 * n) - 1];
@@ -299,50 +297,44 @@ static void ts_prof_header(FILE *f, const struct ts_prof_opts *o, const char *gp
 	fprintf(f, "\nmodel,gpu,height,width,sp,step_ms,p50_ms,p99_ms,cv,samples,batch\n");
 }
 
-/* Appends ,"name":[v0,v1,...] to sb. */
-static void ts_prof_json_list(struct ts_strbuf *sb, const char *name, const int *v, int n)
+/* [v0, v1, ...] as a JSON array. */
+static json_t *ts_prof_json_list(const int *v, int n)
 {
-	ts_strbuf_printf(sb, ",\"%s\":[", name);
-	for (int i = 0; i < n; i++)
-		ts_strbuf_printf(sb, "%s%d", i ? "," : "", v[i]);
-	ts_strbuf_printf(sb, "]");
+	json_t *a = json_array();
+	for (int i = 0; a && i < n; i++)
+		json_array_append_new(a, json_integer(v[i]));
+	return a;
 }
 
-/* The profiler's options as the JSON object of the run's `options` column
- * (the GPU count and seed have columns of their own). */
-static int ts_prof_options_json(const struct ts_prof_opts *o, const char *gpu_full, char *buf,
-				size_t size, struct ts_error *err)
+/* The profiler's options as the JSON text of the run's `options` column
+ * (the GPU count and seed have columns of their own); malloc'ed, NULL when
+ * out of memory. */
+static char *ts_prof_options_json(const struct ts_prof_opts *o, const char *gpu_full)
 {
-	struct ts_strbuf sb = ts_strbuf_init(buf, size);
-	ts_strbuf_printf(&sb, "{\"model\":");
-	ts_strbuf_json_str(&sb, o->model);
-	ts_strbuf_printf(&sb, ",\"gpu_name\":");
-	ts_strbuf_json_str(&sb, gpu_full);
-	ts_prof_json_list(&sb, "res", o->res, o->nres);
-	ts_prof_json_list(&sb, "sp", o->sp, o->nsp);
-	ts_prof_json_list(&sb, "batch", o->batch, o->nbatch);
-	ts_strbuf_printf(&sb, ",\"warmup\":%d,\"iters\":%d,\"graphs\":%s,\"attention\":\"%s\",\"out\":",
-			 o->warmup, o->iters, o->graphs ? "true" : "false", ts_attn_names[o->attention]);
-	ts_strbuf_json_str(&sb, o->out);
-	ts_strbuf_printf(&sb, "}");
-	if (sb.len >= size)
-		return ts_err_set(err, TS_EINVAL, "--model/--out: options too long for the results store");
-	return 0;
+	json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i, s:i, s:b, s:s, s:s?}", "model", o->model,
+			      "gpu_name", gpu_full, "res", ts_prof_json_list(o->res, o->nres), "sp",
+			      ts_prof_json_list(o->sp, o->nsp), "batch", ts_prof_json_list(o->batch, o->nbatch),
+			      "warmup", o->warmup, "iters", o->iters, "graphs", o->graphs, "attention",
+			      ts_attn_names[o->attention], "out", o->out);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return text;
 }
 
 /* Begins the run of backend "profile" that will hold the cells. */
 static int ts_prof_begin_run(struct ts_store *store, const struct ts_prof_opts *o,
 			     const char *gpu_full, struct ts_error *err)
 {
-	char options[8192];
-	int rc = ts_prof_options_json(o, gpu_full, options, sizeof(options), err);
-	if (rc)
-		return rc;
+	char *options = ts_prof_options_json(o, gpu_full);
+	if (!options)
+		return ts_err_set(err, TS_ENOMEM, "out of memory for the run's options");
 	const struct ts_run_info info = {
 		.backend = "profile", .policy = "profile", .profile_name = o->out,
 		.gpus = o->gpus, .seed = o->seed, .version = TS_VERSION, .options = options,
 	};
-	return ts_store_run_begin(store, &info, NULL, err);
+	int rc = ts_store_run_begin(store, &info, NULL, err);
+	free(options);
+	return rc;
 }
 
 /* One measured cell as a profile row (the CSV's and the store's unit). */

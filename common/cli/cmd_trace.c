@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,13 +452,19 @@ static void print_arrivals(const struct ts_trace *t)
 		return;
 	}
 	double first = ts_ns_to_s(t->req[0].arrival), last = ts_ns_to_s(t->req[t->n - 1].arrival);
-	double mean = (last - first) / (double)(t->n - 1), sq = 0;
-	for (size_t i = 1; i < t->n; i++) {
-		double d = ts_ns_to_s(t->req[i].arrival - t->req[i - 1].arrival) - mean;
-		sq += d * d;
+	double mean = (last - first) / (double)(t->n - 1);
+	double *gap = malloc((t->n - 1) * sizeof(*gap));
+	if (!gap) {
+		printf("\n");
+		return;
 	}
+	for (size_t i = 1; i < t->n; i++)
+		gap[i - 1] = ts_ns_to_s(t->req[i].arrival - t->req[i - 1].arrival);
+	/* the spread of the gaps around their exact mean (population form) */
+	double sd = gsl_stats_sd_with_fixed_mean(gap, 1, t->n - 1, mean);
+	free(gap);
 	printf(", arrivals %.3f .. %.3f s, %.3f per minute, inter-arrival CV %.3f\n", first,
-	       last, 60.0 / mean, sqrt(sq / (double)(t->n - 1)) / mean);
+	       last, 60.0 / mean, sd / mean);
 }
 
 static int print_resolutions(const struct ts_trace *t)

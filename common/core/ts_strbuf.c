@@ -1,6 +1,5 @@
 #include "core/ts_strbuf.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -20,30 +19,4 @@ void ts_strbuf_printf(struct ts_strbuf *sb, const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		sb->len += (size_t)n;
-}
-
-void ts_strbuf_json_str(struct ts_strbuf *sb, const char *text)
-{
-	if (!text) {
-		ts_strbuf_printf(sb, "null");
-		return;
-	}
-	ts_strbuf_printf(sb, "\"");
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			ts_strbuf_printf(sb, "\\%c", *p);
-		else if (*p < 0x20)
-			ts_strbuf_printf(sb, "\\u%04x", *p);
-		else
-			ts_strbuf_printf(sb, "%c", *p);
-	}
-	ts_strbuf_printf(sb, "\"");
-}
-
-void ts_strbuf_json_num(struct ts_strbuf *sb, double x)
-{
-	if (isfinite(x))
-		ts_strbuf_printf(sb, "%.17g", x);
-	else
-		ts_strbuf_printf(sb, "null");
 }

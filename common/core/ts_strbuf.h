@@ -19,11 +19,5 @@ struct ts_strbuf ts_strbuf_init(char *buf, size_t size);
 void ts_strbuf_printf(struct ts_strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Appends text as a JSON string literal with quotes, escaping '"', '\\' and
- * control characters; NULL appends null. */
-void ts_strbuf_json_str(struct ts_strbuf *sb, const char *text);
-
-/* Appends a number as JSON (%.17g, or null when not finite). */
-void ts_strbuf_json_num(struct ts_strbuf *sb, double x);
 
 #endif
