@@ -15,7 +15,10 @@ DEFAULT_PROFILE = os.path.join(REPO, "traces", "profiles", "flux-dev_H200_engine
 
 
 def _positive(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
