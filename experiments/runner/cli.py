@@ -9,6 +9,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from .errors import UsageError
 from .execute import Setup, run_point
 from .plotting import draw
 from .progress import Progress
@@ -22,10 +23,6 @@ EXE_CANDIDATES = ("build-exp", "build")
 FULL_SEEDS, QUICK_SEEDS = 5, 2
 
 
-class UsageError(Exception):
-    """Bad command line or missing input: exit status 2."""
-
-
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="python3 -m experiments.runner",
@@ -36,8 +33,9 @@ def parse_args(argv):
     ap.add_argument("experiment", nargs="?",
                     help="name of a folder of experiments/, or a path to an experiment.py "
                          "(with --list alone: list the experiments)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                    help="points run at once (default: the CPU count, %(default)s)")
+    ap.add_argument("--jobs", type=int,
+                    help=f"points run at once (default: the CPU count, {os.cpu_count() or 1}; with --ray, "
+                         "as many as the cluster has CPUs for)")
     ap.add_argument("--seeds", type=int, help=f"seeds per point (default {FULL_SEEDS}, --quick {QUICK_SEEDS})")
     ap.add_argument("--shard", default="0/1", metavar="I/N",
                     help="run only the points whose index in key order is I modulo N")
@@ -57,10 +55,16 @@ def parse_args(argv):
     ap.add_argument("--slo-factor", type=float, default=1.0, metavar="X",
                     help="multiply every point's SLO scale by X, for a profile too slow for the "
                          "paper's SLOs (points get new keys; default %(default)s: the paper's SLOs)")
+    ap.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                    help="run each point as a Ray task on the cluster at ADDRESS (e.g. auto, HOST:6379, "
+                         "ray://HOST:10001), or on a local Ray instance without ADDRESS; workers need "
+                         "no checkout (docs/SWEEPS.md)")
     args = ap.parse_args(argv)
+    if args.experiment is None and args.ray:
+        ap.error(f"--ray took '{args.ray}' as its ADDRESS: name the experiment before --ray")
     if args.experiment is None and not args.list:
         ap.error("the following arguments are required: experiment (or --list to see them)")
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         ap.error("--jobs must be at least 1")
     if args.seeds is not None and args.seeds < 1:
         ap.error("--seeds must be at least 1")
@@ -181,8 +185,10 @@ def missing_policies(point, key, done):
     return [pol for pol in point.policies if (key, pol) not in done]
 
 
-def run_points(name, setup, points, jobs):
-    """Runs what is missing of the points; returns the number that failed."""
+def pending(setup, points):
+    """(point, policies without a completed run) of each point that misses
+    some, seed 1 of every point first (an interrupted experiment still
+    covers all points)."""
     done = completed_runs(setup.db)
     todo = []
     for p in points:
@@ -190,17 +196,13 @@ def run_points(name, setup, points, jobs):
         policies = missing_policies(p, key, done)
         if policies:
             todo.append((p, policies))
-    # Seed 1 of every point first: an interrupted experiment still covers all points.
     todo.sort(key=lambda pp: pp[0].seed)
-    progress = Progress(name, len(todo), len(points) - len(todo))
-    progress.begin()
-    errors = []
+    return todo
 
-    def finished(out):
-        progress.step(out.ok)
-        if not out.ok:
-            errors.append(out)
 
+def run_on_threads(setup, todo, jobs, finished):
+    """Runs the (point, policies) of todo on a pool of jobs threads, each
+    point a tetriserve process writing to setup.db; calls finished(Outcome)."""
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         # tetriserve processes that create a new results file at the same
@@ -212,17 +214,50 @@ def run_points(name, setup, points, jobs):
             finished(fut.result())
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def run_points(name, setup, points, jobs, ray_address=None):
+    """Runs what is missing of the points, on threads or, with a
+    ray_address ('' for a local instance), as Ray tasks; returns the number
+    of points that failed."""
+    todo = pending(setup, points)
+    progress = Progress(name, len(todo), len(points) - len(todo))
+    progress.begin()
+    errors = []
+
+    def finished(out):
+        progress.step(out.ok)
+        if not out.ok:
+            errors.append(out)
+
+    try:
+        if ray_address is None:
+            run_on_threads(setup, todo, jobs, finished)
+        else:
+            from .onray import run_on_ray  # Ray is needed only here
+            run_on_ray(setup, todo, jobs, ray_address, finished)
+    except KeyboardInterrupt:
         progress.end()
         print(f"[{name}] interrupted: finished points are saved in {setup.db}; rerun to resume",
               file=sys.stderr)
         raise
-    pool.shutdown()
     progress.end()
     for out in errors[:5]:
         print(f"[{name}] point {out.key} failed: {out.error}", file=sys.stderr)
     if len(errors) > 5:
         print(f"[{name}] ... and {len(errors) - 5} more failed points", file=sys.stderr)
     return len(errors)
+
+
+def effective_jobs(args, exp):
+    """Points run at once: --jobs, else the CPU count (with --ray: None,
+    as many as the cluster runs); never more than the experiment's MAX_JOBS
+    (an experiment that times host work runs without competition)."""
+    jobs = args.jobs or (None if args.ray is not None else os.cpu_count() or 1)
+    max_jobs = getattr(exp, "MAX_JOBS", None)
+    return jobs if max_jobs is None else min(jobs or max_jobs, max_jobs)
 
 
 def output_dir(exp_path, quick):
@@ -278,9 +313,7 @@ def run(args):
             print(p.key(setup.profile_hash))
         return 0
     os.makedirs(os.path.dirname(setup.db), exist_ok=True)
-    # An experiment that times host work (MAX_JOBS = 1) runs without competition.
-    jobs = min(args.jobs, getattr(exp, "MAX_JOBS", args.jobs))
-    failed = 0 if args.plot_only else run_points(name, setup, mine, jobs)
+    failed = 0 if args.plot_only else run_points(name, setup, mine, effective_jobs(args, exp), args.ray)
     if args.no_plot:
         return 1 if failed else 0
     if args.shard_count > 1 and not args.plot_only:
