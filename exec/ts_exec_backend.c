@@ -44,6 +44,7 @@ struct exec_worker {
 	pthread_cond_t cv;  /* a command arrived or quit */
 	bool has_cmd;
 	struct exec_cmd cmd;
+	atomic_bool cut;    /* the launch ends after the step in progress (cancel) */
 };
 
 struct exec_backend {
@@ -90,9 +91,10 @@ static void reap_finished(struct exec_backend *b)
 }
 
 /* Runs one launch on the worker's thread: the latent move when the GPU set
- * changed (its own segment: steps_start > start), then the steps. */
-static int run_launch(struct exec_backend *b, const struct exec_cmd *cmd, struct ts_completion *c,
-		      struct ts_error *err)
+ * changed (its own segment: steps_start > start), then the steps, up to the
+ * step in progress when the launch is cut. */
+static int run_launch(struct exec_backend *b, struct exec_worker *w, const struct exec_cmd *cmd,
+		      struct ts_completion *c, struct ts_error *err)
 {
 	const struct ts_exec_device_ops *dev = b->cfg.dev;
 	const struct ts_request *q = &b->cfg.trace->req[cmd->req];
@@ -118,7 +120,8 @@ static int run_launch(struct exec_backend *b, const struct exec_cmd *cmd, struct
 		if (c->steps_start <= c->start)
 			c->steps_start = c->start + 1; /* a move is always its own segment */
 	}
-	for (int32_t s = 0; s < cmd->nsteps; s++) {
+	c->nsteps = 0;
+	for (int32_t s = 0; s < cmd->nsteps && !atomic_load(&w->cut); s++) {
 		if (atomic_load(&b->cancel))
 			return ts_err_set(err, TS_EINTR, "exec: request %lld stopped before step %d",
 					  (long long)q->id, b->steps_done[r] + 1);
@@ -128,6 +131,7 @@ static int run_launch(struct exec_backend *b, const struct exec_cmd *cmd, struct
 					     b->steps_done[r] + 1, (unsigned long long)cmd->gpus);
 		b->owner[r] = cmd->gpus;
 		b->steps_done[r]++;
+		c->nsteps++;
 	}
 	c->end = exec_now(b);
 	return 0;
@@ -154,7 +158,7 @@ static void *worker_main(void *arg)
 		struct exec_cmd cmd = w->cmd;
 		pthread_mutex_unlock(&b->mu);
 		struct exec_done d = { .rc = 0 };
-		d.rc = run_launch(b, &cmd, &d.c, &d.err);
+		d.rc = run_launch(b, w, &cmd, &d.c, &d.err);
 		pthread_mutex_lock(&b->mu);
 		if (!d.rc && b->steps_done[cmd.req] == b->cfg.trace->req[cmd.req].steps && !b->cfg.keep_finished)
 			b->reap[b->nreap++] = cmd.req;
@@ -210,6 +214,7 @@ static int start_workers(struct exec_backend *b, struct ts_error *err)
 {
 	for (int i = 0; i < b->cfg.gpus; i++) {
 		b->w[i].b = b;
+		atomic_init(&b->w[i].cut, false);
 		if (pthread_create(&b->w[i].th, NULL, worker_main, &b->w[i]))
 			return ts_err_set(err, TS_ENOMEM, "exec: cannot start worker thread %d", i);
 		b->nworkers = i + 1;
@@ -279,12 +284,27 @@ static int exec_launch(void *self, int32_t id, const struct ts_launch *l, const 
 	if (b->inflight == 0)
 		reap_finished(b);
 	w->cmd = (struct exec_cmd){ .id = id, .req = l->req[0], .gpus = l->gpus, .nsteps = l->nsteps };
+	atomic_store(&w->cut, false);
 	w->has_cmd = true;
 	b->inflight++;
 	pthread_cond_signal(&w->cv);
 out_unlock:
 	pthread_mutex_unlock(&b->mu);
 	return rc;
+}
+
+/* Cuts launch id after its step in progress: the worker checks between
+ * steps (a step on GPUs cannot be interrupted). `at` is now on this clock. */
+static int exec_cancel(void *self, int32_t id, ts_ns at, struct ts_error *err)
+{
+	struct exec_backend *b = self;
+	(void)at, (void)err;
+	pthread_mutex_lock(&b->mu);
+	for (int i = 0; i < b->nworkers; i++)
+		if (b->w[i].has_cmd && b->w[i].cmd.id == id)
+			atomic_store(&b->w[i].cut, true);
+	pthread_mutex_unlock(&b->mu);
+	return 0;
 }
 
 /* Takes the oldest completion. Caller holds b->mu and checked qlen > 0. */
@@ -415,6 +435,7 @@ const struct ts_backend_ops ts_exec_backend = {
 	.now = exec_now,
 	.launch = exec_launch,
 	.wait = exec_wait,
+	.cancel = exec_cancel,
 	.close = exec_close,
 };
 

@@ -9,9 +9,14 @@
 #include "core/gpuset.h"
 #include "core/heap.h"
 
-/* Times of a launch in flight: its end is the key of its heap node. */
+/* A launch in flight. Its heap node's key is its end and its value the
+ * launch id plus TS_MAX_GPUS times its generation: a cancel that cuts the
+ * launch pushes a new node with the next generation, and the old one is
+ * skipped when it comes out. */
 struct sim_launch {
-	ts_ns start, steps_start;
+	ts_ns start, steps_start, end;
+	int32_t nsteps;
+	int64_t gen;
 };
 
 struct sim {
@@ -100,8 +105,28 @@ static int sim_launch(void *self, int32_t id, const struct ts_launch *l,
 				  id, (long long)q->id, k, l->nreq);
 	double cv = s->cls->cls[q->cls].cv[ts_deg_index(l->nreq)][ts_deg_index(k)];
 	ts_ns steps_start = s->now + move_time(s, l, v);
-	s->launch[id] = (struct sim_launch){ .start = s->now, .steps_start = steps_start };
-	if (ts_heap_push(&s->events, steps_start + steps_time(s, step, cv, l->nsteps), id))
+	struct sim_launch *x = &s->launch[id];
+	*x = (struct sim_launch){ .start = s->now, .steps_start = steps_start, .nsteps = l->nsteps,
+				  .end = steps_start + steps_time(s, step, cv, l->nsteps), .gen = x->gen + 1 };
+	if (ts_heap_push(&s->events, x->end, id + TS_MAX_GPUS * x->gen))
+		return ts_err_set(err, TS_ENOMEM, "out of memory in the event heap");
+	return 0;
+}
+
+/* Cuts launch id at its first step boundary at or after `at` (the steps of
+ * a launch are evenly spaced over its drawn duration). */
+static int sim_cancel(void *self, int32_t id, ts_ns at, struct ts_error *err)
+{
+	struct sim *s = self;
+	struct sim_launch *x = &s->launch[id];
+	double per_step = (double)(x->end - x->steps_start) / x->nsteps;
+	double k = at <= x->steps_start ? 0 : ceil((double)(at - x->steps_start) / per_step);
+	if (k >= x->nsteps)
+		return 0;
+	x->nsteps = (int32_t)k;
+	x->end = x->steps_start + (ts_ns)llround(k * per_step);
+	x->gen++;
+	if (ts_heap_push(&s->events, x->end, id + TS_MAX_GPUS * x->gen))
 		return ts_err_set(err, TS_ENOMEM, "out of memory in the event heap");
 	return 0;
 }
@@ -110,13 +135,16 @@ static int sim_wait(void *self, ts_ns until, struct ts_completion *c, struct ts_
 {
 	struct sim *s = self;
 	(void)err;
-	const struct ts_heap_node *top = ts_heap_peek(&s->events);
-	if (top && top->key <= until) {
+	const struct ts_heap_node *top;
+	while ((top = ts_heap_peek(&s->events)) && top->key <= until) {
 		struct ts_heap_node ev;
 		ts_heap_pop(&s->events, &ev);
+		int32_t id = (int32_t)(ev.val % TS_MAX_GPUS);
+		const struct sim_launch *x = &s->launch[id];
+		if (ev.val / TS_MAX_GPUS != x->gen)
+			continue; /* the launch was cut: a later node ends it */
 		s->now = ev.key;
-		const struct sim_launch *x = &s->launch[ev.val];
-		*c = (struct ts_completion){ .launch_id = (int32_t)ev.val, .start = x->start,
+		*c = (struct ts_completion){ .launch_id = id, .nsteps = x->nsteps, .start = x->start,
 					     .steps_start = x->steps_start, .end = ev.key };
 		return 1;
 	}
@@ -140,6 +168,7 @@ const struct ts_backend_ops ts_sim_backend = {
 	.now = sim_now,
 	.launch = sim_launch,
 	.wait = sim_wait,
+	.cancel = sim_cancel,
 	.close = sim_close,
 };
 

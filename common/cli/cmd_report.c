@@ -86,9 +86,9 @@ static void print_header(FILE *f, enum report_format fmt, const struct res_key *
 	int w = fmt == FMT_TABLE;
 	if (fmt == FMT_MARKDOWN)
 		fprintf(f, "| ");
-	fprintf(f, "%*s%s%-*s%s%-*s%s%*s%s%*s%s%*s%s%*s", w ? 4 : 0, "run", sep, w ? 7 : 0, "backend",
+	fprintf(f, "%*s%s%-*s%s%-*s%s%*s%s%*s%s%*s%s%*s%s%*s", w ? 4 : 0, "run", sep, w ? 7 : 0, "backend",
 		sep, w ? 22 : 0, "policy", sep, w ? 4 : 0, "gpus", sep, w ? 6 : 0, "reqs", sep,
-		w ? 6 : 0, "met", sep, w ? 6 : 0, "sar");
+		w ? 6 : 0, "met", sep, w ? 6 : 0, "drop", sep, w ? 6 : 0, "sar");
 	for (int i = 0; i < nk; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "sar_%dx%d", keys[i].h, keys[i].w);
@@ -99,7 +99,7 @@ static void print_header(FILE *f, enum report_format fmt, const struct res_key *
 	fprintf(f, fmt == FMT_MARKDOWN ? " |\n" : "\n");
 	if (fmt == FMT_MARKDOWN) {
 		fprintf(f, "|");
-		for (int i = 0; i < 12 + nk; i++)
+		for (int i = 0; i < 13 + nk; i++)
 			fprintf(f, "---|");
 		fprintf(f, "\n");
 	}
@@ -113,10 +113,10 @@ static void print_row(FILE *f, enum report_format fmt, const struct ts_stored_ru
 	const struct ts_summary *s = &r->sum;
 	if (fmt == FMT_MARKDOWN)
 		fprintf(f, "| ");
-	fprintf(f, "%*lld%s%-*s%s%-*s%s%*d%s%*lld%s%*lld", w ? 4 : 0, (long long)r->row.run_id, sep,
+	fprintf(f, "%*lld%s%-*s%s%-*s%s%*d%s%*lld%s%*lld%s%*lld", w ? 4 : 0, (long long)r->row.run_id, sep,
 		w ? 7 : 0, ts_text(r->row.backend), sep, w ? 22 : 0, ts_text(r->row.policy), sep,
-		w ? 4 : 0, r->row.gpus, sep,
-		w ? 6 : 0, (long long)s->requests, sep, w ? 6 : 0, (long long)s->met);
+		w ? 4 : 0, r->row.gpus, sep, w ? 6 : 0, (long long)s->requests, sep, w ? 6 : 0,
+		(long long)s->met, sep, w ? 6 : 0, (long long)s->dropped);
 	print_cell_num(f, fmt, sep, s->sar, 6, 3);
 	for (int i = 0; i < nk; i++)
 		print_cell_num(f, fmt, sep, res_sar(s, keys[i]), 13, 3);

@@ -79,6 +79,26 @@ struct timeline {
 	bool first;
 };
 
+/* An instant event (process-wide) for each request that was dropped. */
+static int print_drops(struct timeline *tl)
+{
+	for (size_t i = 0; i < tl->sizes.n; i++) {
+		const struct ts_request_row *q = &tl->sizes.row[i];
+		if (q->status != TS_REQ_DROPPED)
+			continue;
+		char name[64];
+		snprintf(name, sizeof(name), "r%lld %dx%d dropped", (long long)q->request_id, q->height,
+			 q->width);
+		json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:{s:I}}", "name", name, "cat",
+				       "drop", "ph", "i", "s", "p", "pid", 1, "tid", 0, "ts",
+				       (double)(q->dropped >= 0 ? q->dropped : 0) / 1e3, "args", "request",
+				       (json_int_t)q->request_id);
+		if (print_event(ev, &tl->first))
+			return TS_ENOMEM;
+	}
+	return 0;
+}
+
 /* One complete event ("ph":"X") per GPU of the segment; times in us. */
 static int print_segment(void *ctx, const struct ts_segment *seg, struct ts_error *err)
 {
@@ -123,6 +143,8 @@ static int write_timeline(struct ts_reader *db, int64_t run, struct ts_error *er
 	rc = print_track_names(row.gpus, &tl.first) ? ts_err_set(err, TS_ENOMEM, "out of memory") : 0;
 	if (!rc)
 		rc = ts_reader_each_segment(db, run, TS_SEG_BY_START, print_segment, &tl, err);
+	if (!rc && print_drops(&tl))
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
 	if (!rc) /* a failed read leaves the document unclosed: never a valid but short file */
 		printf("\n]}\n");
 out:

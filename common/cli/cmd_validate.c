@@ -21,6 +21,24 @@
 #define TARGET_MEDIAN_ERR 0.02
 #define TARGET_SAR_PP 1.0
 
+/* How the requests ended in each run, and where the two disagree. */
+static void print_outcomes(const struct ts_cmp_outcomes *o)
+{
+	int64_t a[4] = { 0 }, b[4] = { 0 };
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++)
+			a[i] += o->count[i][j], b[j] += o->count[i][j];
+	printf("outcomes (met/late/dropped/unfinished): sim %lld/%lld/%lld/%lld, exec %lld/%lld/%lld/%lld",
+	       (long long)a[0], (long long)a[1], (long long)a[2], (long long)a[3], (long long)b[0],
+	       (long long)b[1], (long long)b[2], (long long)b[3]);
+	if (o->ndiffer)
+		printf("; %lld requests differ (first: request %lld, sim %s, exec %s)\n", (long long)o->ndiffer,
+		       (long long)o->first_id, ts_request_status_name(o->first_a),
+		       ts_request_status_name(o->first_b));
+	else
+		printf("; the same for every request\n");
+}
+
 static void print_request_errors(const struct ts_comparison *c)
 {
 	printf("per-request latency error |sim-exec|/exec over %zu requests: median %.2f%%, p95 %.2f%% (target: median <= %.0f%%: %s)\n",
@@ -99,6 +117,7 @@ static int validate(struct ts_reader *db, int64_t sim, int64_t exec, struct ts_e
 		double dpp = 100 * (rs.sum.sar - re.sum.sar);
 		printf("SAR: sim %.3f, exec %.3f, difference %+.2f points (target: within %.0f: %s)\n",
 		       rs.sum.sar, re.sum.sar, dpp, TARGET_SAR_PP, fabs(dpp) <= TARGET_SAR_PP ? "met" : "MISSED");
+		print_outcomes(&c.outcomes);
 		print_request_errors(&c);
 		print_step_errors(&c);
 		print_divergence(&c.div);

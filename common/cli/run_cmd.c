@@ -200,9 +200,13 @@ static void print_table(const struct ts_run_cmd *rc, size_t nreq, const struct t
 		snprintf(scale, sizeof(scale), ", time scale %g", rc->cfg.time_scale);
 	printf("%s: trace %s (%zu requests%s), profile %s, %d GPUs, SLO scale %g\n", rc->backend.name,
 	       rc->cfg.trace, nreq, scale, rc->cfg.profile, rc->cfg.gpus, rc->cfg.slo_scale);
-	ts_summary_print_header(stdout, &out[0].sum);
+	int width = 22;
 	for (int i = 0; i < rc->policies.n; i++)
-		ts_summary_print_row(stdout, &out[i].sum, out[i].spec);
+		if ((int)strlen(out[i].spec) > width)
+			width = (int)strlen(out[i].spec);
+	ts_summary_print_header(stdout, &out[0].sum, width);
+	for (int i = 0; i < rc->policies.n; i++)
+		ts_summary_print_row(stdout, &out[i].sum, out[i].spec, width);
 	for (int i = 0; i < rc->policies.n && !rc->no_db; i++)
 		printf("run %lld: %s\n", (long long)out[i].run_id, out[i].spec);
 	if (!rc->no_db)

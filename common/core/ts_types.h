@@ -47,6 +47,7 @@ struct ts_request {
 	int32_t model;    /* index into ts_trace.models; 0 when the trace has no model column */
 	int32_t cls;      /* index into ts_classes.cls; set by ts_classes_build(), -1 before */
 	uint64_t seed;    /* seed column, else the request id */
+	ts_ns cancel_after; /* cancel_s: the client gives up this long after arrival (> 0); 0: never */
 };
 
 /* The step-time table of one (model, height, width) as a policy sees it:

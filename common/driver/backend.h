@@ -11,6 +11,7 @@
 /* The end of a launch, as reported by a backend. */
 struct ts_completion {
 	int32_t launch_id;   /* id given to launch() */
+	int32_t nsteps;      /* steps run: the launch's, or fewer after cancel() */
 	ts_ns start;         /* when the launch began (a latent move included) */
 	ts_ns steps_start;   /* when its first step began; > start iff the latent moved */
 	ts_ns end;           /* when its last step ended */
@@ -30,6 +31,11 @@ struct ts_backend_ops {
 	 * with nothing completed (or nothing is in flight and until is finite),
 	 * or a negative error code. */
 	int (*wait)(void *self, ts_ns until, struct ts_completion *c, struct ts_error *err);
+	/* Ends launch id (of one request) at its first step boundary at or after
+	 * `at` (>= the launch's start): its completion then reports the steps
+	 * run by then. A launch past that boundary already is left alone. May
+	 * be NULL: a cancelled request then leaves when its launch ends. */
+	int (*cancel)(void *self, int32_t id, ts_ns at, struct ts_error *err);
 	void (*close)(void *self);
 };
 

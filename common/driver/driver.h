@@ -30,10 +30,16 @@ struct ts_run_result {
 	int64_t plan_calls;
 	int64_t rounds;
 	int64_t moves;            /* launches that moved a latent (to a GPU outside its last set) */
+	int64_t dropped;          /* requests dropped by the policy or cancelled by their client */
 };
 
 /* Runs the trace to the end: every request arrives at its time and runs
- * until all its steps are done. Every launch is checked (free GPUs, a
+ * until all its steps are done, or its policy drops it (ts_plan_drop), or
+ * its client gives up (cancel_after): at its cancel time an idle request is
+ * dropped; a running one alone in its launch is cut at its first step
+ * boundary at or after that time (the backend's cancel) and dropped then; in
+ * a batch it leaves when the batch ends; a request is finished only when its
+ * last step ends by its cancel time. Every launch is checked (free GPUs, a
  * power-of-two GPU set inside the node, an arrived, idle, unfinished request,
  * steps within what remains, a profile cell for the degree and batch);
  * a violation ends the run with TS_EPOLICY naming the rule. Also TS_EPOLICY

@@ -150,7 +150,7 @@ static int sink_segment(void *self, const struct ts_segment *s, struct ts_error 
 static int sink_request_done(void *self, const struct ts_request *r, const struct ts_req_state *st,
 			     struct ts_error *err)
 {
-	return ts_store_request(self, r, st->start, st->finish, -1, err);
+	return ts_store_request(self, r, st->start, st->finish, st->dropped, err);
 }
 
 static int sink_round(void *self, const struct ts_round_rec *rr, struct ts_error *err)
@@ -164,15 +164,15 @@ static const struct ts_sink_ops store_sink = {
 	.round = sink_round,
 };
 
-/* Rows with NULL finish for the requests that did not finish, the summary,
- * completed = 1. */
+/* Rows (status unfinished) for the requests that neither finished nor were
+ * dropped, the summary, completed = 1. */
 static int end_stored_run(struct ts_store *store, const char *spec, const struct ts_run_inputs *in,
 			  const struct ts_run_result *res, const struct ts_summary *sum,
 			  struct ts_error *err)
 {
 	for (size_t i = 0; i < in->trace.n; i++) {
-		if (res->st[i].finish >= 0)
-			continue;
+		if (ts_req_done(&res->st[i]))
+			continue; /* written when it finished or was dropped */
 		int rc = ts_store_request(store, &in->trace.req[i], res->st[i].start, -1, -1, err);
 		if (rc)
 			return rc;

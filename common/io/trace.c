@@ -6,7 +6,8 @@
 
 #include "io/csv.h"
 
-enum trace_col { C_ID, C_ARRIVAL, C_HEIGHT, C_WIDTH, C_STEPS, C_SLO, C_MODEL, C_SEED, C_NCOLS };
+enum trace_col { C_ID, C_ARRIVAL, C_HEIGHT, C_WIDTH, C_STEPS, C_SLO, C_MODEL, C_SEED, C_CANCEL,
+		 C_NCOLS };
 
 static const struct ts_csv_col trace_schema[C_NCOLS] = {
 	[C_ID] = { "request_id", true, -1 },
@@ -17,6 +18,7 @@ static const struct ts_csv_col trace_schema[C_NCOLS] = {
 	[C_SLO] = { "slo_s", true, -1 },
 	[C_MODEL] = { "model", false, -1 },
 	[C_SEED] = { "seed", false, -1 },
+	[C_CANCEL] = { "cancel_s", false, -1 },
 };
 
 int ts_trace_append(struct ts_trace *t, const struct ts_request *r, struct ts_error *err)
@@ -89,6 +91,20 @@ static int parse_model(struct ts_trace *t, const struct ts_csv *c,
 	return 0;
 }
 
+/* The optional cancel_s column: empty (never) or seconds > 0 after arrival. */
+static int parse_cancel(const struct ts_csv *c, const struct ts_csv_col *col, ts_ns *out,
+			struct ts_error *err)
+{
+	*out = 0;
+	if (col->idx < 0 || *ts_csv_text(c, col) == '\0')
+		return 0;
+	int rc = ts_csv_seconds(c, col, out, err);
+	if (!rc && *out <= 0)
+		rc = ts_csv_field_error(c, col, err, "'%s': must be > 0 (or empty: never)",
+					ts_csv_text(c, col));
+	return rc;
+}
+
 /* Parses the current row into *r. */
 static int parse_row(struct ts_trace *t, const struct ts_csv *c,
 		     const struct ts_csv_col *col, struct ts_request *r,
@@ -124,6 +140,8 @@ static int parse_row(struct ts_trace *t, const struct ts_csv *c,
 	r->seed = (uint64_t)r->id;
 	if (col[C_SEED].idx >= 0)
 		rc = ts_csv_uint64(c, &col[C_SEED], &r->seed, err);
+	if (!rc)
+		rc = parse_cancel(c, &col[C_CANCEL], &r->cancel_after, err);
 	r->cls = -1;
 	return rc;
 }
@@ -328,6 +346,15 @@ static int write_seconds(FILE *f, ts_ns v)
 	return fprintf(f, "%s%" PRIu64 ".%0*" PRIu64, sign, whole, digits, frac);
 }
 
+/* The cancel_s column is written only when some request has one. */
+static bool trace_has_cancels(const struct ts_trace *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->req[i].cancel_after > 0)
+			return true;
+	return false;
+}
+
 /* The seed column is written only when some seed differs from the id. */
 static bool trace_needs_seed(const struct ts_trace *t)
 {
@@ -338,7 +365,7 @@ static bool trace_needs_seed(const struct ts_trace *t)
 }
 
 static int write_row(const struct ts_trace *t, const struct ts_request *r,
-		     bool with_seed, FILE *f)
+		     bool with_seed, bool with_cancel, FILE *f)
 {
 	if (fprintf(f, "%" PRId64 ",", r->id) < 0 || write_seconds(f, r->arrival) < 0 ||
 	    fprintf(f, ",%d,%d,%d,", r->height, r->width, r->steps) < 0 ||
@@ -347,6 +374,8 @@ static int write_row(const struct ts_trace *t, const struct ts_request *r,
 	if (t->nmodels > 0 && fprintf(f, ",%s", t->models[r->model]) < 0)
 		return -1;
 	if (with_seed && fprintf(f, ",%" PRIu64, r->seed) < 0)
+		return -1;
+	if (with_cancel && (fputc(',', f) == EOF || (r->cancel_after > 0 && write_seconds(f, r->cancel_after) < 0)))
 		return -1;
 	return fputc('\n', f) == EOF ? -1 : 0;
 }
@@ -373,11 +402,12 @@ int ts_trace_write(const struct ts_trace *t, FILE *f, struct ts_error *err)
 	int rc = check_models(t, err);
 	if (rc)
 		return rc;
-	bool with_seed = trace_needs_seed(t);
-	int bad = fprintf(f, "request_id,arrival_s,height,width,steps,slo_s%s%s\n",
-			  t->nmodels > 0 ? ",model" : "", with_seed ? ",seed" : "") < 0;
+	bool with_seed = trace_needs_seed(t), with_cancel = trace_has_cancels(t);
+	int bad = fprintf(f, "request_id,arrival_s,height,width,steps,slo_s%s%s%s\n",
+			  t->nmodels > 0 ? ",model" : "", with_seed ? ",seed" : "",
+			  with_cancel ? ",cancel_s" : "") < 0;
 	for (size_t i = 0; i < t->n && !bad; i++)
-		bad = write_row(t, &t->req[i], with_seed, f);
+		bad = write_row(t, &t->req[i], with_seed, with_cancel, f);
 	if (!bad)
 		bad = fflush(f) == EOF;
 	if (bad || ferror(f))

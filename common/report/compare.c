@@ -104,6 +104,20 @@ static struct ts_cmp_request pair_of(const struct ts_request_row *a, const struc
 	};
 }
 
+/* How each request ended in either run (same ids, same order by now). */
+static void outcomes(const struct vec *va, const struct vec *vb, struct ts_cmp_outcomes *o)
+{
+	const struct ts_request_row *x = va->a, *y = vb->a;
+	*o = (struct ts_cmp_outcomes){ 0 };
+	for (size_t i = 0; i < va->n; i++) {
+		o->count[x[i].status][y[i].status]++;
+		if (x[i].status == y[i].status)
+			continue;
+		if (o->ndiffer++ == 0)
+			o->first_id = x[i].request_id, o->first_a = x[i].status, o->first_b = y[i].status;
+	}
+}
+
 /* Latency errors of the requests both runs finished (same ids by now). */
 static int request_errors(const struct vec *va, const struct vec *vb, struct ts_comparison *c,
 			  struct ts_error *err)
@@ -290,8 +304,10 @@ int ts_compare_runs(struct ts_reader *r, int64_t a, int64_t b, struct ts_compari
 		rc = load_requests(r, b, &vb, err);
 	if (!rc)
 		rc = check_same_trace(&va, &vb, ts_reader_path(r), a, b, err);
-	if (!rc)
+	if (!rc) {
+		outcomes(&va, &vb, &out->outcomes);
 		rc = request_errors(&va, &vb, out, err);
+	}
 	if (!rc)
 		rc = step_cells(r, a, b, &va, out, err);
 	if (!rc)

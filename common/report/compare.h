@@ -40,7 +40,18 @@ struct ts_cmp_divergence {
 	int64_t nreq;
 };
 
+/* How the two runs' requests ended: count[status in a][status in b]
+ * (enum ts_request_status), and the first request (by id) whose status
+ * differs. */
+struct ts_cmp_outcomes {
+	int64_t count[4][4];
+	int64_t ndiffer;
+	int64_t first_id;
+	enum ts_request_status first_a, first_b;
+};
+
 struct ts_comparison {
+	struct ts_cmp_outcomes outcomes;
 	struct ts_cmp_request *req;  /* by error, descending */
 	size_t nreq;
 	double median_err, p95_err;  /* NaN when nreq is 0 */

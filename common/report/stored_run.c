@@ -29,7 +29,9 @@ static int add_request(void *ctx, const struct ts_request_row *row, struct ts_er
 		b->res.st = p;
 		b->cap = cap;
 	}
-	b->res.st[b->res.n++] = (struct ts_req_state){ .start = row->start, .finish = row->finish };
+	b->res.st[b->res.n++] = (struct ts_req_state){ .start = row->start, .finish = row->finish,
+						       .dropped = row->status == TS_REQ_DROPPED
+								  ? (row->dropped >= 0 ? row->dropped : 0) : -1 };
 	return 0;
 }
 

@@ -52,11 +52,14 @@ int ts_summary_compute(struct ts_summary *s, const struct ts_trace *t,
 		const struct ts_req_state *st = &res->st[i];
 		struct ts_res_summary *rs = res_slot(s, q->height, q->width);
 		bool met = st->finish >= 0 && st->finish <= q->deadline;
+		bool dropped = st->dropped >= 0;
 		s->requests++;
 		s->met += met;
+		s->dropped += dropped;
 		if (rs) {
 			rs->requests++;
 			rs->met += met;
+			rs->dropped += dropped;
 		}
 		if (st->finish >= 0) {
 			lat[s->finished++] = ts_ns_to_s(st->finish - q->arrival);
@@ -93,9 +96,10 @@ static json_t *by_resolution_json(const struct ts_summary *s)
 	for (int i = 0; obj && i < s->nres; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "%dx%d", s->res[i].height, s->res[i].width);
-		json_object_set_new(obj, name, json_pack("{s:I, s:I, s:o}", "requests",
+		json_object_set_new(obj, name, json_pack("{s:I, s:I, s:I, s:o}", "requests",
 							 (json_int_t)s->res[i].requests, "met",
-							 (json_int_t)s->res[i].met, "sar",
+							 (json_int_t)s->res[i].met, "dropped",
+							 (json_int_t)s->res[i].dropped, "sar",
 							 num_or_null(s->res[i].sar)));
 	}
 	return obj;
@@ -103,9 +107,10 @@ static json_t *by_resolution_json(const struct ts_summary *s)
 
 json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy)
 {
-	return json_pack("{s:s?, s:I, s:I, s:I, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:I, s:I, s:I}",
+	return json_pack("{s:s?, s:I, s:I, s:I, s:I, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:I, s:I, s:I}",
 			 "policy", policy, "requests", (json_int_t)s->requests, "finished",
-			 (json_int_t)s->finished, "met", (json_int_t)s->met, "sar", num_or_null(s->sar),
+			 (json_int_t)s->finished, "met", (json_int_t)s->met, "dropped",
+			 (json_int_t)s->dropped, "sar", num_or_null(s->sar),
 			 "sar_by_resolution", by_resolution_json(s), "latency_s", "p50",
 			 num_or_null(s->lat_p50_s), "p95", num_or_null(s->lat_p95_s), "p99",
 			 num_or_null(s->lat_p99_s), "mean", num_or_null(s->lat_mean_s),
@@ -121,9 +126,9 @@ char *ts_json_text(json_t *j)
 	return text;
 }
 
-void ts_summary_print_header(FILE *f, const struct ts_summary *s)
+void ts_summary_print_header(FILE *f, const struct ts_summary *s, int policy_width)
 {
-	fprintf(f, "%-22s %6s %6s %6s", "policy", "reqs", "met", "SAR");
+	fprintf(f, "%-*s %6s %6s %6s %6s", policy_width, "policy", "reqs", "met", "drop", "SAR");
 	for (int i = 0; i < s->nres; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "%dx%d", s->res[i].height, s->res[i].width);
@@ -132,9 +137,10 @@ void ts_summary_print_header(FILE *f, const struct ts_summary *s)
 	fprintf(f, " %8s %8s %8s %6s\n", "p50 s", "p95 s", "p99 s", "util");
 }
 
-void ts_summary_print_row(FILE *f, const struct ts_summary *s, const char *policy)
+void ts_summary_print_row(FILE *f, const struct ts_summary *s, const char *policy, int policy_width)
 {
-	fprintf(f, "%-22s %6lld %6lld %6.3f", policy, (long long)s->requests, (long long)s->met, s->sar);
+	fprintf(f, "%-*s %6lld %6lld %6lld %6.3f", policy_width, policy, (long long)s->requests,
+		(long long)s->met, (long long)s->dropped, s->sar);
 	for (int i = 0; i < s->nres; i++)
 		fprintf(f, " %9.3f", s->res[i].sar);
 	fprintf(f, " %8.3f %8.3f %8.3f %5.1f%%\n", s->lat_p50_s, s->lat_p95_s, s->lat_p99_s,

@@ -12,7 +12,7 @@
 
 struct ts_res_summary {
 	int32_t height, width;
-	int64_t requests, met;
+	int64_t requests, met, dropped;
 	double sar;
 };
 
@@ -20,6 +20,7 @@ struct ts_summary {
 	int64_t requests;     /* in the trace */
 	int64_t finished;
 	int64_t met;          /* finished by the deadline */
+	int64_t dropped;      /* dropped by the policy or cancelled by the client (missed) */
 	double sar;           /* met / requests */
 	struct ts_res_summary res[TS_SUMMARY_MAX_RES]; /* by resolution, ascending pixels */
 	int nres;             /* distinct resolutions (those past TS_SUMMARY_MAX_RES are folded into none) */
@@ -50,10 +51,11 @@ json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy);
  * takes j's reference (NULL j gives NULL, as does out of memory). */
 char *ts_json_text(json_t *j);
 
-/* Prints the header of the comparison table. */
-void ts_summary_print_header(FILE *f, const struct ts_summary *s);
+/* Prints the header of the comparison table, the policy column
+ * policy_width characters wide. */
+void ts_summary_print_header(FILE *f, const struct ts_summary *s, int policy_width);
 
 /* Prints one row of the table for a policy. */
-void ts_summary_print_row(FILE *f, const struct ts_summary *s, const char *policy);
+void ts_summary_print_row(FILE *f, const struct ts_summary *s, const char *policy, int policy_width);
 
 #endif

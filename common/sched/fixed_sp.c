@@ -2,36 +2,32 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "core/gpuset.h"
-#include "core/heap.h"
+#include "sched/baseline_queue.h"
 #include "sched/baselines.h"
-#include "sched/queue.h"
-
-enum fixed_order { ORDER_FCFS, ORDER_EDF };
 
 struct fixed_opts {
 	int degree;
 	int order;
+	int late;
 };
-
-static const char *const order_names[] = { "fcfs", "edf", NULL };
 
 static const struct ts_policy_option fixed_options[] = {
 	{ .key = "degree", .kind = TS_OPT_INT, .offset = offsetof(struct fixed_opts, degree), .min = 1,
 	  .max = TS_MAX_GPUS, .positional = true,
 	  .help = "GPUs of every request: a power of two no larger than the node" },
 	{ .key = "order", .kind = TS_OPT_CHOICE, .offset = offsetof(struct fixed_opts, order),
-	  .choices = order_names, .def = "fcfs",
+	  .choices = ts_bq_order_names, .def = "fcfs",
 	  .help = "queue order: arrival (fcfs) or earliest deadline first (edf; ties by arrival)" },
+	{ .key = "late", .kind = TS_OPT_CHOICE, .offset = offsetof(struct fixed_opts, late),
+	  .choices = ts_bq_late_names, .def = "serve",
+	  .help = "a request that cannot make its deadline when it is about to start: serve it, "
+		  "defer it (one step at a time when nobody waits) or drop it" },
 	{ 0 },
 };
 
 struct fixed_sp {
 	struct fixed_opts o;
-	int gpus;
-	struct ts_fifo fifo;   /* order=fcfs */
-	struct ts_heap heap;   /* order=edf: key deadline, sequence request index */
-	int oom;               /* a queue push failed; reported at the next plan */
+	struct ts_bq q;
 	char *desc;
 };
 
@@ -58,14 +54,16 @@ static int fixed_init(void **self, const char *params, const struct ts_policy_en
 		rc = fixed_check(&p->o, env->gpus, err);
 	if (!rc)
 		rc = ts_require_degree_all(env->cls, p->o.degree, err);
+	if (!rc)
+		rc = ts_bq_init(&p->q, p->o.order, p->o.late, env->trace->n, err);
 	if (!rc) {
-		p->gpus = env->gpus;
 		p->desc = ts_policy_describe_json(fixed_options, &p->o,
 						  json_pack("{s:i}", "groups", env->gpus / p->o.degree));
 		if (!p->desc)
 			rc = ts_err_set(err, TS_ENOMEM, "out of memory");
 	}
 	if (rc) {
+		ts_bq_free(&p->q);
 		free(p);
 		return rc;
 	}
@@ -75,45 +73,25 @@ static int fixed_init(void **self, const char *params, const struct ts_policy_en
 
 static void fixed_on_arrival(void *self, const struct ts_sched_view *v, int32_t r)
 {
-	struct fixed_sp *p = self;
-	int rc = p->o.order == ORDER_EDF ? ts_heap_push_seq(&p->heap, v->req[r].deadline, (uint64_t)r, r)
-					 : ts_fifo_push(&p->fifo, r);
-	if (rc)
-		p->oom = 1;
+	ts_bq_arrive(&((struct fixed_sp *)self)->q, v, r);
 }
 
-static bool fixed_queue_empty(const struct fixed_sp *p)
+static void fixed_on_launch_end(void *self, const struct ts_sched_view *v, int32_t r)
 {
-	return p->o.order == ORDER_EDF ? p->heap.len == 0 : p->fifo.len == 0;
+	ts_bq_launch_end(&((struct fixed_sp *)self)->q, v, r);
 }
 
-static int32_t fixed_queue_pop(struct fixed_sp *p)
+static int fixed_degree(const void *self, const struct ts_sched_view *v, int32_t r)
 {
-	struct ts_heap_node n;
-	if (p->o.order != ORDER_EDF)
-		return ts_fifo_pop(&p->fifo);
-	ts_heap_pop(&p->heap, &n);
-	return (int32_t)n.val;
+	(void)v, (void)r;
+	return ((const struct fixed_sp *)self)->o.degree;
 }
 
 static int fixed_plan(void *self, const struct ts_sched_view *v, struct ts_plan *out,
 		      struct ts_error *err)
 {
 	struct fixed_sp *p = self;
-	if (p->oom)
-		return ts_err_set(err, TS_ENOMEM, "out of memory queueing requests");
-	uint64_t busy = v->busy;
-	out->wake_at = -1;
-	while (!fixed_queue_empty(p)) {
-		uint64_t block = ts_gpus_find_free_block(busy, p->gpus, p->o.degree);
-		if (!block)
-			break;
-		int rc = ts_plan_whole_request(out, v, fixed_queue_pop(p), block, err);
-		if (rc)
-			return rc;
-		busy |= block;
-	}
-	return 0;
+	return ts_bq_plan(&p->q, v, fixed_degree, p, out, err);
 }
 
 static const char *fixed_describe(void *self)
@@ -126,8 +104,7 @@ static void fixed_close(void *self)
 	struct fixed_sp *p = self;
 	if (!p)
 		return;
-	ts_fifo_free(&p->fifo);
-	ts_heap_free(&p->heap);
+	ts_bq_free(&p->q);
 	free(p->desc);
 	free(p);
 }
@@ -138,6 +115,7 @@ const struct ts_policy_ops ts_policy_fixed_sp = {
 	.options = fixed_options,
 	.init = fixed_init,
 	.on_arrival = fixed_on_arrival,
+	.on_launch_end = fixed_on_launch_end,
 	.plan = fixed_plan,
 	.describe = fixed_describe,
 	.close = fixed_close,

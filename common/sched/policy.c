@@ -22,6 +22,20 @@ int ts_plan_push(struct ts_plan *plan, const struct ts_launch *l, struct ts_erro
 	return 0;
 }
 
+int ts_plan_drop(struct ts_plan *plan, int32_t r, struct ts_error *err)
+{
+	if (plan->ndrop == plan->capdrop) {
+		int32_t cap = plan->capdrop ? plan->capdrop * 2 : 16;
+		int32_t *p = realloc(plan->drop, (size_t)cap * sizeof(*p));
+		if (!p)
+			return ts_err_set(err, TS_ENOMEM, "out of memory growing a plan to %d drops", cap);
+		plan->drop = p;
+		plan->capdrop = cap;
+	}
+	plan->drop[plan->ndrop++] = r;
+	return 0;
+}
+
 static const struct ts_policy_ops *const registry[] = {
 	&ts_policy_fixed_sp,
 	&ts_policy_rssp,

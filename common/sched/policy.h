@@ -21,7 +21,14 @@ struct ts_req_state {
 	ts_ns start;             /* start of the first step; -1 before */
 	ts_ns finish;            /* end of the last step; -1 until done */
 	ts_ns inflight_end;      /* profile estimate of when the running launch ends; -1 when idle */
+	ts_ns dropped;           /* when its policy dropped it or its client cancelled it; -1: never */
 };
+
+/* Whether request state s is done with: finished or dropped. */
+static inline bool ts_req_done(const struct ts_req_state *s)
+{
+	return s->finish >= 0 || s->dropped >= 0;
+}
 
 /* What a policy sees when it is called. Arrays are indexed by request index
  * (position in the trace, arrival order). */
@@ -43,17 +50,24 @@ struct ts_launch {
 	int32_t nsteps;               /* steps run back to back, >= 1 */
 };
 
-/* The answer of a plan call; the buffer belongs to the driver. */
+/* The answer of a plan call; the buffers belong to the driver. */
 struct ts_plan {
 	struct ts_launch *launch;
 	int32_t n;
 	int32_t cap;
+	int32_t *drop;                /* requests dropped by this call: they never run again */
+	int32_t ndrop, capdrop;
 	ts_ns wake_at;                /* call plan again at this time even without an event; -1: no timer */
 	bool round;                   /* this call was a round boundary (recorded in the rounds table) */
 };
 
 /* Appends a launch to plan->launch, growing it. Returns TS_ENOMEM on failure. */
 int ts_plan_push(struct ts_plan *plan, const struct ts_launch *l, struct ts_error *err);
+
+/* Drops request r (arrived, idle, not done): it counts as missed and never
+ * runs again; the driver records it with the time and tells the policy
+ * (on_drop). Returns TS_ENOMEM on failure. */
+int ts_plan_drop(struct ts_plan *plan, int32_t r, struct ts_error *err);
 
 /* What every policy may know at construction time. */
 struct ts_policy_env {
@@ -88,8 +102,12 @@ struct ts_policy_ops {
 	void (*on_arrival)(void *self, const struct ts_sched_view *v, int32_t r);
 	/* A launch of request r ended; v->st[r] is already updated (finish >= 0 if done). */
 	void (*on_launch_end)(void *self, const struct ts_sched_view *v, int32_t r);
+	/* Request r was dropped (by this policy's plan, or cancelled by its
+	 * client: v->st[r].dropped >= 0); it is idle and never runs again. */
+	void (*on_drop)(void *self, const struct ts_sched_view *v, int32_t r);
 	/* Called after every batch of events at one time and at plan->wake_at.
-	 * Appends launches for idle requests on idle GPUs. out->n is 0 on entry. */
+	 * Appends launches for idle requests on idle GPUs, and drops
+	 * (ts_plan_drop); out->n and out->ndrop are 0 on entry. */
 	int (*plan)(void *self, const struct ts_sched_view *v, struct ts_plan *out,
 		    struct ts_error *err);
 	/* A JSON object text of the policy's effective options and derived

@@ -1,4 +1,5 @@
-/* rssp.c: resolution-specific static SP (RSSP), strict FCFS. */
+/* rssp.c: resolution-specific static SP (RSSP): each resolution its own
+ * degree, one strictly ordered queue (baseline_queue.h). */
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -6,14 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/gpuset.h"
+#include "sched/baseline_queue.h"
 #include "sched/baselines.h"
-#include "sched/queue.h"
 
 #define RSSP_MAX_ENTRIES 32
 
 struct rssp_opts {
 	char *map;
+	int order;
+	int late;
 };
 
 static const struct ts_policy_option rssp_options[] = {
@@ -21,6 +23,13 @@ static const struct ts_policy_option rssp_options[] = {
 	  .def = "256/1+512/1+1024/2+2048/8", .positional = true,
 	  .help = "degree per resolution: S/k (square side S) or HxW/k items joined by '+' "
 		  "(today's S=k items joined by ',' also read)" },
+	{ .key = "order", .kind = TS_OPT_CHOICE, .offset = offsetof(struct rssp_opts, order),
+	  .choices = ts_bq_order_names, .def = "fcfs",
+	  .help = "queue order: arrival (fcfs) or earliest deadline first (edf; ties by arrival)" },
+	{ .key = "late", .kind = TS_OPT_CHOICE, .offset = offsetof(struct rssp_opts, late),
+	  .choices = ts_bq_late_names, .def = "serve",
+	  .help = "a request that cannot make its deadline when it is about to start: serve it, "
+		  "defer it (one step at a time when nobody waits) or drop it" },
 	{ 0 },
 };
 
@@ -36,11 +45,9 @@ struct rssp_entry {
 
 struct rssp {
 	struct rssp_opts o;
-	int gpus;
 	int *degree;          /* per class */
-	struct ts_fifo fifo;
-	int oom;
-	char *desc;           /* JSON of the map and the degree of every class */
+	struct ts_bq q;
+	char *desc;           /* JSON of the options and the degree of every class */
 };
 
 /* Reads a whole number in 1..65536 at *p, advancing *p past it. */
@@ -139,6 +146,20 @@ static char *rssp_describe_alloc(const struct rssp *p, const struct ts_classes *
 	return ts_policy_describe_json(rssp_options, &p->o, json_pack("{s:o}", "degrees", degrees));
 }
 
+/* Each class's degree by the map, checked against the profile. */
+static int rssp_set_degrees(struct rssp *p, const struct rssp_entry *e, int n,
+			    const struct ts_policy_env *env, struct ts_error *err)
+{
+	for (int32_t c = 0; c < env->cls->n; c++) {
+		const struct ts_class *cl = &env->cls->cls[c];
+		p->degree[c] = rssp_degree_for(e, n, cl->height, cl->width, env->gpus);
+		int rc = ts_classes_require(env->cls, c, p->degree[c], err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int rssp_init(void **self, const char *params, const struct ts_policy_env *env,
 		     struct ts_error *err)
 {
@@ -153,28 +174,23 @@ static int rssp_init(void **self, const char *params, const struct ts_policy_env
 	rc = rssp_parse_map(p->o.map, e, &n, err);
 	if (rc)
 		goto out_free_opts;
-	p->gpus = env->gpus;
 	p->degree = calloc((size_t)env->cls->n + 1, sizeof(*p->degree));
 	if (!p->degree) {
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
 		goto out_free_opts;
 	}
-	for (int32_t c = 0; c < env->cls->n; c++) {
-		const struct ts_class *cl = &env->cls->cls[c];
-		p->degree[c] = rssp_degree_for(e, n, cl->height, cl->width, env->gpus);
-		rc = ts_classes_require(env->cls, c, p->degree[c], err);
-		if (rc)
-			goto out_free_degree;
-	}
-	p->desc = rssp_describe_alloc(p, env->cls);
-	if (!p->desc) {
+	rc = rssp_set_degrees(p, e, n, env, err);
+	if (!rc)
+		rc = ts_bq_init(&p->q, p->o.order, p->o.late, env->trace->n, err);
+	if (!rc && !(p->desc = rssp_describe_alloc(p, env->cls)))
 		rc = ts_err_set(err, TS_ENOMEM, "out of memory");
+	if (rc)
 		goto out_free_degree;
-	}
 	*self = p;
 	return 0;
 
 out_free_degree:
+	ts_bq_free(&p->q);
 	free(p->degree);
 out_free_opts:
 	ts_spec_options_free(rssp_options, &p->o);
@@ -185,32 +201,24 @@ out_free_p:
 
 static void rssp_on_arrival(void *self, const struct ts_sched_view *v, int32_t r)
 {
-	struct rssp *p = self;
-	(void)v;
-	if (ts_fifo_push(&p->fifo, r))
-		p->oom = 1;
+	ts_bq_arrive(&((struct rssp *)self)->q, v, r);
+}
+
+static void rssp_on_launch_end(void *self, const struct ts_sched_view *v, int32_t r)
+{
+	ts_bq_launch_end(&((struct rssp *)self)->q, v, r);
+}
+
+static int rssp_degree(const void *self, const struct ts_sched_view *v, int32_t r)
+{
+	return ((const struct rssp *)self)->degree[v->req[r].cls];
 }
 
 static int rssp_plan(void *self, const struct ts_sched_view *v, struct ts_plan *out,
 		     struct ts_error *err)
 {
 	struct rssp *p = self;
-	if (p->oom)
-		return ts_err_set(err, TS_ENOMEM, "out of memory queueing requests");
-	uint64_t busy = v->busy;
-	out->wake_at = -1;
-	while (p->fifo.len) {
-		int32_t r = ts_fifo_peek(&p->fifo);
-		int k = p->degree[v->req[r].cls];
-		uint64_t block = ts_gpus_find_free_block(busy, p->gpus, k);
-		if (!block)
-			break; /* strict FCFS: nobody overtakes the head */
-		int rc = ts_plan_whole_request(out, v, ts_fifo_pop(&p->fifo), block, err);
-		if (rc)
-			return rc;
-		busy |= block;
-	}
-	return 0;
+	return ts_bq_plan(&p->q, v, rssp_degree, p, out, err);
 }
 
 static const char *rssp_describe(void *self)
@@ -223,7 +231,7 @@ static void rssp_close(void *self)
 	struct rssp *p = self;
 	if (!p)
 		return;
-	ts_fifo_free(&p->fifo);
+	ts_bq_free(&p->q);
 	ts_spec_options_free(rssp_options, &p->o);
 	free(p->desc);
 	free(p->degree);
@@ -237,6 +245,7 @@ const struct ts_policy_ops ts_policy_rssp = {
 	.flags = rssp_flags,
 	.init = rssp_init,
 	.on_arrival = rssp_on_arrival,
+	.on_launch_end = rssp_on_launch_end,
 	.plan = rssp_plan,
 	.describe = rssp_describe,
 	.close = rssp_close,

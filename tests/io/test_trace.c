@@ -216,7 +216,8 @@ static void check_same_requests(const struct ts_trace *a, const struct ts_trace 
 		const struct ts_request *x = &a->req[i], *y = &b->req[i];
 		TS_CHECK_MSG(x->id == y->id && x->arrival == y->arrival && x->slo == y->slo &&
 				     x->deadline == y->deadline && x->height == y->height &&
-				     x->width == y->width && x->steps == y->steps && x->seed == y->seed,
+				     x->width == y->width && x->steps == y->steps && x->seed == y->seed &&
+				     x->cancel_after == y->cancel_after,
 			     "request %zu differs", i);
 		if (a->nmodels > 0)
 			TS_CHECK(!strcmp(a->models[x->model], b->models[y->model]));
@@ -273,6 +274,31 @@ static void test_round_trip_exact(void)
 	ts_trace_free(&t);
 }
 
+/* The optional cancel_s column: read (empty: never), refused when not > 0,
+ * written back only when some request has one. */
+static void test_cancel_column(void)
+{
+	struct ts_error err = { 0 };
+	struct ts_trace t;
+	const char *path = io_temp_file("cancel.csv",
+					"request_id,arrival_s,height,width,steps,slo_s,cancel_s\n"
+					"1,0.5,256,256,50,1.5,2.25\n"
+					"2,0.6,256,256,50,1.5,\n");
+	TS_CHECK_MSG(ts_trace_load(&t, path, &err) == 0, "%s", err.msg);
+	TS_CHECK(t.n == 2 && t.req[0].cancel_after == ts_ns_from_s(2.25) && t.req[1].cancel_after == 0);
+	round_trip(&t, "cancel_rt.csv");
+	ts_trace_free(&t);
+	static const char *const bad[] = { "0", "-1", "abc" };
+	for (int i = 0; i < 3; i++) {
+		char text[160];
+		snprintf(text, sizeof(text), "request_id,arrival_s,height,width,steps,slo_s,cancel_s\n"
+			 "1,0,256,256,50,1.5,%s\n", bad[i]);
+		path = io_temp_file(i ? "cancel_bad.csv" : "cancel_zero.csv", text);
+		TS_CHECK_MSG(ts_trace_load(&t, path, &err) == TS_EPARSE && strstr(err.msg, ":2: field 'cancel_s'"),
+			     "cancel_s %s: %s", bad[i], err.msg);
+	}
+}
+
 /* The writer refuses model names that would corrupt the unquoted CSV. */
 static void test_write_refuses_bad_model(void)
 {
@@ -316,6 +342,7 @@ int main(void)
 	test_round_trip_exact();
 	test_round_trip_generated();
 	test_write_refuses_bad_model();
+	test_cancel_column();
 	io_fixture_cleanup();
 	return ts_test_result("test_trace");
 }

@@ -42,7 +42,7 @@ static void bench_queue(struct ts_trace *t, struct ts_req_state *st, int r, gsl_
 		int c = (int)gsl_rng_uniform_int(rng, 4);
 		tf_add(t, 0, c, 50, tf_slo[c] * (0.6 + 1.4 * gsl_rng_uniform(rng)));
 		st[i] = (struct ts_req_state){ .steps_done = (int32_t)gsl_rng_uniform_int(rng, 30),
-					       .start = -1, .finish = -1, .inflight_end = -1 };
+					       .start = -1, .finish = -1, .inflight_end = -1, .dropped = -1 };
 	}
 }
 

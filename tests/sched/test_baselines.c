@@ -117,15 +117,94 @@ static void test_rssp_map_and_describe(void)
 	}
 	struct ts_policy p;
 	TS_CHECK(ts_policy_build("fixed-sp:2:order=edf", &env, &p, &err) == 0);
-	TS_CHECK_MSG(!strcmp(p.ops->describe(p.self), "{\"degree\":2,\"order\":\"edf\",\"groups\":2}"), "%s",
+	TS_CHECK_MSG(!strcmp(p.ops->describe(p.self), "{\"degree\":2,\"order\":\"edf\",\"late\":\"serve\",\"groups\":2}"), "%s",
 		     p.ops->describe(p.self));
 	ts_policy_close(&p);
+	free(t.req);
+}
+
+/* The steps segments of request id, in order. */
+static int segments_of(const struct fx_sink *k, int64_t id, const struct ts_segment **out, int max)
+{
+	int n = 0;
+	for (size_t i = 0; i < k->n && n < max; i++)
+		if (k->seg[i].request_id == id && k->seg[i].kind == TS_SEG_STEPS)
+			out[n++] = &k->seg[i];
+	return n;
+}
+
+/* One GPU, 256^2 (30 ms a step). A runs 0-300 ms; B (5 steps, deadline
+ * 360 ms) cannot make it when A ends; C (2 steps, deadline 1020 ms) can.
+ * serve: B 300-450 (late), C 450-510. drop: B dropped at 300, C 300-360.
+ * defer: B set aside at 300, C 300-360, then B one step a launch from
+ * 360; D (1 step) arrives at 400 during B's step 390-420 and starts at 420,
+ * held up less than one step; B ends 540. */
+static void test_late(void)
+{
+	struct ts_trace t = { 0 };
+	struct ts_run_result res;
+	struct fx_sink sink;
+	fx_add(&t, 0, 0.000, 0, 10, 5);
+	fx_add(&t, 1, 0.010, 0, 5, 0.35);
+	fx_add(&t, 2, 0.020, 0, 2, 1.0);
+	fx_add(&t, 3, 0.400, 0, 1, 1.0);
+	if (run("fixed-sp:1", 1, &t, &res, &sink) == 0) {
+		TS_CHECK(res.st[1].start == ms(300) && res.st[1].finish == ms(450) && res.st[2].finish == ms(510));
+		TS_CHECK(res.dropped == 0);
+		ts_run_result_free(&res);
+		free(sink.seg);
+	}
+	if (run("fixed-sp:1:late=drop", 1, &t, &res, &sink) == 0) {
+		TS_CHECK(res.st[1].dropped == ms(300) && res.st[1].finish < 0 && res.st[1].start < 0);
+		TS_CHECK(res.st[2].start == ms(300) && res.st[2].finish == ms(360) && res.dropped == 1);
+		const struct ts_segment *seg[8];
+		TS_CHECK(segments_of(&sink, 1, seg, 8) == 0);
+		ts_run_result_free(&res);
+		free(sink.seg);
+	}
+	if (run("fixed-sp:1:late=defer", 1, &t, &res, &sink) == 0) {
+		const struct ts_segment *seg[8];
+		int n = segments_of(&sink, 1, seg, 8);
+		TS_CHECK_MSG(n == 5, "request B ran in %d launches", n);
+		for (int i = 0; i < n; i++)
+			TS_CHECK(seg[i]->nsteps == 1 && seg[i]->first_step == i);
+		TS_CHECK(res.st[2].start == ms(300) && res.st[2].finish == ms(360));
+		TS_CHECK(n == 5 && seg[0]->start == ms(360) && seg[1]->start == ms(390) && seg[2]->start == ms(450));
+		TS_CHECK_MSG(res.st[3].start == ms(420) && res.st[3].finish == ms(450), "D starts at %lld",
+			     (long long)res.st[3].start);
+		TS_CHECK(res.st[1].finish == ms(540) && res.dropped == 0);
+		ts_run_result_free(&res);
+		free(sink.seg);
+	}
+	free(t.req);
+}
+
+/* rssp's late option at the head of its strict queue: on 2 GPUs, 1024^2
+ * (degree 2 by the map, 105 ms a step) A runs 0-1050 ms; B (1024^2, 4
+ * steps, deadline 1.2 s) cannot make it by 1050 + 420; it is dropped and C
+ * (256^2, on 1 GPU) starts at 1050 in its place. */
+static void test_rssp_late(void)
+{
+	struct ts_trace t = { 0 };
+	struct ts_run_result res;
+	struct fx_sink sink;
+	fx_add(&t, 0, 0.000, 2, 10, 5);
+	fx_add(&t, 1, 0.010, 2, 4, 1.19);
+	fx_add(&t, 2, 0.020, 0, 2, 5);
+	if (run("rssp:order=edf:late=drop", 2, &t, &res, &sink) == 0) {
+		TS_CHECK(res.st[0].finish == ms(1050) && res.st[1].dropped == ms(1050));
+		TS_CHECK(res.st[2].start == ms(1050) && res.st[2].finish == ms(1110));
+		ts_run_result_free(&res);
+		free(sink.seg);
+	}
 	free(t.req);
 }
 
 int main(void)
 {
 	fx_classes(&cs);
+	test_late();
+	test_rssp_late();
 	test_fixed_groups();
 	test_fixed_orders();
 	test_rssp_default_map();

@@ -58,7 +58,7 @@ int main(void)
 		tf_add(&t, 0, i % 4, 50, 1.0 + (i % 13) * 0.5);
 	st = calloc(t.n, sizeof(*st));
 	for (size_t i = 0; i < t.n; i++)
-		st[i] = (struct ts_req_state){ .start = -1, .finish = -1, .inflight_end = -1 };
+		st[i] = (struct ts_req_state){ .start = -1, .finish = -1, .inflight_end = -1, .dropped = -1 };
 	struct ts_policy_env env = { .gpus = 8, .trace = &t, .cls = &cs };
 	struct ts_sched_view v = { .gpus = 8, .req = t.req, .st = st, .cls = &cs, .nreq = t.n };
 	TS_CHECK(ts_policy_tetriserve.init(&pol, NULL, &env, &err) == 0);

@@ -39,7 +39,7 @@ static int world_start(struct world *w, int gpus, ts_ns now, const char *params,
 	free(w->st);
 	w->st = calloc(w->t.n + 1, sizeof(*w->st));
 	for (size_t i = 0; i < w->t.n; i++)
-		w->st[i] = (struct ts_req_state){ .start = -1, .finish = -1, .inflight_end = -1 };
+		w->st[i] = (struct ts_req_state){ .start = -1, .finish = -1, .inflight_end = -1, .dropped = -1 };
 	w->v = (struct ts_sched_view){ .now = now, .gpus = gpus, .req = w->t.req, .st = w->st,
 				       .cls = &w->cs, .nreq = w->t.n };
 	env.gpus = gpus;
@@ -197,9 +197,9 @@ static void test_rounds(void)
 	/* both run; request 0 is expected to end just after the boundary */
 	w.v.busy = 0xFF;
 	w.st[0] = (struct ts_req_state){ .steps_done = 0, .steps_inflight = 7, .gpus = 0xFE,
-					 .start = 0, .finish = -1, .inflight_end = tau + TS_NS_PER_MS };
+					 .start = 0, .finish = -1, .inflight_end = tau + TS_NS_PER_MS, .dropped = -1 };
 	w.st[1] = (struct ts_req_state){ .steps_done = 10, .gpus = 1, .start = 0, .finish = tau - 1,
-					 .inflight_end = -1 };
+					 .inflight_end = -1, .dropped = -1 };
 	ts_policy_tetriserve.on_launch_end(w.pol, &w.v, 1);
 	TS_CHECK(world_plan(&w, tau) == 0 && !w.plan.round && w.plan.wake_at == -1 && w.plan.n == 0);
 	/* it ends later than tau/20 after the boundary: the round goes ahead */
@@ -209,7 +209,7 @@ static void test_rounds(void)
 	/* request 0 finishes: nothing active, no timer */
 	w.v.busy = 0;
 	w.st[0] = (struct ts_req_state){ .steps_done = 50, .gpus = 0xFF, .start = 0, .finish = ts_ns_from_s(2),
-					 .inflight_end = -1 };
+					 .inflight_end = -1, .dropped = -1 };
 	ts_policy_tetriserve.on_launch_end(w.pol, &w.v, 0);
 	TS_CHECK(world_plan(&w, ts_ns_from_s(2)) == 0 && w.plan.wake_at == -1 && w.plan.n == 0);
 	/* an arrival at 5 s opens a round at 5 s */

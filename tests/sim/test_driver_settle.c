@@ -36,7 +36,7 @@ static int scripted_launch(void *self, int32_t id, const struct ts_launch *l,
 	if (b->nev == MAX_EVENTS)
 		return ts_err_set(err, TS_ENOMEM, "scripted backend: too many launches");
 	b->ev[b->nev++] = (struct ts_completion){
-		.launch_id = id, .start = b->now, .steps_start = b->now,
+		.launch_id = id, .nsteps = l->nsteps, .start = b->now, .steps_start = b->now,
 		.end = b->now + (ts_ns)(b->factor[b->nlaunch++] * (double)t),
 	};
 	return 0;

@@ -101,7 +101,7 @@ static void check_report(const char *db, const char *out)
 	TS_CHECK(run_to_file(ts_cmd_report, 3, table, out) == 0);
 	read_file(out, text, sizeof(text));
 	TS_CHECK_MSG(strstr(text, "   1 sim     rssp") &&
-		     strstr(text, "   2 profile profile                   4      0      0      -"
+		     strstr(text, "   2 profile profile                   4      0      0      0      -"
 			    "             -        -        -        -      -       yes\n"),
 		     "report:\n%s", text);
 
@@ -118,7 +118,7 @@ static void check_report(const char *db, const char *out)
 	const char *one[] = { "report", "--db", db, "--run", "2", "--format", "csv" };
 	TS_CHECK(run_to_file(ts_cmd_report, 7, one, out) == 0);
 	read_file(out, text, sizeof(text));
-	TS_CHECK_MSG(strstr(text, "\n2,profile,profile,4,0,0,-,-,-,-,-,yes\n") != NULL, "csv: %s", text);
+	TS_CHECK_MSG(strstr(text, "\n2,profile,profile,4,0,0,0,-,-,-,-,-,yes\n") != NULL, "csv: %s", text);
 }
 
 static void check_regress_record(const char *db, const char *baseline, const char *out)

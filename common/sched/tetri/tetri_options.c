@@ -10,6 +10,8 @@
 #include "sched/tetri/tetri_policy.h"
 #include "sched/tetri/tetri_state.h"
 
+static const char *const late_names[] = { "serve", "drop", NULL };
+
 const struct ts_policy_option ts_tetri_option_table[] = {
 	{ .key = "round_steps", .kind = TS_OPT_INT, .offset = offsetof(struct tetri_opts, round_steps),
 	  .min = 1, .max = 100000, .def = "5",
@@ -23,6 +25,10 @@ const struct ts_policy_option ts_tetri_option_table[] = {
 	  .def = "on", .help = "work-conserving elastic scale-up of running launches on idle GPUs" },
 	{ .key = "batching", .kind = TS_OPT_SWITCH, .offset = offsetof(struct tetri_opts, batching),
 	  .def = "on", .help = "selective batching of identical requests where no SLO suffers" },
+	{ .key = "late", .kind = TS_OPT_CHOICE, .offset = offsetof(struct tetri_opts, late),
+	  .choices = late_names, .def = "serve",
+	  .help = "a request that cannot make its deadline even at its fastest degree: serve it "
+		  "on GPUs nobody else needs (one at first, scaled up when idle), or drop it" },
 	{ 0 },
 };
 

@@ -31,18 +31,30 @@ static void tetri_on_arrival(void *self, const struct ts_sched_view *v, int32_t 
 	tp->active[tp->nactive++] = r;
 }
 
-static void tetri_on_launch_end(void *self, const struct ts_sched_view *v, int32_t r)
+/* Takes request r out of the queue (it finished or was dropped). */
+static void tetri_remove(struct tetri *tp, int32_t r)
 {
-	struct tetri *tp = self;
 	int32_t i, last;
 
-	if (r < 0 || (size_t)r >= tp->nreq || tp->pos[r] < 0 || v->st[r].finish < 0)
+	if (r < 0 || (size_t)r >= tp->nreq || tp->pos[r] < 0)
 		return;
 	i = tp->pos[r];
 	last = tp->active[--tp->nactive];
 	tp->active[i] = last;
 	tp->pos[last] = i;
 	tp->pos[r] = -1;
+}
+
+static void tetri_on_launch_end(void *self, const struct ts_sched_view *v, int32_t r)
+{
+	if (v->st[r].finish >= 0)
+		tetri_remove(self, r);
+}
+
+static void tetri_on_drop(void *self, const struct ts_sched_view *v, int32_t r)
+{
+	(void)v;
+	tetri_remove(self, r);
 }
 
 /* ---- candidates ---- */
@@ -84,8 +96,10 @@ static void sort_keys(struct tetri_key *a, struct tetri_key *tmp, int32_t n)
 }
 
 /* Sorts the idle requests and fills tp->cand: up to TS_TETRI_WINDOW non-late
- * ones, then up to one late one per GPU. */
-static void collect(struct tetri *tp, const struct ts_sched_view *v, const struct ts_tetri_frame *f)
+ * ones, then up to one late one per GPU. With late=drop the late ones are
+ * dropped instead. */
+static int collect(struct tetri *tp, const struct ts_sched_view *v, const struct ts_tetri_frame *f,
+		   struct ts_plan *out, struct ts_error *err)
 {
 	int32_t nk = 0;
 
@@ -93,12 +107,15 @@ static void collect(struct tetri *tp, const struct ts_sched_view *v, const struc
 		int32_t r = tp->active[i];
 		const struct ts_request *q = &v->req[r];
 		int32_t left = q->steps - v->st[r].steps_done;
-		if (v->st[r].steps_inflight > 0 || v->st[r].finish >= 0 || left <= 0)
+		if (v->st[r].steps_inflight > 0 || ts_req_done(&v->st[r]) || left <= 0)
 			continue;
-		tp->keys[nk++] = (struct tetri_key){
-			.deadline = q->deadline, .r = r,
-			.late = f->now + (int64_t)left * tp->degs[q->cls].tmin > q->deadline,
-		};
+		bool late = f->now + (int64_t)left * tp->degs[q->cls].tmin > q->deadline;
+		if (late && tp->o.late == TETRI_LATE_DROP) {
+			if (ts_plan_drop(out, r, err))
+				return TS_ENOMEM;
+			continue;
+		}
+		tp->keys[nk++] = (struct tetri_key){ .deadline = q->deadline, .r = r, .late = late };
 	}
 	sort_keys(tp->keys, tp->keys_tmp, nk);
 	tp->ncand = tp->nontl = 0;
@@ -117,6 +134,7 @@ static void collect(struct tetri *tp, const struct ts_sched_view *v, const struc
 		c->planned = false;
 		tp->nontl += !c->late;
 	}
+	return 0;
 }
 
 /* At a due boundary: is a launch of the last round about to end (within
@@ -172,7 +190,8 @@ static int tetri_plan(void *self, const struct ts_sched_view *v, struct ts_plan 
 	if (idle == 0)
 		return 0;
 	tp->njob = 0;
-	collect(tp, v, &f);
+	if (collect(tp, v, &f, out, err))
+		return TS_ENOMEM;
 	if (f.boundary)
 		ts_tetri_pack_round(tp, v, &f, &idle);
 	ts_tetri_fill_waiting(tp, v, &f, &idle);
@@ -195,6 +214,7 @@ const struct ts_policy_ops ts_policy_tetriserve = {
 	.init = ts_tetri_init,
 	.on_arrival = tetri_on_arrival,
 	.on_launch_end = tetri_on_launch_end,
+	.on_drop = tetri_on_drop,
 	.plan = tetri_plan,
 	.describe = ts_tetri_describe,
 	.close = ts_tetri_close,

@@ -20,7 +20,10 @@ struct tetri_opts {
 	bool placement;    /* keep requests on their last GPUs where possible */
 	bool elastic;      /* idle GPUs scale running launches up */
 	bool batching;     /* selective batching of identical requests */
+	int late;          /* enum tetri_late: what becomes of a request that cannot make it */
 };
+
+enum tetri_late { TETRI_LATE_SERVE, TETRI_LATE_DROP };
 
 /* An idle request considered by this call. */
 struct tetri_cand {
