@@ -64,6 +64,7 @@ static void usage(FILE *f)
 		"  --res R1,R2,..       resolutions: N (NxN) or HxW, multiples of 16\n"
 		"  --sp K1,K2,..        SP degrees, powers of two dividing the model's heads\n"
 		"  --batch B1,..        batch sizes 1, 2, 4, 8 (default 1)\n"
+		"  --batch-res-max N    batches > 1 only for images of at most N x N pixels\n"
 		"  --a2a K:LAT_US:BUSBW_GBPS\n"
 		"                       all-to-all figures of degree K (what-if; repeatable); a degree\n"
 		"                       without measured or given figures takes the largest fitted one's\n"
@@ -156,7 +157,7 @@ static int set_mode(struct pm_args *a, enum mode m, const char *input, struct ts
 enum {
 	OPT_FIT = 256, OPT_PREDICT, OPT_VALIDATE, OPT_BENCH, OPT_MODEL, OPT_GPU, OPT_HOST,
 	OPT_PEAK, OPT_HBM, OPT_LINK, OPT_RES, OPT_SP, OPT_BATCH, OPT_A2A, OPT_FORCE, OPT_HOLD,
-	OPT_OUT, OPT_HELP,
+	OPT_OUT, OPT_HELP, OPT_BATCH_RES_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -174,6 +175,7 @@ static const struct option long_opts[] = {
 	{ "sp", required_argument, NULL, OPT_SP },
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "a2a", required_argument, NULL, OPT_A2A },
+	{ "batch-res-max", required_argument, NULL, OPT_BATCH_RES_MAX },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "hold", required_argument, NULL, OPT_HOLD },
 	{ "out", required_argument, NULL, OPT_OUT },
@@ -204,6 +206,12 @@ static int apply_option(int opt, char *val, struct pm_args *a, struct ts_error *
 		return parse_pow2_list(val, "--batch", TS_MAX_BATCH, a->grid.batch, TS_NBATCH,
 				       &a->grid.nbatch, err);
 	case OPT_A2A: return parse_a2a(val, a, err);
+	case OPT_BATCH_RES_MAX: {
+		long long v;
+		int rc = ts_cli_parse_int(val, 16, 65536, &v, "--batch-res-max", err);
+		a->grid.batch_res_max = (int)v;
+		return rc;
+	}
 	case OPT_FORCE: a->grid.force = a->fit.keep_pinned = true; return 0;
 	case OPT_HOLD:
 		a->hold_given = true, a->hold_text = val;
@@ -215,7 +223,8 @@ static int apply_option(int opt, char *val, struct pm_args *a, struct ts_error *
 /* What each mode requires, and options that belong to another mode. */
 static int check_args(const struct pm_args *a, struct ts_error *err)
 {
-	bool predict_opts = a->res_given || a->sp_given || a->grid.nbatch || a->na2a;
+	bool predict_opts = a->res_given || a->sp_given || a->grid.nbatch || a->na2a ||
+			    a->grid.batch_res_max;
 	if (a->mode == MODE_NONE)
 		return ts_err_set(err, TS_EINVAL, "give one of --fit, --predict, --validate (see --help)");
 	if (a->mode != MODE_VALIDATE && !a->out)
@@ -223,7 +232,7 @@ static int check_args(const struct pm_args *a, struct ts_error *err)
 	if (a->mode == MODE_PREDICT && (!a->res_given || !a->sp_given))
 		return ts_err_set(err, TS_EINVAL, "--predict needs --res and --sp");
 	if (a->mode != MODE_PREDICT && predict_opts)
-		return ts_err_set(err, TS_EINVAL, "--res, --sp, --batch and --a2a go with --predict");
+		return ts_err_set(err, TS_EINVAL, "--res, --sp, --batch, --batch-res-max and --a2a go with --predict");
 	if (a->mode == MODE_PREDICT && (a->bench || a->fit.model || a->fit.gpu))
 		return ts_err_set(err, TS_EINVAL, "--bench, --model and --gpu-type go with --fit or --validate");
 	if ((a->mode == MODE_VALIDATE) != a->hold_given)
@@ -321,7 +330,7 @@ static void apply_given_a2a(const struct pm_args *a, struct ts_step_model *m)
 {
 	for (int i = 0; i < a->na2a; i++) {
 		struct ts_a2a_value *v = &m->a2a[ts_deg_index(a->a2a[i].sp)];
-		*v = (struct ts_a2a_value){ true, a->a2a[i].lat_us, a->a2a[i].busbw_gbps, "" };
+		*v = (struct ts_a2a_value){ true, false, a->a2a[i].lat_us, a->a2a[i].busbw_gbps, "" };
 		snprintf(v->source, sizeof(v->source), "given: --a2a %d:%g:%g", a->a2a[i].sp,
 			 a->a2a[i].lat_us, a->a2a[i].busbw_gbps);
 	}

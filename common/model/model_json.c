@@ -128,7 +128,7 @@ static int load_a2a(struct ts_step_model *m, json_t *a2a, const char *path, stru
 			return ts_err_set(err, TS_EPARSE,
 					  "%s: key 'a2a[%zu]': needs sp (2..%d), lat_us >= 0, busbw_gbps > 0, source",
 					  path, i, 1 << (TS_NDEG - 1));
-		m->a2a[d] = (struct ts_a2a_value){ true, lat, bw, "" };
+		m->a2a[d] = (struct ts_a2a_value){ true, !strncmp(src, "assumed", 7), lat, bw, "" };
 		snprintf(m->a2a[d].source, TS_STEP_SOURCE, "%s", src);
 	}
 	return 0;

@@ -75,6 +75,7 @@ int ts_step_model_assume_a2a(struct ts_step_model *m, int sp, struct ts_error *e
 				  "all-to-all figures (--a2a %d:LAT_US:BUSBW_GBPS)",
 				  m->model, m->gpu, sp, sp);
 	m->a2a[d] = m->a2a[from];
+	m->a2a[d].assumed = true;
 	snprintf(m->a2a[d].source, sizeof(m->a2a[d].source),
 		 "assumed: as sp %d (bus bandwidth and per-call latency unchanged with group size)",
 		 1 << from);

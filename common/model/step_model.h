@@ -41,6 +41,7 @@ struct ts_step_value {
 /* The all-to-all of one SP degree (none at degree 1). */
 struct ts_a2a_value {
 	bool set;
+	bool assumed;        /* copied from another degree by ts_step_model_assume_a2a() */
 	double lat_us, busbw_gbps;
 	char source[TS_STEP_SOURCE];
 };

@@ -5,6 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The largest degree with fitted or given (not assumed) all-to-all figures; 1 if none. */
+static int known_sp(const struct ts_step_model *m)
+{
+	int k = 1;
+	for (int d = 1; d < TS_NDEG; d++)
+		if (m->a2a[d].set && !m->a2a[d].assumed)
+			k = 1 << d;
+	return k;
+}
+
 int ts_step_model_check_range(const struct ts_step_model *m, int height, int width, int sp,
 			      int batch, bool force, struct ts_error *err)
 {
@@ -13,13 +23,14 @@ int ts_step_model_check_range(const struct ts_step_model *m, int height, int wid
 	const char *what = NULL;
 	char limit[96] = "";
 	if (t > TS_STEP_TOKEN_FACTOR * r->max_tokens || t * TS_STEP_TOKEN_FACTOR < r->min_tokens) {
-		what = "tokens";
-		snprintf(limit, sizeof(limit), "%lld image tokens, outside %lld..%lld",
+		what = "image tokens";
+		snprintf(limit, sizeof(limit), "%lld, outside %lld..%lld",
 			 (long long)t, (long long)(r->min_tokens / TS_STEP_TOKEN_FACTOR),
 			 (long long)(r->max_tokens * TS_STEP_TOKEN_FACTOR));
-	} else if (sp > TS_STEP_SP_FACTOR * r->max_sp) {
+	} else if (sp > TS_STEP_SP_FACTOR * known_sp(m)) {
 		what = "sp";
-		snprintf(limit, sizeof(limit), "above %d", TS_STEP_SP_FACTOR * r->max_sp);
+		snprintf(limit, sizeof(limit), "above %d (twice the largest degree with fitted or "
+			 "given all-to-all figures)", TS_STEP_SP_FACTOR * known_sp(m));
 	} else if (batch > TS_STEP_BATCH_FACTOR * r->max_batch) {
 		what = "batch";
 		snprintf(limit, sizeof(limit), "above %d", TS_STEP_BATCH_FACTOR * r->max_batch);
@@ -77,9 +88,9 @@ static int predicted_row(struct ts_step_model *m, int h, int w, int sp, int b, b
 	r->height = h, r->width = w, r->sp = sp, r->batch = b;
 	r->p50_ms = r->p99_ms = NAN;
 	r->modelled = true;
-	int rc = ts_step_model_check_range(m, h, w, sp, b, force, err);
+	int rc = ts_step_model_cell(m, h, w, sp, b, &r->step_ms, err);
 	if (!rc)
-		rc = ts_step_model_cell(m, h, w, sp, b, &r->step_ms, err);
+		rc = ts_step_model_check_range(m, h, w, sp, b, force, err);
 	/* the reader keeps step times to 1 ns: round to it */
 	r->step_ms = round(r->step_ms * 1e6) / 1e6;
 	return rc;
@@ -101,7 +112,9 @@ int ts_step_model_profile(struct ts_step_model *m, const struct ts_step_grid *g,
 		for (int s = 0; s < g->nsp && !rc; s++)
 			for (int b = 0; b < nb && !rc; b++) {
 				int batch = g->nbatch ? g->batch[b] : 1;
-				if (!find_row(out, k, g->height[r], g->width[r], g->sp[s], batch))
+				bool small = !g->batch_res_max || (int64_t)g->height[r] * g->width[r] <=
+									   (int64_t)g->batch_res_max * g->batch_res_max;
+				if ((batch == 1 || small) && !find_row(out, k, g->height[r], g->width[r], g->sp[s], batch))
 					rc = predicted_row(m, g->height[r], g->width[r], g->sp[s],
 							   batch, g->force, &out[k++], err);
 			}

@@ -13,7 +13,8 @@
 
 /* How far past its measured cells a model predicts without --force:
  * token counts within [min / 4, 4 max], degrees up to twice the largest
- * measured one, batches up to twice the largest measured one. */
+ * one with fitted or given all-to-all figures, batches up to twice the
+ * largest measured one. */
 #define TS_STEP_TOKEN_FACTOR 4
 #define TS_STEP_SP_FACTOR 2
 #define TS_STEP_BATCH_FACTOR 2
@@ -25,6 +26,7 @@ struct ts_step_grid {
 	int nres;
 	int sp[TS_NDEG], nsp;
 	int batch[TS_NBATCH], nbatch;  /* nbatch 0: batch 1 only */
+	int batch_res_max;             /* > 0: batches > 1 only where height x width <= this^2 */
 	bool force;                    /* predict beyond the limits above */
 };
 
