@@ -9,24 +9,7 @@
 #include <stdint.h>
 
 #include "core/ts_error.h"
-
-/* The shape of a model preset. */
-struct ts_dit_config {
-	char name[32];
-	int hidden, heads, head_dim;
-	int double_blocks;   /* joint blocks, separate text and image weights */
-	int single_blocks;   /* FLUX single-stream blocks (fused linear1/linear2) */
-	int text_tokens, text_dim, pooled_dim;
-	int latent_channels, patch, vae_scale;
-	int mlp_ratio;
-	bool rope, qk_norm, guidance;
-	float rope_theta;
-	int rope_axes[3];
-};
-
-/* Fills *cfg for "flux-dev" or "sd3-medium"; TS_EINVAL naming the model and
- * the known presets otherwise. */
-int ts_dit_config_lookup(const char *model, struct ts_dit_config *cfg, struct ts_error *err);
+#include "model/dit_config.h" /* struct ts_dit_config, ts_dit_config_lookup() */
 
 /* Parameters of the preset (weights and biases), for memory figures. */
 int64_t ts_dit_param_count(const struct ts_dit_config *cfg);

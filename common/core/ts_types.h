@@ -59,6 +59,7 @@ struct ts_class {
 	ts_ns step[TS_NBATCH][TS_NDEG];       /* mean step time; -1 where the profile has no cell */
 	double cv[TS_NBATCH][TS_NDEG];        /* coefficient of variation of the step time; 0 if unknown */
 	bool interpolated[TS_NBATCH][TS_NDEG];/* cell estimated by --interpolate, not measured */
+	bool modelled[TS_NBATCH][TS_NDEG];    /* cell from a profile row of source "modelled" */
 };
 
 /* All classes of one run. */

@@ -308,6 +308,7 @@ static void fill_measured(struct ts_classes *cs, const struct ts_profile *p, con
 			int b = ts_deg_index(r->batch), d = ts_deg_index(r->sp);
 			k->step[b][d] = ns_from_ms(r->step_ms);
 			k->cv[b][d] = r->cv;
+			k->modelled[b][d] = r->modelled;
 		}
 	}
 }
@@ -455,6 +456,16 @@ void ts_classes_free(struct ts_classes *cs)
 		free(cs->models[i]);
 	free(cs->models);
 	memset(cs, 0, sizeof(*cs));
+}
+
+int32_t ts_classes_modelled_cells(const struct ts_classes *cs)
+{
+	int32_t n = 0;
+	for (int32_t c = 0; c < cs->n; c++)
+		for (int b = 0; b < TS_NBATCH; b++)
+			for (int d = 0; d < TS_NDEG; d++)
+				n += cs->cls[c].step[b][d] >= 0 && cs->cls[c].modelled[b][d];
+	return n;
 }
 
 ts_ns ts_class_step(const struct ts_classes *cs, int32_t c, int k, int b)

@@ -38,6 +38,11 @@ int ts_classes_require(const struct ts_classes *cs, int32_t c, int degree,
 /* Frees what *cs owns; safe on a zeroed struct. */
 void ts_classes_free(struct ts_classes *cs);
 
+/* The cells of the classes (any class, degree, batch) whose step time came
+ * from a profile row of source "modelled" (predicted by the step-time model,
+ * docs/STEP_MODEL.md), not measured; 0 for an all-measured profile. */
+int32_t ts_classes_modelled_cells(const struct ts_classes *cs);
+
 /* Mean step time of class c at SP degree k and batch size b (1, 2, 4, 8);
  * -1 when the profile has no such cell or k, b or c are out of range. The
  * one step-time lookup of the project. */

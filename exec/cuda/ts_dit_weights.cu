@@ -1,5 +1,5 @@
-/* ts_dit_weights.cu: the model presets (FLUX.1-dev and SD3-medium shapes),
- * parameter counts and the modulation layout, the synthetic weights carved
+/* ts_dit_weights.cu: parameter counts and the modulation layout of a preset
+ * (the presets are common/model/dit_config.c), the synthetic weights carved
  * from one allocation per GPU, and each request's text conditioning. */
 #include <math.h>
 #include <stdlib.h>
@@ -11,30 +11,8 @@ extern "C" {
 #include "ts_kernels.h"
 }
 
-/* ---- presets ---------------------------------------------------------------- */
-
-static const struct ts_dit_config ts_presets[] = {
-	/* FLUX.1-dev: 19 double + 38 single blocks, T5 512 tokens x 4096,
-	 * CLIP pooled 768, guidance embedding, 3-axis RoPE (16, 56, 56). */
-	{"flux-dev", 3072, 24, 128, 19, 38, 512, 4096, 768, 16, 2, 8, 4, true, true, true,
-	 10000.0f, {16, 56, 56}},
-	/* SD3-medium: 24 joint blocks, 333 text tokens (77 CLIP + 256 T5) x
-	 * 4096, pooled 2048; no RoPE (learned positions), no q/k norm. */
-	{"sd3-medium", 1536, 24, 64, 24, 0, 333, 4096, 2048, 16, 2, 8, 4, false, false, false,
-	 10000.0f, {0, 0, 0}},
-};
-
-extern "C" int ts_dit_config_lookup(const char *model, struct ts_dit_config *cfg,
-				    struct ts_error *err)
-{
-	for (size_t i = 0; i < sizeof(ts_presets) / sizeof(ts_presets[0]); i++) {
-		if (!strcmp(model, ts_presets[i].name)) {
-			*cfg = ts_presets[i];
-			return 0;
-		}
-	}
-	return ts_err_set(err, TS_EINVAL, "unknown model '%s' (known: flux-dev, sd3-medium)", model);
-}
+/* The presets themselves (struct ts_dit_config, ts_dit_config_lookup) are
+ * backend-neutral: common/model/dit_config.c. */
 
 static int64_t ts_lin_params(int64_t out, int64_t in)
 {
