@@ -154,6 +154,22 @@ static int print_json(FILE *f, const struct ts_stored_run *runs, size_t n)
 	return 0;
 }
 
+/* Names the runs timed by a profile with modelled step times (CSV has no
+ * room for a note: JSON carries modelled_cells). */
+static void print_modelled_note(const struct ts_stored_run *runs, size_t n)
+{
+	bool any = false;
+	for (size_t i = 0; i < n; i++) {
+		if (runs[i].sum.modelled_cells <= 0)
+			continue;
+		printf("%s%lld", any ? ", " : "note: step times partly MODELLED, not measured, in runs ",
+		       (long long)runs[i].row.run_id);
+		any = true;
+	}
+	if (any)
+		printf(" (docs/STEP_MODEL.md)\n");
+}
+
 static int print_report(const struct ts_stored_run *runs, size_t n, enum report_format fmt)
 {
 	if (fmt == FMT_JSON)
@@ -163,6 +179,8 @@ static int print_report(const struct ts_stored_run *runs, size_t n, enum report_
 	print_header(stdout, fmt, keys, nk);
 	for (size_t i = 0; i < n; i++)
 		print_row(stdout, fmt, &runs[i], keys, nk);
+	if (fmt != FMT_CSV)
+		print_modelled_note(runs, n);
 	return 0;
 }
 

@@ -198,8 +198,12 @@ static void print_table(const struct ts_run_cmd *rc, size_t nreq, const struct t
 	char scale[48] = "";
 	if (rc->cfg.time_scale != 1.0)
 		snprintf(scale, sizeof(scale), ", time scale %g", rc->cfg.time_scale);
-	printf("%s: trace %s (%zu requests%s), profile %s, %d GPUs, SLO scale %g\n", rc->backend.name,
-	       rc->cfg.trace, nreq, scale, rc->cfg.profile, rc->cfg.gpus, rc->cfg.slo_scale);
+	char modelled[96] = "";
+	if (out[0].sum.modelled_cells > 0)
+		snprintf(modelled, sizeof(modelled), " (%lld step times MODELLED, not measured)",
+			 (long long)out[0].sum.modelled_cells);
+	printf("%s: trace %s (%zu requests%s), profile %s%s, %d GPUs, SLO scale %g\n", rc->backend.name,
+	       rc->cfg.trace, nreq, scale, rc->cfg.profile, modelled, rc->cfg.gpus, rc->cfg.slo_scale);
 	int width = 22;
 	for (int i = 0; i < rc->policies.n; i++)
 		if ((int)strlen(out[i].spec) > width)

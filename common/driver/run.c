@@ -93,10 +93,17 @@ int ts_run_options_add(json_t *options, json_t *mine)
 	return rc;
 }
 
-/* The runs.options text: the run's options and the backend's. */
-static char *options_text(const struct ts_run_config *c, const struct ts_backend_factory *bf)
+/* The runs.options text: the run's options, how many step-table cells came
+ * from modelled profile rows, and the backend's options. */
+static char *options_text(const struct ts_run_config *c, const struct ts_run_inputs *in,
+			  const struct ts_backend_factory *bf)
 {
 	json_t *o = ts_run_options_json(c);
+	if (o && json_object_set_new(o, "modelled_cells",
+				     json_integer(ts_classes_modelled_cells(&in->cls)))) {
+		json_decref(o);
+		return NULL;
+	}
 	if (o && bf->describe && bf->describe(bf->ctx, o)) {
 		json_decref(o);
 		return NULL;
@@ -126,7 +133,7 @@ static int begin_stored_run(struct ts_store *store, const char *spec, const stru
 	int rc = policy_params(pol, &params, err);
 	if (rc)
 		return rc;
-	char *opts = options_text(c, bf);
+	char *opts = options_text(c, in, bf);
 	if (!opts)
 		return ts_err_set(err, TS_ENOMEM, "out of memory for the run's options");
 	struct ts_run_info info = {
@@ -206,6 +213,7 @@ static int drive(const struct ts_run_config *c, const struct ts_run_inputs *in, 
 	int rc = ts_driver_run(&cfg, &res, err);
 	if (!rc)
 		rc = ts_summary_compute(&out->sum, &in->trace, &res, c->gpus, err);
+	out->sum.modelled_cells = ts_classes_modelled_cells(&in->cls);
 	if (!rc && store)
 		rc = end_stored_run(store, out->spec, in, &res, &out->sum, err);
 	else if (store)

@@ -1,6 +1,7 @@
 /* stored_run.c: runs read back with their summaries (see stored_run.h). */
 #include "report/stored_run.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,15 @@ static int add_request(void *ctx, const struct ts_request_row *row, struct ts_er
 	return 0;
 }
 
+/* The options' modelled_cells (0 when absent: runs before the step-time model). */
+static int64_t modelled_cells(const char *options)
+{
+	json_t *o = options ? json_loads(options, 0, NULL) : NULL;
+	json_int_t n = json_integer_value(json_object_get(o, "modelled_cells"));
+	json_decref(o);
+	return n;
+}
+
 int ts_stored_run_load(struct ts_reader *r, int64_t id, struct ts_stored_run *out,
 		       struct ts_error *err)
 {
@@ -54,6 +64,8 @@ int ts_stored_run_load(struct ts_reader *r, int64_t id, struct ts_stored_run *ou
 		b.res.rounds = t.rounds;
 		rc = ts_summary_compute(&out->sum, &b.trace, &b.res,
 					out->row.gpus > 0 ? out->row.gpus : 1, err);
+	if (!rc)
+		out->sum.modelled_cells = modelled_cells(out->row.options);
 	}
 	free(b.res.st);
 	ts_trace_free(&b.trace);

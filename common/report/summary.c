@@ -107,7 +107,7 @@ static json_t *by_resolution_json(const struct ts_summary *s)
 
 json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy)
 {
-	return json_pack("{s:s?, s:I, s:I, s:I, s:I, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:I, s:I, s:I}",
+	return json_pack("{s:s?, s:I, s:I, s:I, s:I, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:I, s:I, s:I, s:I}",
 			 "policy", policy, "requests", (json_int_t)s->requests, "finished",
 			 (json_int_t)s->finished, "met", (json_int_t)s->met, "dropped",
 			 (json_int_t)s->dropped, "sar", num_or_null(s->sar),
@@ -116,7 +116,8 @@ json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy)
 			 num_or_null(s->lat_p99_s), "mean", num_or_null(s->lat_mean_s),
 			 "gpu_utilisation", num_or_null(s->gpu_util), "makespan_s",
 			 num_or_null(s->makespan_s), "launches", (json_int_t)s->launches,
-			 "latent_moves", (json_int_t)s->moves, "rounds", (json_int_t)s->rounds);
+			 "latent_moves", (json_int_t)s->moves, "rounds", (json_int_t)s->rounds,
+			 "modelled_cells", (json_int_t)s->modelled_cells);
 }
 
 char *ts_json_text(json_t *j)

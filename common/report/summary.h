@@ -28,6 +28,7 @@ struct ts_summary {
 	double gpu_util;      /* busy GPU-time / (gpus x makespan) */
 	double makespan_s;
 	int64_t launches, moves, rounds;
+	int64_t modelled_cells; /* step-table cells the run took from modelled profile rows (0: all measured) */
 };
 
 /* Computes the summary of a run of trace t on `gpus` GPUs. Percentiles use

@@ -97,11 +97,31 @@ def test_errors(tmp):
     check(r.returncode == 1 and "does not divide" in r.stderr, f"sp 16 of 24 heads: {r.stderr}")
 
 
+def test_runs_say_modelled(tmp):
+    """A run timed by modelled cells says so: the table's header, the stored
+    options and summary, report's note; a measured profile's run does not."""
+    db = os.path.join(tmp, "m.db")
+    modelled = os.path.join(ROOT, "traces", "profiles", "flux-dev_H200_engine_sp8_modelled.csv")
+    measured = os.path.join(ROOT, "traces", "profiles", "flux-dev_H200_engine.csv")
+    trace = os.path.join(ROOT, "traces", "small.csv")
+    sim = [EXE, "sim", "--trace", trace, "--policy", "tetriserve", "--db", db]
+    r = subprocess.run([*sim, "--profile", modelled, "--gpus", "8"], capture_output=True, text=True)
+    check(r.returncode == 0 and "MODELLED" in r.stdout, f"sim names modelled step times: {r.stdout}{r.stderr}")
+    r = subprocess.run([*sim, "--profile", measured, "--gpus", "4", "--json"], capture_output=True, text=True)
+    check(r.returncode == 0 and json.loads(r.stdout)["modelled_cells"] == 0, "a measured profile: none")
+    r = subprocess.run([EXE, "report", "--db", db, "--format", "json"], capture_output=True, text=True)
+    rep = json.loads(r.stdout)
+    check(rep[0]["modelled_cells"] > 0 and rep[1]["modelled_cells"] == 0, f"report JSON: {rep}")
+    r = subprocess.run([EXE, "report", "--db", db], capture_output=True, text=True)
+    check("MODELLED, not measured, in runs 1 " in r.stdout, f"report's note: {r.stdout}")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         test_fit_predict(tmp)
         test_validate()
         test_errors(tmp)
+        test_runs_say_modelled(tmp)
     return result("test_profile_model_cli")
 
 
