@@ -1,17 +1,45 @@
 #include "cli/cli_util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The installed data folder of the running binary (its folder joined to
+ * TS_DATADIR_FROM_BINDIR, resolved) when that folder holds traces/; else
+ * NULL. */
+static const char *installed_data_dir(void)
+{
+	static char dir[PATH_MAX];
+	char path[PATH_MAX];
+	struct stat st;
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	char *slash = strrchr(path, '/');
+	if (!slash || strlen(TS_DATADIR_FROM_BINDIR) + 2 > sizeof(path) - (size_t)(slash - path))
+		return NULL;
+	strcpy(slash + 1, TS_DATADIR_FROM_BINDIR);
+	if (!realpath(path, dir) || strlen(dir) + sizeof("/traces") > sizeof(path))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/traces", dir);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
+}
 
 const char *ts_cli_data_dir(void)
 {
 	const char *env = getenv("TETRISERVE_DATA_DIR");
-	return env && *env ? env : TS_DATADIR;
+	if (env && *env)
+		return env;
+	const char *installed = installed_data_dir();
+	return installed ? installed : TS_DATADIR;
 }
 
 const char *ts_cli_default_trace(void)

@@ -11,7 +11,9 @@
 
 /* The folder holding the bundled traces/ and traces/profiles/: the
  * environment variable TETRISERVE_DATA_DIR when set and not empty, else the
- * source tree this binary was built from (TS_DATADIR, set by meson). */
+ * data folder of an installed binary (<datadir>/tetriserve, found relative
+ * to the binary's own folder) when it holds traces/, else the source tree
+ * this binary was built from (TS_DATADIR, set by meson). */
 const char *ts_cli_data_dir(void);
 
 /* The default trace and profile: ts_cli_data_dir() joined to

@@ -7,6 +7,7 @@
 
 #include "core/ts_strbuf.h"
 #include "sched/baselines.h"
+#include "sched/plugin.h"
 
 int ts_plan_push(struct ts_plan *plan, const struct ts_launch *l, struct ts_error *err)
 {
@@ -65,6 +66,8 @@ static bool name_is(const char *name, const char *text, size_t len)
 
 bool ts_policy_name_known(const char *text, size_t len)
 {
+	if (name_is(TS_PLUGIN_NAME, text, len))
+		return true;
 	for (size_t i = 0; i < COUNT(registry); i++)
 		if (name_is(registry[i]->name, text, len))
 			return true;
@@ -96,6 +99,7 @@ static void known_names(char *buf, size_t size)
 		ts_strbuf_printf(&sb, "%s%s", i ? ", " : "", registry[i]->name);
 	for (size_t i = 0; i < COUNT(aliases); i++)
 		ts_strbuf_printf(&sb, ", %s", aliases[i].name);
+	ts_strbuf_printf(&sb, ", %s:PATH.so", TS_PLUGIN_NAME);
 }
 
 const struct ts_policy_ops *ts_policy_find(const char *spec, char **params, struct ts_error *err)
@@ -103,6 +107,8 @@ const struct ts_policy_ops *ts_policy_find(const char *spec, char **params, stru
 	size_t len = ts_spec_name_len(spec);
 	const char *given = spec[len] == ':' ? spec + len + 1 : NULL;
 	*params = NULL;
+	if (ts_plugin_spec(spec))
+		return ts_plugin_find(spec, params, err);
 	for (size_t i = 0; i < COUNT(registry); i++)
 		if (name_is(registry[i]->name, spec, len))
 			return join_items(NULL, given, params, err) ? NULL : registry[i];
