@@ -131,7 +131,8 @@ bool ts_policy_name_known(const char *text, size_t len);
 
 /* Looks up the policy of spec ("name" or "name:items"). Aliases resolve to
  * their policy with the items they imply first ("edf-fixed:4" is
- * "fixed-sp" with "order=edf:4"). Returns NULL and TS_EINVAL naming the
+ * "fixed-sp" with "order=edf:4"); "plugin:PATH.so[:items]" loads the policy
+ * from a shared library (sched/plugin.h). Returns NULL and TS_EINVAL naming the
  * known policies when the name is unknown; *params receives the malloc'ed
  * items (NULL when there are none). */
 const struct ts_policy_ops *ts_policy_find(const char *spec, char **params, struct ts_error *err);

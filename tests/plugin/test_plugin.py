@@ -29,7 +29,7 @@ TRACE = os.path.join(SRC, "traces", "small.csv")
 PROFILE = os.path.join(SRC, "traces", "profiles", "flux-dev_H200_engine.csv")
 HEADERS = ["core/ts_error.h", "core/ts_types.h", "core/gpuset.h", "core/heap.h", "io/trace.h",
            "io/profile.h", "io/classes.h", "sched/spec.h", "sched/policy.h", "sched/plugin.h",
-           "sched/baselines.h", "sched/queue.h"]
+           "sched/baselines.h", "sched/baseline_queue.h"]
 
 # Sources of broken plug-ins, each refused by the loader with its own message.
 NO_PLAN_SRC = """#include "sched/plugin.h"

