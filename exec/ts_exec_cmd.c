@@ -167,6 +167,7 @@ int ts_cmd_exec(int argc, char **argv)
 {
 	struct ts_run_cmd rc = {
 		.name = "tetriserve exec", .db = "results.db", .policy_text = "fixed-sp:1,rssp,tetriserve",
+		.real_time = true,
 		.own = exec_own_options, .set_own = exec_set_own, .usage = exec_usage,
 		.prepare = exec_prepare, .on_failure = exec_on_failure,
 	};

@@ -4,12 +4,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_util.h"
+#include "cli/progress.h"
 
 enum {
 	RO_TRACE = 256, RO_PROFILE, RO_GPUS, RO_POLICY, RO_SLO, RO_DB, RO_NODB, RO_MODEL, RO_GPU_TYPE,
 	RO_INTERP, RO_LABEL, RO_JSON, RO_QUIET, RO_MAX_REQ, RO_TIME_SCALE, RO_SEED, RO_HELP,
+	RO_PROGRESS,
 };
 
 static const struct option shared_options[] = {
@@ -26,6 +29,7 @@ static const struct option shared_options[] = {
 	{ "label", required_argument, NULL, RO_LABEL },
 	{ "json", no_argument, NULL, RO_JSON },
 	{ "quiet", no_argument, NULL, RO_QUIET },
+	{ "progress", required_argument, NULL, RO_PROGRESS },
 	{ "max-requests", required_argument, NULL, RO_MAX_REQ },
 	{ "time-scale", required_argument, NULL, RO_TIME_SCALE },
 	{ "seed", required_argument, NULL, RO_SEED },
@@ -53,7 +57,10 @@ void ts_run_cmd_help(FILE *f)
 		"  --interpolate      estimate missing profile cells (log-log in token count)\n"
 		"  --label TEXT       free text stored with each run (e.g. an experiment point key)\n"
 		"  --json             print the summaries as JSON instead of the table\n"
-		"  --quiet            print nothing but errors (and --json output)\n"
+		"  --quiet            print nothing but errors (and --json output); no progress line\n"
+		"  --progress S       progress on stderr from the start, a line every S seconds when\n"
+		"                     stderr is not a terminal (default: sim after 2 s, exec at once;\n"
+		"                     every 10 s; on a terminal one line updated in place)\n"
 		"  --help             this text\n"
 		"Shorthands for policy options (they edit every spec of the policy they belong to):\n");
 	ts_policy_flags_help(f);
@@ -71,6 +78,9 @@ static int set_number_option(struct ts_run_cmd *rc, int opt, const char *val, st
 	case RO_SLO: return ts_cli_parse_double(val, 1e-9, 1e9, &rc->cfg.slo_scale, "--slo-scale", err);
 	case RO_MAX_REQ: return ts_cli_parse_int(val, 1, INT64_MAX, &rc->cfg.max_requests, "--max-requests", err);
 	case RO_TIME_SCALE: return ts_cli_parse_double(val, 1e-6, 1, &rc->cfg.time_scale, "--time-scale", err);
+	case RO_PROGRESS:
+		rc->progress_set = true;
+		return ts_cli_parse_double(val, 0, 1e6, &rc->progress_every_s, "--progress", err);
 	case RO_SEED:
 		if (ts_cli_parse_int(val, 0, UINT32_MAX, &ll, "--seed", err))
 			return TS_EINVAL;
@@ -244,16 +254,36 @@ static int check_policies(const struct ts_run_cmd *rc, const struct ts_run_input
 	return 0;
 }
 
+/* The progress line on stderr, unless --quiet: from the start with
+ * --progress or for a real-time backend, else after 2 s of wall time. */
+static void watch_progress(struct ts_run_cmd *rc, struct ts_progress *p)
+{
+	bool now = rc->progress_set || rc->real_time;
+	double every = rc->progress_set ? rc->progress_every_s : 10.0;
+	ts_progress_init(p, stderr, isatty(fileno(stderr)), now ? 0.0 : 2.0, every,
+			 rc->real_time ? "wall" : "sim");
+	rc->cfg.watch = rc->quiet ? NULL : &ts_progress_sink;
+	rc->cfg.watch_self = p;
+}
+
 static int run_all(struct ts_run_cmd *rc, const struct ts_run_inputs *in, struct ts_store *store,
 		   struct ts_run_outcome *out, struct ts_error *err)
 {
 	signal(SIGINT, on_sigint);
+	struct ts_progress progress;
+	watch_progress(rc, &progress);
+	int r = 0;
 	for (int i = 0; i < rc->policies.n; i++) {
-		int r = ts_run_policy(rc->policies.spec[i], &rc->cfg, in, &rc->backend, store, &stop_flag,
+		ts_progress_begin(&progress, rc->policies.spec[i], in->trace.n);
+		r = ts_run_policy(rc->policies.spec[i], &rc->cfg, in, &rc->backend, store, &stop_flag,
 				      &out[i], err);
+		ts_progress_end(&progress);
 		if (r)
-			return r;
+			break;
 	}
+	rc->cfg.watch = NULL; /* progress lives on this stack */
+	if (r)
+		return r;
 	if (rc->json)
 		return print_json(rc, out) ? ts_err_set(err, TS_ENOMEM, "out of memory") : 0;
 	if (!rc->quiet)

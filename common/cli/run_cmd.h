@@ -23,6 +23,9 @@ struct ts_run_cmd {
 	struct ts_backend_factory backend;
 	const char *db;                     /* results file */
 	bool no_db, json, quiet;
+	bool real_time;                     /* the backend runs in wall time (exec): progress at once */
+	bool progress_set;                  /* --progress S given */
+	double progress_every_s;
 	const char *policy_text;            /* the --policy list as given */
 	struct ts_policy_list policies;     /* after parsing, flags applied */
 	/* the command's own options (val >= TS_RUN_CMD_OWN), NULL-name ended */

@@ -147,25 +147,43 @@ static int begin_stored_run(struct ts_store *store, const char *spec, const stru
 	return rc;
 }
 
-/* ---- the store as the driver's sink ---- */
+/* ---- the driver's sink: the store, then the watcher ---- */
+
+struct run_sink {
+	struct ts_store *store;             /* may be NULL */
+	const struct ts_sink_ops *watch;    /* may be NULL */
+	void *watch_self;
+};
 
 static int sink_segment(void *self, const struct ts_segment *s, struct ts_error *err)
 {
-	return ts_store_segment(self, s, err);
+	struct run_sink *k = self;
+	int rc = k->store ? ts_store_segment(k->store, s, err) : 0;
+	if (!rc && k->watch && k->watch->segment)
+		rc = k->watch->segment(k->watch_self, s, err);
+	return rc;
 }
 
 static int sink_request_done(void *self, const struct ts_request *r, const struct ts_req_state *st,
 			     struct ts_error *err)
 {
-	return ts_store_request(self, r, st->start, st->finish, st->dropped, err);
+	struct run_sink *k = self;
+	int rc = k->store ? ts_store_request(k->store, r, st->start, st->finish, st->dropped, err) : 0;
+	if (!rc && k->watch && k->watch->request_done)
+		rc = k->watch->request_done(k->watch_self, r, st, err);
+	return rc;
 }
 
 static int sink_round(void *self, const struct ts_round_rec *rr, struct ts_error *err)
 {
-	return ts_store_round(self, rr, err);
+	struct run_sink *k = self;
+	int rc = k->store ? ts_store_round(k->store, rr, err) : 0;
+	if (!rc && k->watch && k->watch->round)
+		rc = k->watch->round(k->watch_self, rr, err);
+	return rc;
 }
 
-static const struct ts_sink_ops store_sink = {
+static const struct ts_sink_ops run_sink_ops = {
 	.segment = sink_segment,
 	.request_done = sink_request_done,
 	.round = sink_round,
@@ -205,9 +223,10 @@ static int drive(const struct ts_run_config *c, const struct ts_run_inputs *in, 
 		 struct ts_backend be, struct ts_store *store, volatile sig_atomic_t *stop,
 		 struct ts_run_outcome *out, struct ts_error *err)
 {
+	struct run_sink sink = { .store = store, .watch = c->watch, .watch_self = c->watch_self };
 	struct ts_driver_config cfg = {
 		.trace = &in->trace, .cls = &in->cls, .gpus = c->gpus, .policy = pol, .backend = be,
-		.sink = store ? &store_sink : NULL, .sink_self = store, .stop = stop,
+		.sink = store || c->watch ? &run_sink_ops : NULL, .sink_self = &sink, .stop = stop,
 	};
 	struct ts_run_result res;
 	int rc = ts_driver_run(&cfg, &res, err);

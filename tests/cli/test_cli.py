@@ -275,9 +275,48 @@ def test_timeline_validate(tmp):
     check(r.returncode == 1 and "no run 9" in r.stderr, "validate names a missing run")
 
 
+def test_progress(tmp):
+    """The progress line: none on a short sim, plain lines with --progress
+    (the last one's SAR is the run's), none with --quiet, one line redrawn
+    in place when stderr is a terminal."""
+    trace = os.path.join(tmp, "p.csv")
+    gen(trace, "--count", "80", "--seed", "9", "--rate", "6")
+    base = ["sim", "--trace", trace, "--profile", PROFILE, "--gpus", "4", "--no-db"]
+    r = run(*base, "--policy", "fixed-sp:1")
+    check(r.returncode == 0 and r.stderr == "", f"a short sim prints no progress: {r.stderr!r}")
+    sar = json.loads(run(*base, "--policy", "fixed-sp:1", "--json").stdout)["sar"]
+    r = run(*base, "--policy", "fixed-sp:1,tetriserve", "--progress", "0")
+    lines = r.stderr.splitlines()
+    done = [x for x in lines if x.startswith("fixed-sp:1: 80/80 requests") and x.endswith("(done)")]
+    check(r.returncode == 0 and len(lines) > 10 and len(done) == 1, f"--progress 0 lines: {lines[-3:]}")
+    check(done and f"SAR so far {sar:.3f}" in done[0], f"final SAR {sar:.3f}: {done}")
+    check(any(x.startswith("tetriserve: ") for x in lines), "a line per policy")
+    r = run(*base, "--policy", "fixed-sp:1", "--progress", "0", "--quiet")
+    check(r.returncode == 0 and r.stderr == "" and r.stdout == "", "--quiet: no progress")
+    r = run(*base, "--policy", "fixed-sp:1", "--progress", "x")
+    check(r.returncode == 2 and "--progress" in r.stderr, f"bad --progress: {r.stderr}")
+    master, slave = os.openpty()
+    p = subprocess.run([EXE, *base, "--policy", "fixed-sp:1", "--progress", "0"],
+                       stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    text = tty.decode()
+    check(p.returncode == 0 and "\r" in text and "\x1b[K" in text and text.count("\n") == 1,
+          f"terminal: one line redrawn: {text[-200:]!r}")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_help, test_sim_and_db, test_many_resolutions, test_report_merge_regress, test_timeline_validate, test_determinism, test_bad_inputs, test_interrupt):
+        for t in (test_help, test_sim_and_db, test_many_resolutions, test_report_merge_regress, test_timeline_validate, test_progress, test_determinism, test_bad_inputs, test_interrupt):
             t(tmp)
     return result("cli")
 
