@@ -113,13 +113,18 @@ const struct option *ts_policy_flag_options(int base, int *n)
 	return opts;
 }
 
-/* spec + ":" + item + value, malloc'ed. */
+/* The spec with the flag's item inserted right after its name, before the
+ * spec's own items ("NAME:item+value[:own...]"), so an item written in the
+ * spec overrides the flag, as before specs carried options. malloc'ed. */
 static char *edited_spec(const char *spec, const char *item, const char *value)
 {
-	size_t n = strlen(spec) + strlen(item) + (value ? strlen(value) : 0) + 2;
+	size_t name = ts_spec_name_len(spec);
+	const char *own = spec[name] == ':' ? spec + name + 1 : "";
+	size_t n = strlen(spec) + strlen(item) + (value ? strlen(value) : 0) + 3;
 	char *s = malloc(n);
 	if (s)
-		snprintf(s, n, "%s:%s%s", spec, item, value ? value : "");
+		snprintf(s, n, "%.*s:%s%s%s%s", (int)name, spec, item, value ? value : "",
+			 *own ? ":" : "", own);
 	return s;
 }
 
@@ -140,6 +145,24 @@ static int apply_to_spec(char **spec, const struct flag_entry *f, const char *va
 	return 0;
 }
 
+/* The flag's value checked against its policy's option table, whether or
+ * not that policy is in the list: a bad value is bad usage. */
+static int check_flag_value(const struct flag_entry *f, const char *value, struct ts_error *err)
+{
+	if (!f->flag->takes_value)
+		return 0;
+	size_t n = strlen(f->flag->item) + strlen(value) + 1;
+	char *item = malloc(n);
+	if (!item)
+		return ts_err_set(err, TS_ENOMEM, "out of memory");
+	snprintf(item, n, "%s%s", f->flag->item, value);
+	int rc = ts_spec_check_items(f->ops->name, f->ops->options, item, err);
+	free(item);
+	if (rc)
+		ts_err_prefix(err, "--%s", f->flag->flag);
+	return rc;
+}
+
 int ts_policy_list_apply_flag(struct ts_policy_list *l, int index, const char *value,
 			      struct ts_error *err)
 {
@@ -150,12 +173,12 @@ int ts_policy_list_apply_flag(struct ts_policy_list *l, int index, const char *v
 	if (value && strchr(value, ':'))
 		return ts_err_set(err, TS_EINVAL, "--%s '%s': a value may not contain ':'",
 				  fl[index].flag->flag, value);
-	for (int i = 0; i < l->n; i++) {
-		int rc = apply_to_spec(&l->spec[i], &fl[index], value, err);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	int rc = check_flag_value(&fl[index], value, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < l->n && !rc; i++)
+		rc = apply_to_spec(&l->spec[i], &fl[index], value, err);
+	return rc;
 }
 
 int ts_policy_list_apply_named(struct ts_policy_list *l, const char *flag, const char *value,

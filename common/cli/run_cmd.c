@@ -172,6 +172,7 @@ int ts_run_cmd_parse(struct ts_run_cmd *rc, int argc, char **argv)
 	while (!r && (opt = getopt_long(argc, argv, "", table, NULL)) != -1) {
 		if (opt == '?') {
 			free(table);
+			ts_policy_list_free(&rc->policies);
 			return ts_cli_bad_option(rc->name, argv);
 		}
 		r = take_option(rc, opt, use, &nuse, &err);
@@ -179,6 +180,7 @@ int ts_run_cmd_parse(struct ts_run_cmd *rc, int argc, char **argv)
 	free(table);
 	if (r == 1) {
 		rc->usage(stdout);
+		ts_policy_list_free(&rc->policies);
 		return 1;
 	}
 	if (!r && optind < argc)
@@ -190,6 +192,7 @@ int ts_run_cmd_parse(struct ts_run_cmd *rc, int argc, char **argv)
 	if (!r)
 		return 0;
 	fprintf(stderr, "%s: %s\n", rc->name, err.msg);
+	ts_policy_list_free(&rc->policies);
 	return 2;
 }
 
@@ -313,10 +316,11 @@ int ts_run_cmd_execute(struct ts_run_cmd *rc)
 		r = ts_run_inputs_load(&in, &rc->cfg, &err);
 	if (!r)
 		r = check_policies(rc, &in, &err);
-	if (!r && !rc->no_db)
-		r = ts_store_open(&store, rc->db, &err);
+	/* the command's checks before the results file is created */
 	if (!r && rc->prepare)
 		r = rc->prepare(rc->ctx, &in, &err);
+	if (!r && !rc->no_db)
+		r = ts_store_open(&store, rc->db, &err);
 	if (!r)
 		r = run_all(rc, &in, store, out, &err);
 	if (r) {

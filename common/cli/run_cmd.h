@@ -32,9 +32,9 @@ struct ts_run_cmd {
 	const struct option *own;
 	int (*set_own)(void *ctx, int val, const char *arg, struct ts_error *err);
 	void (*usage)(FILE *f);             /* the command's --help text */
-	/* After the inputs are loaded, the policies checked and the store
-	 * opened, before the first run (exec: check the models, open the
-	 * engine); may be NULL. */
+	/* After the inputs are loaded and the policies checked, before the
+	 * results file is opened (so a refusal leaves no file) and the first
+	 * run (exec: check the models, open the engine); may be NULL. */
 	int (*prepare)(void *ctx, const struct ts_run_inputs *in, struct ts_error *err);
 	/* After a failure, before the inputs are freed (exec: abort collectives); may be NULL. */
 	void (*on_failure)(void *ctx);

@@ -50,10 +50,15 @@ int ts_run_inputs_load(struct ts_run_inputs *in, const struct ts_run_config *c, 
 		rc = ts_profile_load(&in->profile, c->profile, err);
 	if (rc)
 		return rc;
-	shape_trace(&in->trace, c);
+	/* classes of the whole trace, then the prefix: a policy's derived
+	 * parameters (tetriserve's round, rssp's degrees) do not depend on
+	 * --max-requests, as in every stored run */
 	struct ts_classes_opts co = { .model = c->model, .gpu = c->gpu_type, .max_degree = c->gpus,
 				      .interpolate = c->interpolate };
-	return ts_classes_build(&in->cls, &in->trace, &in->profile, &co, err);
+	rc = ts_classes_build(&in->cls, &in->trace, &in->profile, &co, err);
+	if (!rc)
+		shape_trace(&in->trace, c);
+	return rc;
 }
 
 void ts_run_inputs_free(struct ts_run_inputs *in)

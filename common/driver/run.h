@@ -43,8 +43,9 @@ struct ts_run_inputs {
 	struct ts_classes cls;
 };
 
-/* Loads trace and profile, applies the SLO scale, keeps the first
- * max_requests requests, applies the time scale, builds the step tables.
+/* Loads trace and profile, applies the SLO scale, builds the step tables
+ * (of the whole trace), keeps the first max_requests requests, applies the
+ * time scale.
  * Errors name the file and line (see ts_trace_load, ts_profile_load). */
 int ts_run_inputs_load(struct ts_run_inputs *in, const struct ts_run_config *c, struct ts_error *err);
 

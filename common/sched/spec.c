@@ -208,6 +208,34 @@ int ts_spec_parse_options(const char *policy, const struct ts_policy_option *tab
 	return rc;
 }
 
+/* Bytes an options struct of the table spans at least (its last field's end). */
+static size_t table_extent(const struct ts_policy_option *table)
+{
+	size_t end = 0;
+	for (const struct ts_policy_option *t = table; t && t->key; t++) {
+		size_t size = t->kind == TS_OPT_REAL ? sizeof(double)
+			      : t->kind == TS_OPT_TEXT ? sizeof(char *)
+			      : t->kind == TS_OPT_SWITCH ? sizeof(bool) : sizeof(int);
+		if (t->offset + size > end)
+			end = t->offset + size;
+	}
+	return end;
+}
+
+int ts_spec_check_items(const char *policy, const struct ts_policy_option *table,
+			const char *params, struct ts_error *err)
+{
+	/* parsed into scratch memory laid out as the policy's options struct */
+	void *scratch = calloc(1, table_extent(table) + sizeof(double));
+	if (!scratch)
+		return ts_err_set(err, TS_ENOMEM, "out of memory");
+	int rc = ts_spec_parse_options(policy, table, params, scratch, err);
+	if (!rc)
+		ts_spec_options_free(table, scratch);
+	free(scratch);
+	return rc;
+}
+
 void ts_spec_options_free(const struct ts_policy_option *table, void *dst)
 {
 	for (const struct ts_policy_option *t = table; t && t->key; t++) {

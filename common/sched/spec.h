@@ -52,6 +52,11 @@ struct ts_policy_option {
 int ts_spec_parse_options(const char *policy, const struct ts_policy_option *table,
 			  const char *params, void *dst, struct ts_error *err);
 
+/* Checks items (as ts_spec_parse_options would take them) against the
+ * table without keeping the values: 0, or its TS_EINVAL naming the item. */
+int ts_spec_check_items(const char *policy, const struct ts_policy_option *table,
+			const char *params, struct ts_error *err);
+
 /* Frees the text options of dst set by ts_spec_parse_options(). */
 void ts_spec_options_free(const struct ts_policy_option *table, void *dst);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store_schema.h"
@@ -28,7 +29,8 @@ static char *read_only_uri(const char *path, bool immutable)
 	char *uri = malloc(3 * n + 40);
 	if (!uri)
 		return NULL;
-	char *p = uri + sprintf(uri, "file:");
+	/* an absolute path gets an empty authority, so "//x/..." is not a host */
+	char *p = uri + sprintf(uri, path[0] == '/' ? "file://" : "file:");
 	for (const char *c = path; *c; c++)
 		p += (*c == '%' || *c == '?' || *c == '#') ? sprintf(p, "%%%02X", (unsigned char)*c)
 							   : sprintf(p, "%c", *c);
@@ -56,6 +58,21 @@ static int open_uri(struct ts_reader *r, bool immutable, struct ts_error *err)
 	return rc;
 }
 
+/* PATH-wal exists and holds data: committed rows an immutable open would
+ * not see. */
+static bool wal_has_data(const char *path)
+{
+	size_t n = strlen(path) + 5;
+	char *wal = malloc(n);
+	if (!wal)
+		return true; /* cannot tell: never risk reading without it */
+	snprintf(wal, n, "%s-wal", path);
+	struct stat st;
+	bool data = stat(wal, &st) == 0 && st.st_size > 0;
+	free(wal);
+	return data;
+}
+
 /* The folder of path is not writable (so SQLite cannot make the WAL index). */
 static bool folder_read_only(const char *path)
 {
@@ -80,7 +97,12 @@ int ts_reader_open(struct ts_reader **out, const char *path, struct ts_error *er
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
 	}
 	int rc = open_uri(r, false, err);
-	if (rc && folder_read_only(path)) {
+	if (rc && folder_read_only(path) && wal_has_data(path))
+		ts_err_prefix(err, "%s-wal holds rows not yet in the file and its folder is read-only: "
+			      "open the file once where it is writable (e.g. tetriserve report on a copy of "
+			      "both files); then", path);
+	else if (rc && folder_read_only(path)) {
+		/* no WAL data: the file alone is the whole database */
 		sqlite3_close(r->db);
 		r->db = NULL;
 		rc = open_uri(r, true, err);

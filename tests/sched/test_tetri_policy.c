@@ -282,6 +282,11 @@ static void test_init_and_describe(void)
 	TS_CHECK(world_start(&w, 8, 0, "placement=off:round_ms=123", &err) == 0);
 	d = ts_policy_tetriserve.describe(w.pol);
 	TS_CHECK_MSG(strstr(d, "\"tau_ms\":123.0,") && strstr(d, "\"placement\":\"off\""), "%s", d);
+	ts_policy_tetriserve.close(w.pol);
+	/* 2.01 ms is 2009999.99.. ns in binary: truncated to 2009999, as --round-ms always was */
+	TS_CHECK(world_start(&w, 8, 0, "round_ms=2.01", &err) == 0);
+	d = ts_policy_tetriserve.describe(w.pol);
+	TS_CHECK_MSG(strstr(d, "\"tau_ms\":2.0099990000000001,"), "%s", d);
 	world_end(&w);
 }
 

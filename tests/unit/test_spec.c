@@ -98,10 +98,23 @@ static void test_lists_and_flags(void)
 		 !strcmp(l.spec[2], "tetriserve:round_steps=5,round_ms=80") && !strcmp(l.spec[3], "edf-fixed:4"));
 	TS_CHECK(ts_policy_list_apply_named(&l, "no-elastic", NULL, &err) == 0);
 	TS_CHECK(ts_policy_list_apply_named(&l, "rssp-map", "256/2", &err) == 0);
-	TS_CHECK(!strcmp(l.spec[2], "tetriserve:round_steps=5,round_ms=80:elastic=off") &&
-		 !strcmp(l.spec[0], "rssp:256=1,512=2:map=256/2") && !strcmp(l.spec[1], "fixed-sp:2"));
+	/* a flag's item goes before the spec's own, which (later) win */
+	TS_CHECK(!strcmp(l.spec[2], "tetriserve:elastic=off:round_steps=5,round_ms=80") &&
+		 !strcmp(l.spec[0], "rssp:map=256/2:256=1,512=2") && !strcmp(l.spec[1], "fixed-sp:2"));
 	TS_CHECK(ts_policy_list_apply_named(&l, "rssp-map", "a:b", &err) == TS_EINVAL);
 	TS_CHECK(ts_policy_list_apply_named(&l, "no-such", NULL, &err) == TS_ENOTFOUND);
+	ts_policy_list_free(&l);
+	/* "NAME:" takes a flag without an empty item */
+	TS_CHECK(ts_policy_list_parse("tetriserve:", &l, &err) == 0);
+	TS_CHECK(ts_policy_list_apply_named(&l, "no-elastic", NULL, &err) == 0 &&
+		 !strcmp(l.spec[0], "tetriserve:elastic=off"));
+	ts_policy_list_free(&l);
+	/* a flag's value is checked even when its policy is not in the list */
+	TS_CHECK(ts_policy_list_parse("fixed-sp:1", &l, &err) == 0);
+	TS_CHECK(ts_policy_list_apply_named(&l, "round-ms", "abc", &err) == TS_EINVAL &&
+		 strstr(err.msg, "--round-ms") && strstr(err.msg, "round_ms='abc'"));
+	TS_CHECK(ts_policy_list_apply_named(&l, "round-steps", "1000000", &err) == 0 &&
+		 !strcmp(l.spec[0], "fixed-sp:1"));
 	ts_policy_list_free(&l);
 	TS_CHECK(ts_policy_list_parse("", &l, &err) == TS_EINVAL && strstr(err.msg, "empty"));
 	TS_CHECK(ts_policy_list_parse("rssp,,tetriserve", &l, &err) == TS_EINVAL);

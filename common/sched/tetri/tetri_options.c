@@ -14,7 +14,7 @@ static const char *const late_names[] = { "serve", "drop", NULL };
 
 const struct ts_policy_option ts_tetri_option_table[] = {
 	{ .key = "round_steps", .kind = TS_OPT_INT, .offset = offsetof(struct tetri_opts, round_steps),
-	  .min = 1, .max = 100000, .def = "5",
+	  .min = 1, .max = 1000000, .def = "5",
 	  .help = "round length in steps of the reference request (the paper's G)" },
 	{ .key = "round_ms", .kind = TS_OPT_REAL, .offset = offsetof(struct tetri_opts, round_ms),
 	  .min = 0, .max = 1e9, .def = "0",
@@ -131,7 +131,8 @@ static int alloc_scratch(struct tetri *tp, struct ts_error *err)
 static void set_round(struct tetri *tp)
 {
 	if (tp->o.round_ms > 0) {
-		tp->tau = ts_ns_from_s(tp->o.round_ms / 1e3);
+		/* truncated to whole ns, as --round-ms always was: stored runs replay */
+		tp->tau = (ts_ns)(tp->o.round_ms * (double)TS_NS_PER_MS);
 		if (tp->tau < 1)
 			tp->tau = 1;
 		return;
