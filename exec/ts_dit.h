@@ -19,7 +19,7 @@ int64_t ts_dit_param_count(const struct ts_dit_config *cfg);
 int64_t ts_dit_image_tokens(const struct ts_dit_config *cfg, int height, int width);
 
 struct ts_dit_engine;  /* weights and workspaces on ngpus GPUs, NCCL groups */
-struct ts_dit_request; /* one batch of images being denoised */
+struct ts_dit_request; /* one request: `batch` images of one prompt being denoised */
 
 /* Opens an engine on GPUs 0..ngpus-1: creates a stream, cuBLASLt context,
  * cuDNN attention context (on every GPU where libcudnn.so.9 loads and starts
@@ -51,12 +51,14 @@ void ts_dit_engine_abort(struct ts_dit_engine *e);
  * GPU group) key runs eagerly (it warms NCCL connections, cuBLASLt and
  * kernel loading), the second is captured on every GPU of the group into a
  * CUDA graph (one per GPU) and launched, and later steps of that key, of
- * any request, replay it (cudaGraphLaunch) instead of issuing each launch.
- * A graph step copies the request's latent (and, when another request ran
- * last, its conditioning) into fixed staging buffers of the workspace (one
- * latent and one conditioning more per GPU) before the launch and the
- * latent back after it; sigma and guidance are read from device memory
- * written just before. Results are bitwise those of eager steps. Cached
+ * any request or batch of requests with that many images in all, replay it
+ * (cudaGraphLaunch) instead of issuing each launch. A graph step copies the
+ * requests' latents (and, for each image slot whose staged conditioning is
+ * not that request's, its conditioning) into fixed staging buffers of the
+ * workspace (`batch` latents and conditionings more per GPU) before the
+ * launch and the latents back after it; each image's sigmas and guidance
+ * are read from device memory written just before. Results are bitwise
+ * those of eager steps of the same requests in the same order. Cached
  * graphs of a GPU are dropped before its workspace is reallocated (a larger
  * shape) and those of a group before its communicators are aborted; at most
  * 64 keys are cached (least recently used evicted). A failed capture on one
@@ -87,9 +89,9 @@ struct ts_dit_graph_stats {
 };
 void ts_dit_engine_graph_stats(struct ts_dit_engine *e, struct ts_dit_graph_stats *out);
 
-/* Concurrency: steps, moves and requests of different requests may run at
- * once from different threads when their GPU sets are disjoint; one request
- * is used by one thread at a time. */
+/* Concurrency: steps (single or batched), moves and requests of different
+ * requests may run at once from different threads when their GPU sets are
+ * disjoint; one request is used by one thread at a time. */
 
 /* Starts a request of `batch` images of height x width (multiples of 16)
  * for `steps` denoising steps: noise latent and text conditioning come from
@@ -106,9 +108,33 @@ void ts_dit_request_close(struct ts_dit_request *r);
  * unpatchify and the flow-matching Euler update of the latent, which every
  * GPU of the group then holds. If the group differs from the last step's,
  * the latent first moves to the new GPUs (peer copies). Blocks until the
- * step is done on all GPUs. TS_ERANGE once all steps ran. */
+ * step is done on all GPUs. TS_ERANGE once all steps ran. The same as
+ * ts_dit_batch_step(e, &r, 1, gpus, err). */
 int ts_dit_request_step(struct ts_dit_engine *e, struct ts_dit_request *r, uint64_t gpus,
 			struct ts_error *err);
+
+/* Runs the next step of n separate requests together, as one batch of all
+ * their images (selective batching): each request at its own step index,
+ * so each image gets its own timestep embedding, adaLN modulation and
+ * Euler update (sigma and sigma_next of its request's schedule). The
+ * requests must be distinct, of one engine, of one height x width, with
+ * steps left, and have TS_MAX_BATCH images at most together; text length
+ * is fixed per model preset (text_tokens), so no image needs a mask of its
+ * own. Each request's latent first moves to `gpus` as in
+ * ts_dit_request_step() (they may come from different GPU sets); the
+ * latents and conditioning are gathered, in the order of reqs, into the
+ * staging buffers of each GPU's workspace, the step runs there (Ulysses SP
+ * over the group as for one request; CUDA graphs keyed by the total number
+ * of images) and the updated latents are scattered back. Afterwards every
+ * request holds what a step of it alone would give, up to the rounding of
+ * kernels whose choice depends on the batch size (cuBLASLt's algorithm per
+ * GEMM shape; at SP > 1 cuDNN attention takes one image only, so a batch
+ * runs the own attention kernel): tests/gpu/test_batch_step.c states the
+ * bound. n == 1 is ts_dit_request_step() (no staging copies). TS_EINVAL
+ * naming the request for a bad batch, TS_ERANGE when one has run all its
+ * steps; then nothing ran. On a device error no request advances. */
+int ts_dit_batch_step(struct ts_dit_engine *e, struct ts_dit_request *const *reqs, int n,
+		      uint64_t gpus, struct ts_error *err);
 
 /* Copies the latent to the GPUs of `gpus` that lack it (what
  * ts_dit_request_step() does on a degree change); *ms receives the wall time

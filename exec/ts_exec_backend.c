@@ -25,7 +25,8 @@
 
 struct exec_cmd {
 	int32_t id;
-	int32_t req;
+	int32_t nreq;               /* 1, or a batch of requests sharing each step */
+	int32_t req[TS_MAX_BATCH];
 	uint64_t gpus;
 	int32_t nsteps;
 };
@@ -90,32 +91,88 @@ static void reap_finished(struct exec_backend *b)
 	b->nreap = 0;
 }
 
-/* Runs one launch on the worker's thread: the latent move when the GPU set
- * changed (its own segment: steps_start > start), then the steps, up to the
- * step in progress when the launch is cut. */
+/* "request ID step N" of the launch's requests (their next step), after
+ * "batch of " when there are several, into buf. */
+static const char *cmd_name(const struct exec_backend *b, const struct exec_cmd *cmd, char *buf,
+			    size_t len)
+{
+	size_t at = (size_t)snprintf(buf, len, "%s", cmd->nreq > 1 ? "batch of " : "");
+	for (int32_t i = 0; i < cmd->nreq && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%srequest %lld step %d", i ? ", " : "",
+				       (long long)b->cfg.trace->req[cmd->req[i]].id,
+				       b->steps_done[cmd->req[i]] + 1);
+	return buf;
+}
+
+/* Opens the device state of the launch's requests that never ran. */
+static int open_requests(struct exec_backend *b, const struct exec_cmd *cmd, struct ts_error *err)
+{
+	for (int32_t i = 0; i < cmd->nreq; i++) {
+		int32_t r = cmd->req[i];
+		const struct ts_request *q = &b->cfg.trace->req[r];
+		if (!b->handle[r] && b->cfg.dev->open(b->cfg.dev_self, q, &b->handle[r], err))
+			return ts_err_prefix(err, "exec: request %lld: open", (long long)q->id);
+	}
+	return 0;
+}
+
+/* Moves the latents that are not on the launch's GPUs yet (a subset of the
+ * GPUs that hold one needs no copy); *moved when one moved. */
+static int move_latents(struct exec_backend *b, const struct exec_cmd *cmd, bool *moved,
+			struct ts_error *err)
+{
+	*moved = false;
+	for (int32_t i = 0; i < cmd->nreq; i++) {
+		int32_t r = cmd->req[i];
+		if (!b->owner[r] || !(cmd->gpus & ~b->owner[r]))
+			continue;
+		if (b->cfg.dev->move(b->cfg.dev_self, b->handle[r], cmd->gpus, err))
+			return ts_err_prefix(err, "exec: request %lld: latent move 0x%llx -> 0x%llx",
+					     (long long)b->cfg.trace->req[r].id,
+					     (unsigned long long)b->owner[r], (unsigned long long)cmd->gpus);
+		b->owner[r] = cmd->gpus;
+		*moved = true;
+	}
+	return 0;
+}
+
+/* One step of the launch's request, or of its batch together. */
+static int step_requests(struct exec_backend *b, const struct exec_cmd *cmd, struct ts_error *err)
+{
+	const struct ts_exec_device_ops *dev = b->cfg.dev;
+	void *h[TS_MAX_BATCH];
+	char name[256];
+	for (int32_t i = 0; i < cmd->nreq; i++)
+		h[i] = b->handle[cmd->req[i]];
+	int rc = cmd->nreq == 1 ? dev->step(b->cfg.dev_self, h[0], cmd->gpus, err)
+				: dev->step_batch(b->cfg.dev_self, h, cmd->nreq, cmd->gpus, err);
+	if (rc)
+		return ts_err_prefix(err, "exec: %s on GPUs 0x%llx", cmd_name(b, cmd, name, sizeof(name)),
+				     (unsigned long long)cmd->gpus);
+	for (int32_t i = 0; i < cmd->nreq; i++) {
+		b->owner[cmd->req[i]] = cmd->gpus;
+		b->steps_done[cmd->req[i]]++;
+	}
+	return 0;
+}
+
+/* Runs one launch on the worker's thread: the latent moves when a GPU set
+ * changed (their own segment: steps_start > start), then the steps, up to
+ * the step in progress when the launch is cut. */
 static int run_launch(struct exec_backend *b, struct exec_worker *w, const struct exec_cmd *cmd,
 		      struct ts_completion *c, struct ts_error *err)
 {
-	const struct ts_exec_device_ops *dev = b->cfg.dev;
-	const struct ts_request *q = &b->cfg.trace->req[cmd->req];
-	int32_t r = cmd->req;
-	int rc;
+	char name[256];
+	bool moved;
 	c->launch_id = cmd->id;
 	c->start = exec_now(b);
 	c->steps_start = c->start;
-	if (!b->handle[r]) {
-		rc = dev->open(b->cfg.dev_self, q, &b->handle[r], err);
-		if (rc)
-			return ts_err_prefix(err, "exec: request %lld: open", (long long)q->id);
-	}
-	/* a subset of the GPUs that hold the latent needs no copy */
-	if (b->owner[r] && (cmd->gpus & ~b->owner[r])) {
-		rc = dev->move(b->cfg.dev_self, b->handle[r], cmd->gpus, err);
-		if (rc)
-			return ts_err_prefix(err, "exec: request %lld: latent move 0x%llx -> 0x%llx",
-					     (long long)q->id, (unsigned long long)b->owner[r],
-					     (unsigned long long)cmd->gpus);
-		b->owner[r] = cmd->gpus;
+	int rc = open_requests(b, cmd, err);
+	if (!rc)
+		rc = move_latents(b, cmd, &moved, err);
+	if (rc)
+		return rc;
+	if (moved) {
 		c->steps_start = exec_now(b);
 		if (c->steps_start <= c->start)
 			c->steps_start = c->start + 1; /* a move is always its own segment */
@@ -123,14 +180,11 @@ static int run_launch(struct exec_backend *b, struct exec_worker *w, const struc
 	c->nsteps = 0;
 	for (int32_t s = 0; s < cmd->nsteps && !atomic_load(&w->cut); s++) {
 		if (atomic_load(&b->cancel))
-			return ts_err_set(err, TS_EINTR, "exec: request %lld stopped before step %d",
-					  (long long)q->id, b->steps_done[r] + 1);
-		rc = dev->step(b->cfg.dev_self, b->handle[r], cmd->gpus, err);
+			return ts_err_set(err, TS_EINTR, "exec: stopped before %s",
+					  cmd_name(b, cmd, name, sizeof(name)));
+		rc = step_requests(b, cmd, err);
 		if (rc)
-			return ts_err_prefix(err, "exec: request %lld step %d on GPUs 0x%llx", (long long)q->id,
-					     b->steps_done[r] + 1, (unsigned long long)cmd->gpus);
-		b->owner[r] = cmd->gpus;
-		b->steps_done[r]++;
+			return rc;
 		c->nsteps++;
 	}
 	c->end = exec_now(b);
@@ -160,8 +214,9 @@ static void *worker_main(void *arg)
 		struct exec_done d = { .rc = 0 };
 		d.rc = run_launch(b, w, &cmd, &d.c, &d.err);
 		pthread_mutex_lock(&b->mu);
-		if (!d.rc && b->steps_done[cmd.req] == b->cfg.trace->req[cmd.req].steps && !b->cfg.keep_finished)
-			b->reap[b->nreap++] = cmd.req;
+		for (int32_t i = 0; i < cmd.nreq && !d.rc && !b->cfg.keep_finished; i++)
+			if (b->steps_done[cmd.req[i]] == b->cfg.trace->req[cmd.req[i]].steps)
+				b->reap[b->nreap++] = cmd.req[i];
 		w->has_cmd = false;
 		post_done(b, &d);
 	}
@@ -264,15 +319,17 @@ static int exec_launch(void *self, int32_t id, const struct ts_launch *l, const 
 	struct exec_backend *b = self;
 	(void)v; /* the backend tracks where each latent lives itself */
 	uint64_t all = ts_gpus_all(b->cfg.gpus);
-	if (l->nreq != 1)
-		return ts_err_set(err, TS_EINVAL,
-				  "exec: batched launch of %d requests refused: the engine batches images of one "
-				  "request object, not separate requests (run tetriserve with --no-batching)",
+	if (l->nreq < 1 || l->nreq > TS_MAX_BATCH)
+		return ts_err_set(err, TS_EINVAL, "exec: launch of %d requests", l->nreq);
+	if (l->nreq > 1 && !b->cfg.dev->step_batch)
+		return ts_err_set(err, TS_EINVAL, "exec: batched launch of %d requests refused: the "
+				  "device layer has no batched step (run tetriserve with --no-batching)",
 				  l->nreq);
-	if (!l->gpus || (l->gpus & ~all) || l->nsteps < 1 || l->req[0] < 0 ||
-	    (size_t)l->req[0] >= b->cfg.trace->n)
-		return ts_err_set(err, TS_EINVAL, "exec: bad launch (request %d, GPUs 0x%llx, %d steps)",
-				  l->req[0], (unsigned long long)l->gpus, l->nsteps);
+	for (int32_t i = 0; i < l->nreq; i++)
+		if (!l->gpus || (l->gpus & ~all) || l->nsteps < 1 || l->req[i] < 0 ||
+		    (size_t)l->req[i] >= b->cfg.trace->n)
+			return ts_err_set(err, TS_EINVAL, "exec: bad launch (request %d, GPUs 0x%llx, %d steps)",
+					  l->req[i], (unsigned long long)l->gpus, l->nsteps);
 	struct exec_worker *w = &b->w[ts_gpus_first(l->gpus)];
 	int rc = 0;
 	pthread_mutex_lock(&b->mu);
@@ -283,7 +340,8 @@ static int exec_launch(void *self, int32_t id, const struct ts_launch *l, const 
 	}
 	if (b->inflight == 0)
 		reap_finished(b);
-	w->cmd = (struct exec_cmd){ .id = id, .req = l->req[0], .gpus = l->gpus, .nsteps = l->nsteps };
+	w->cmd = (struct exec_cmd){ .id = id, .nreq = l->nreq, .gpus = l->gpus, .nsteps = l->nsteps };
+	memcpy(w->cmd.req, l->req, sizeof(w->cmd.req));
 	atomic_store(&w->cut, false);
 	w->has_cmd = true;
 	b->inflight++;

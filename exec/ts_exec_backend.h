@@ -24,6 +24,11 @@ struct ts_exec_device_ops {
 	int (*move)(void *dev, void *handle, uint64_t gpus, struct ts_error *err);
 	/* Runs the next denoising step on `gpus`; returns when it is done. */
 	int (*step)(void *dev, void *handle, uint64_t gpus, struct ts_error *err);
+	/* Runs the next step of n (2..TS_MAX_BATCH) requests of one resolution,
+	 * each at its own step index, together as one batch on `gpus`, whose
+	 * latents may have lived on other sets (moved first as by move); may be
+	 * NULL: batched launches are then refused. */
+	int (*step_batch)(void *dev, void *const *handles, int n, uint64_t gpus, struct ts_error *err);
 	/* Frees the request's state; only called while no step runs anywhere. */
 	void (*close)(void *dev, void *handle);
 	/* Creates (and caches) the communicator of GPU set gpus now; may be NULL. */
@@ -48,11 +53,13 @@ struct ts_exec_config {
  * thread cannot start. */
 int ts_exec_create(void **self, const struct ts_exec_config *cfg, struct ts_error *err);
 
-/* The ops table. launch() refuses batches (nreq > 1) with TS_EINVAL: the
- * engine batches only images of one request object, never separate
- * requests with their own latents. close() stops the workers after their
- * current step, aborting collectives when they do not return (abort_after),
- * then closes every request handle. */
+/* The ops table. launch() runs a batch (nreq > 1: the policy's selective
+ * batching) through the device's step_batch, each step of all members at
+ * once, and refuses it with TS_EINVAL when the device has none; the
+ * members' latents move first where they live elsewhere (one move segment
+ * for the launch). close() stops the workers after their current step,
+ * aborting collectives when they do not return (abort_after), then closes
+ * every request handle. */
 extern const struct ts_backend_ops ts_exec_backend;
 
 /* The device handle of request index r, or NULL when it never ran or was

@@ -44,11 +44,12 @@ static void exec_usage(FILE *f)
 	fprintf(f,
 		"Executor options:\n"
 		"  --model M          engine model preset: flux-dev or sd3-medium (default flux-dev)\n"
-		"  --warmup-steps K   steps per resolution and degree before the runs, not timed (default 1)\n"
+		"  --warmup-steps K   steps per resolution, degree and batch size of the profile before\n"
+		"                     the runs, not timed (default 1)\n"
 		"  --warm-comms       create the NCCL communicators of every aligned GPU set up front\n"
 		"  --weight-seed S    seed of the synthetic weights (default 1234; same as --seed)\n"
-		"Batching is off (tetriserve runs with batching=off): the engine batches images of one\n"
-		"request object, never separate requests with their own latents.\n");
+		"A batched launch (tetriserve's selective batching) steps its requests together, each\n"
+		"at its own step (ts_dit_batch_step); --no-batching turns it off.\n");
 }
 
 static int exec_set_own(void *ctx, int val, const char *arg, struct ts_error *err)
@@ -84,35 +85,45 @@ static int check_models(const struct ts_trace *t, const char *model, struct ts_e
 	return 0;
 }
 
-/* Runs k steps of an h x w request on GPU set `set` (first kernel
- * launches, cuBLASLt heuristics, the communicator of that set). */
-static int warm_cell(struct ts_dit_engine *e, int h, int w, uint64_t set, int steps, struct ts_error *err)
+/* Runs k steps of `batch` h x w requests together (one alone when batch is
+ * 1) on GPU set `set`: first kernel launches, cuBLASLt heuristics, cuDNN
+ * plans, workspace and staging buffers, the communicator of that set. */
+static int warm_cell(struct ts_dit_engine *e, int h, int w, uint64_t set, int batch, int steps,
+		     struct ts_error *err)
 {
-	struct ts_dit_request *r = NULL;
-	int rc = ts_dit_request_open(e, &r, h, w, 1, steps, 1, err);
+	struct ts_dit_request *r[TS_MAX_BATCH] = { NULL };
+	int rc = 0, opened = 0;
+	for (; !rc && opened < batch; opened++)
+		rc = ts_dit_request_open(e, &r[opened], h, w, 1, steps, 1 + (uint64_t)opened, err);
 	for (int s = 0; !rc && s < steps; s++)
-		rc = ts_dit_request_step(e, r, set, err);
-	ts_dit_request_close(r);
-	return rc ? ts_err_prefix(err, "warm-up %dx%d on GPUs 0x%llx", h, w, (unsigned long long)set) : 0;
+		rc = ts_dit_batch_step(e, r, batch, set, err);
+	for (int i = 0; i < opened; i++)
+		ts_dit_request_close(r[i]);
+	return rc ? ts_err_prefix(err, "warm-up %dx%d batch %d on GPUs 0x%llx", h, w, batch,
+				  (unsigned long long)set)
+		  : 0;
 }
 
-/* Warm-up steps for every resolution of the trace at every degree the
- * profile has a cell for, on every aligned GPU block of that degree (each
- * block's communicator, workspaces and GEMM plans are made here, not inside
- * a timed run); not part of any run's clock. */
+/* Warm-up steps for every resolution of the trace at every degree and
+ * batch size the profile has a cell for, on every aligned GPU block of that
+ * degree (each block's communicator, workspaces, staging buffers and GEMM
+ * plans are made here, not inside a timed run); not part of any run's
+ * clock. */
 static int warm_up(const struct exec_cmd *x, const struct ts_run_inputs *in, struct ts_error *err)
 {
 	int heads = ts_dit_engine_config(x->engine)->heads, gpus = x->rc->cfg.gpus;
 	for (int32_t c = 0; c < in->cls.n && x->x.warmup_steps > 0; c++) {
 		const struct ts_class *k = &in->cls.cls[c];
 		for (int deg = 1; deg <= gpus; deg *= 2) {
-			if (heads % deg || ts_class_step(&in->cls, c, deg, 1) < 0)
-				continue;
-			for (int j = 0; j + deg <= gpus; j += deg) {
-				int rc = warm_cell(x->engine, k->height, k->width, ts_gpus_block(j, deg),
-						   x->x.warmup_steps, err);
-				if (rc)
-					return rc;
+			for (int b = 1; b <= TS_MAX_BATCH; b *= 2) {
+				if (heads % deg || ts_class_step(&in->cls, c, deg, b) < 0)
+					continue;
+				for (int j = 0; j + deg <= gpus; j += deg) {
+					int rc = warm_cell(x->engine, k->height, k->width, ts_gpus_block(j, deg),
+							   b, x->x.warmup_steps, err);
+					if (rc)
+						return rc;
+				}
 			}
 		}
 	}
@@ -180,13 +191,6 @@ int ts_cmd_exec(int argc, char **argv)
 	int r = ts_run_cmd_parse(&rc, argc, argv);
 	if (r)
 		return r == 1 ? 0 : 2;
-	struct ts_error err = { 0 };
-	/* the engine batches images of one request, not separate requests */
-	if (ts_policy_list_apply_named(&rc.policies, "no-batching", NULL, &err)) {
-		fprintf(stderr, "tetriserve exec: %s\n", err.msg);
-		ts_policy_list_free(&rc.policies);
-		return 2;
-	}
 	int status = ts_run_cmd_execute(&rc);
 	ts_dit_engine_close(x.engine);
 	return status;

@@ -22,6 +22,11 @@ static int dit_step(void *dev, void *handle, uint64_t gpus, struct ts_error *err
 	return ts_dit_request_step(dev, handle, gpus, err);
 }
 
+static int dit_step_batch(void *dev, void *const *handles, int n, uint64_t gpus, struct ts_error *err)
+{
+	return ts_dit_batch_step(dev, (struct ts_dit_request *const *)handles, n, gpus, err);
+}
+
 static void dit_close(void *dev, void *handle)
 {
 	(void)dev;
@@ -42,6 +47,7 @@ const struct ts_exec_device_ops ts_exec_dit_ops = {
 	.open = dit_open,
 	.move = dit_move,
 	.step = dit_step,
+	.step_batch = dit_step_batch,
 	.close = dit_close,
 	.warm_group = dit_warm_group,
 	.abort = dit_abort,

@@ -45,10 +45,11 @@ int ts_k_silu(void *out, const void *in, size_t n, void *stream,
 	      struct ts_error *err);
 
 /* Sinusoidal timestep embedding (flip_sin_to_cos: cos half first), max
- * period 10000: out[b][dim] for t * time_factor, b < batch <= 8, where t is
- * the fp32 value at device address t, read when the kernel runs (so a
- * captured CUDA graph sees each step's value). */
-int ts_k_timestep_embed_dev(void *out, const float *t, int batch, int dim,
+ * period 10000: out[b][dim] for t[b * t_stride] * time_factor, b < batch <=
+ * 8, where t points at fp32 values in device memory, read when the kernel
+ * runs (so a captured CUDA graph sees each step's values). t_stride 0: one
+ * value for every sample; a batch of separate requests has one per sample. */
+int ts_k_timestep_embed_dev(void *out, const float *t, int64_t t_stride, int batch, int dim,
 			    float time_factor, void *stream, struct ts_error *err);
 
 /* Latent geometry: `batch` latents of `channels` x height x width (fp32,
@@ -72,11 +73,12 @@ int ts_k_patchify(void *tokens, const float *latent, const struct ts_patch_geom 
 int ts_k_unpatchify(float *img, const void *tokens, const struct ts_patch_geom *g,
 		    int64_t chunk_tokens, void *stream, struct ts_error *err);
 
-/* Flow-matching Euler update in place: x[i] += dt * v[i], with
- * dt = sigma[1] - sigma[0] read from device memory when the kernel runs
- * (sigma: the step's current and next noise level). */
-int ts_k_euler_dev(float *x, const float *v, size_t n, const float *sigma, void *stream,
-		   struct ts_error *err);
+/* Flow-matching Euler update in place: x[i] += dt_s * v[i] for element i
+ * of sample s = i / sample_elems, with dt_s = sigma[s * stride + 1] -
+ * sigma[s * stride] read from device memory when the kernel runs (each
+ * sample's current and next noise level; stride 0: one pair for all). */
+int ts_k_euler_dev(float *x, const float *v, size_t n, size_t sample_elems, const float *sigma,
+		   int64_t stride, void *stream, struct ts_error *err);
 
 /* Prepares attention inputs from the fused qkv projections of the local
  * tokens of one SP rank: q/k RMSNorm per head (learned scale, eps 1e-6),

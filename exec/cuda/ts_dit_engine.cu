@@ -282,6 +282,35 @@ int ts_check_mask(const struct ts_dit_engine *e, uint64_t gpus, struct ts_error 
 	return 0;
 }
 
+int ts_check_batch(const struct ts_dit_engine *e, struct ts_dit_request *const *reqs, int n,
+		   int *batch, struct ts_error *err)
+{
+	*batch = 0;
+	if (n < 1 || n > TS_MAX_BATCH || !reqs)
+		return ts_err_set(err, TS_EINVAL, "batch step: %d requests, not 1..%d", n, TS_MAX_BATCH);
+	for (int i = 0; i < n; i++) {
+		const struct ts_dit_request *r = reqs[i];
+		if (!r || r->e != e)
+			return ts_err_set(err, TS_EINVAL, "batch step: request %d of %d is %s", i, n,
+					  r ? "of another engine" : "NULL");
+		if (r->height != reqs[0]->height || r->width != reqs[0]->width)
+			return ts_err_set(err, TS_EINVAL, "batch step: request %d is %dx%d, request 0 %dx%d",
+					  i, r->height, r->width, reqs[0]->height, reqs[0]->width);
+		for (int j = 0; j < i; j++)
+			if (reqs[j] == r)
+				return ts_err_set(err, TS_EINVAL, "batch step: request %d appears twice (also %d)",
+						  i, j);
+		if (r->done >= r->steps)
+			return ts_err_set(err, TS_ERANGE, "step: all %d steps already ran%s", r->steps,
+					  n > 1 ? " (a request of the batch)" : "");
+		*batch += r->batch;
+	}
+	if (*batch > TS_MAX_BATCH)
+		return ts_err_set(err, TS_EINVAL, "batch step: %d images in %d requests, at most %d",
+				  *batch, n, TS_MAX_BATCH);
+	return 0;
+}
+
 extern "C" int ts_dit_request_move(struct ts_dit_engine *e, struct ts_dit_request *r,
 				   uint64_t gpus, double *ms, struct ts_error *err)
 {

@@ -28,7 +28,9 @@ struct ts_dit_gpu {
 	struct ts_dit_ws ws;
 	int64_t peak_mem;
 	pthread_mutex_t glock; /* guards the exec[]/sealed[] slots of this GPU's ranks */
-	uint64_t staged_cond;  /* request whose conditioning the staging holds, 0: none */
+	/* per sample slot of the staging: whose conditioning it holds
+	 * (ts_cond_key of a request's sample), 0: none or unknown */
+	uint64_t staged_cond[TS_MAX_BATCH];
 };
 
 /* Where a step key stands: seen never, once (ran eagerly), captured, or
@@ -101,11 +103,11 @@ void ts_graphs_drop_gpu(struct ts_dit_engine *e, int dev);
  * aborting or destroying a communicator waits until no graph holds it. */
 void ts_graphs_seal_group(struct ts_dit_engine *e, int slot);
 
-/* The cache entry of r's step on `gpus` (group slot `slot`), added when
- * new, evicting the least recently used idle one; marked busy until
- * ts_graph_release(). *state receives its state. NULL when every entry is
- * busy: the step then runs eagerly. */
-struct ts_dit_graph *ts_graph_acquire(struct ts_dit_engine *e, const struct ts_dit_request *r,
+/* The cache entry of a step of `batch` samples of height x width on `gpus`
+ * (group slot `slot`), added when new, evicting the least recently used
+ * idle one; marked busy until ts_graph_release(). *state receives its
+ * state. NULL when every entry is busy: the step then runs eagerly. */
+struct ts_dit_graph *ts_graph_acquire(struct ts_dit_engine *e, int height, int width, int batch,
 					     uint64_t gpus, int slot, enum ts_graph_state *state);
 
 /* How the step of entry g runs now: eagerly (no entry, or a key seen for
@@ -138,5 +140,10 @@ int ts_request_alloc(struct ts_dit_request *r, int dev, struct ts_error *err);
 /* TS_EINVAL unless gpus is a non-empty set of the engine's GPUs whose size
  * divides the model's heads. */
 int ts_check_mask(const struct ts_dit_engine *e, uint64_t gpus, struct ts_error *err);
+
+/* The checks of ts_dit_batch_step() (ts_dit.h) before anything runs; *batch
+ * receives the samples of all n requests together. */
+int ts_check_batch(const struct ts_dit_engine *e, struct ts_dit_request *const *reqs, int n,
+		   int *batch, struct ts_error *err);
 
 #endif

@@ -1,5 +1,5 @@
 /* ts_dit_graphs.cu: the engine's cache of captured steps: each step key
- * (GPU set, shape) seen twice is captured once per GPU into a CUDA graph and
+ * (GPU set, shape, batch) seen twice is captured once per GPU into a CUDA graph and
  * replayed after (ts_dit.h: ts_dit_engine_set_graphs). */
 #include <errno.h>
 #include <stdio.h>
@@ -54,11 +54,11 @@ void ts_graphs_seal_group(struct ts_dit_engine *e, int slot)
 			ts_graph_drop_execs(e, &e->graph[i], true);
 }
 
-static bool ts_graph_is(const struct ts_dit_graph *g, uint64_t mask, int slot,
-			const struct ts_dit_request *r)
+static bool ts_graph_is(const struct ts_dit_graph *g, uint64_t mask, int slot, int height,
+			int width, int batch)
 {
-	return g->used && g->mask == mask && g->group == slot && g->height == r->height &&
-	       g->width == r->width && g->batch == r->batch;
+	return g->used && g->mask == mask && g->group == slot && g->height == height &&
+	       g->width == width && g->batch == batch;
 }
 
 /* Whether slot a is a better place for a new key than b: free before used,
@@ -74,17 +74,17 @@ static bool ts_graph_better_victim(const struct ts_dit_graph *a, const struct ts
 	return a->last_use < b->last_use;
 }
 
-/* The cache entry of r's step on `gpus` (group slot `slot`), added when
- * new, evicting the least recently used idle one; marked busy until
- * ts_graph_release(). *state receives its state. NULL when every entry is
- * busy: the step then runs eagerly. */
-struct ts_dit_graph *ts_graph_acquire(struct ts_dit_engine *e, const struct ts_dit_request *r,
+/* The cache entry of a step of `batch` samples of height x width on `gpus`
+ * (group slot `slot`), added when new, evicting the least recently used
+ * idle one; marked busy until ts_graph_release(). *state receives its
+ * state. NULL when every entry is busy: the step then runs eagerly. */
+struct ts_dit_graph *ts_graph_acquire(struct ts_dit_engine *e, int height, int width, int batch,
 					     uint64_t gpus, int slot, enum ts_graph_state *state)
 {
 	struct ts_dit_graph *hit = NULL, *victim = NULL;
 	pthread_mutex_lock(&e->lock);
 	for (int i = 0; i < TS_MAX_GRAPHS && !hit; i++) {
-		if (ts_graph_is(&e->graph[i], gpus, slot, r))
+		if (ts_graph_is(&e->graph[i], gpus, slot, height, width, batch))
 			hit = &e->graph[i];
 		else if (ts_graph_better_victim(&e->graph[i], victim))
 			victim = &e->graph[i];
@@ -96,9 +96,9 @@ struct ts_dit_graph *ts_graph_acquire(struct ts_dit_engine *e, const struct ts_d
 		victim->used = true;
 		victim->mask = gpus;
 		victim->group = slot;
-		victim->height = r->height;
-		victim->width = r->width;
-		victim->batch = r->batch;
+		victim->height = height;
+		victim->width = width;
+		victim->batch = batch;
 		victim->state = TS_G_NEW;
 		hit = victim;
 	}

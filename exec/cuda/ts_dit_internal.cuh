@@ -9,6 +9,7 @@
 #include "ts_cuda_check.cuh"
 
 extern "C" {
+#include "core/ts_types.h" /* TS_MAX_BATCH */
 #include "ts_dit.h"
 #include "ts_attention.h"
 #include "ts_gemm.h"
@@ -92,7 +93,9 @@ enum ts_dit_buf {
 	TS_B_SVEC, TS_B_MOD, TS_B_SCAL, TS_B_SLAT, TS_B_STXT, TS_B_SPOOL, TS_B_COUNT
 };
 
-/* fp32 slots of TS_B_SCAL, written before each step's launches; sigma and
+/* fp32 slots of TS_B_SCAL, written before each step's launches: sample s
+ * of the batch has TS_SCAL_COUNT slots from s * TS_SCAL_COUNT (the samples
+ * of a batch of separate requests are at their own step); sigma and
  * sigma_next are adjacent (ts_k_euler_dev reads them as a pair). */
 enum ts_dit_scalar {
 	TS_SCAL_SIGMA = 0, TS_SCAL_SIGMA_NEXT = 1, TS_SCAL_GUIDANCE = 2, TS_SCAL_COUNT = 4
@@ -128,8 +131,9 @@ struct ts_dit_rank_step {
 	ncclComm_t comm; /* NULL when ranks == 1 */
 	int rank, ranks;
 	int batch, height, width;
-	struct ts_dit_req_gpu *rg;
-	float sigma, sigma_next, guidance;
+	struct ts_dit_req_gpu *rg; /* batch samples: latents, text, pooled vectors */
+	float sigma[TS_MAX_BATCH], sigma_next[TS_MAX_BATCH]; /* per sample */
+	float guidance;
 };
 
 /* Whether ts_dit_ws_prepare() for rs's step (with the staging buffers when
@@ -146,8 +150,9 @@ int ts_dit_ws_prepare(const struct ts_dit_rank_step *rs, bool staged, struct ts_
  * ts_dit_ws_prepare()). */
 void ts_dit_ws_staging(const struct ts_dit_ws *ws, struct ts_dit_req_gpu *out);
 
-/* Copies rs's sigma, sigma_next and guidance into the workspace's scalars on
- * rs->st (from host memory: not capturable, runs before the launches). */
+/* Copies rs's per-sample sigma, sigma_next and guidance into the
+ * workspace's scalars on rs->st (from host memory: not capturable, runs
+ * before the launches). */
 int ts_dit_rank_step_upload(const struct ts_dit_rank_step *rs, struct ts_error *err);
 
 /* Enqueues the step's launches on rs->st (no synchronisation), reading the

@@ -104,7 +104,7 @@ static void ts_ws_sizes(const struct ts_dit_rank_step *rs, const struct ts_geo *
 	sizes[TS_B_TEMB] = b * 256 * e;
 	sizes[TS_B_VEC] = sizes[TS_B_VTMP] = sizes[TS_B_SVEC] = b * d * e;
 	sizes[TS_B_MOD] = b * (size_t)ts_dit_mod_columns(c) * e;
-	sizes[TS_B_SCAL] = TS_SCAL_COUNT * sizeof(float);
+	sizes[TS_B_SCAL] = TS_MAX_BATCH * TS_SCAL_COUNT * sizeof(float);
 	if (staged) {
 		sizes[TS_B_SLAT] = latent;
 		sizes[TS_B_STXT] = b * (c->text_tokens + TS_TXT_PAD) * (size_t)c->text_dim * e;
@@ -142,10 +142,12 @@ void ts_dit_ws_staging(const struct ts_dit_ws *ws, struct ts_dit_req_gpu *out)
 
 int ts_dit_rank_step_upload(const struct ts_dit_rank_step *rs, struct ts_error *err)
 {
-	float v[TS_SCAL_COUNT] = {};
-	v[TS_SCAL_SIGMA] = rs->sigma;
-	v[TS_SCAL_SIGMA_NEXT] = rs->sigma_next;
-	v[TS_SCAL_GUIDANCE] = rs->guidance;
+	float v[TS_MAX_BATCH * TS_SCAL_COUNT] = {};
+	for (int s = 0; s < rs->batch && s < TS_MAX_BATCH; s++) {
+		v[s * TS_SCAL_COUNT + TS_SCAL_SIGMA] = rs->sigma[s];
+		v[s * TS_SCAL_COUNT + TS_SCAL_SIGMA_NEXT] = rs->sigma_next[s];
+		v[s * TS_SCAL_COUNT + TS_SCAL_GUIDANCE] = rs->guidance;
+	}
 	/* From pageable memory: the runtime takes the values before returning. */
 	TS_CUDA(cudaMemcpyAsync(rs->ws->buf[TS_B_SCAL], v, sizeof(v), cudaMemcpyHostToDevice, rs->st),
 		err);
@@ -164,9 +166,10 @@ static int ts_lin(const struct ts_dit_rank_step *rs, void *y, int64_t ldy, const
 			      accumulate, rs->st, err);
 }
 
-/* vec = mlp(t) (+ mlp(guidance)) + mlp(pooled); then all modulations. The
- * timestep and guidance come from the workspace's scalars, so that a graph
- * replay sees the values of its own step. */
+/* vec = mlp(t) (+ mlp(guidance)) + mlp(pooled); then all modulations, one
+ * row per sample. Each sample's timestep and guidance come from its slots
+ * of the workspace's scalars, so that a graph replay sees the values of its
+ * own step and the samples of a batch of requests their own timesteps. */
 static int ts_step_conditioning(const struct ts_dit_rank_step *rs, struct ts_error *err)
 {
 	const struct ts_dit_config *c = rs->cfg;
@@ -174,14 +177,14 @@ static int ts_step_conditioning(const struct ts_dit_rank_step *rs, struct ts_err
 	int b = rs->batch;
 	int64_t d = c->hidden;
 	const float *scal = (const float *)rs->ws->buf[TS_B_SCAL];
-	TS_TRY(ts_k_timestep_embed_dev(WS(TS_B_TEMB), scal + TS_SCAL_SIGMA, b, 256, 1000.0f, rs->st,
-				       err));
+	TS_TRY(ts_k_timestep_embed_dev(WS(TS_B_TEMB), scal + TS_SCAL_SIGMA, TS_SCAL_COUNT, b, 256,
+				       1000.0f, rs->st, err));
 	TS_TRY(ts_lin(rs, WS(TS_B_VTMP), d, WS(TS_B_TEMB), 256, &w->t1, b, TS_EPI_BIAS, 0, err));
 	TS_TRY(ts_k_silu(WS(TS_B_VTMP), WS(TS_B_VTMP), (size_t)b * d, rs->st, err));
 	TS_TRY(ts_lin(rs, WS(TS_B_VEC), d, WS(TS_B_VTMP), d, &w->t2, b, TS_EPI_BIAS, 0, err));
 	if (c->guidance) {
-		TS_TRY(ts_k_timestep_embed_dev(WS(TS_B_TEMB), scal + TS_SCAL_GUIDANCE, b, 256, 1000.0f,
-					       rs->st, err));
+		TS_TRY(ts_k_timestep_embed_dev(WS(TS_B_TEMB), scal + TS_SCAL_GUIDANCE, TS_SCAL_COUNT, b,
+					       256, 1000.0f, rs->st, err));
 		TS_TRY(ts_lin(rs, WS(TS_B_VTMP), d, WS(TS_B_TEMB), 256, &w->g1, b, TS_EPI_BIAS, 0, err));
 		TS_TRY(ts_k_silu(WS(TS_B_VTMP), WS(TS_B_VTMP), (size_t)b * d, rs->st, err));
 		TS_TRY(ts_lin(rs, WS(TS_B_VEC), d, WS(TS_B_VTMP), d, &w->g2, b, TS_EPI_BIAS, 1, err));
@@ -396,7 +399,8 @@ static int ts_joint_copy(const struct ts_dit_rank_step *rs, const struct ts_geo 
 }
 
 /* Final adaLN + projection to latent patches, gather over the group,
- * unpatchify and Euler update of the (replicated) latent. */
+ * unpatchify and Euler update of the (replicated) latent, each sample with
+ * its own step's sigmas. */
 static int ts_step_output(const struct ts_dit_rank_step *rs, const struct ts_geo *g,
 			  struct ts_error *err)
 {
@@ -416,9 +420,10 @@ static int ts_step_output(const struct ts_dit_rank_step *rs, const struct ts_geo
 	struct ts_patch_geom pg = {rs->batch, c->latent_channels, g->lh, g->lw, c->patch};
 	float *vimg = (float *)rs->ws->buf[TS_B_VIMG];
 	TS_TRY(ts_k_unpatchify(vimg, vall, &pg, g->img_loc, rs->st, err));
-	size_t n = (size_t)rs->batch * c->latent_channels * g->lh * g->lw;
+	size_t per = (size_t)c->latent_channels * g->lh * g->lw, n = (size_t)rs->batch * per;
 	const float *scal = (const float *)rs->ws->buf[TS_B_SCAL];
-	return ts_k_euler_dev(rs->rg->latent, vimg, n, scal + TS_SCAL_SIGMA, rs->st, err);
+	return ts_k_euler_dev(rs->rg->latent, vimg, n, per, scal + TS_SCAL_SIGMA, TS_SCAL_COUNT,
+			      rs->st, err);
 }
 
 int ts_dit_rank_step_enqueue(const struct ts_dit_rank_step *rs, struct ts_error *err)

@@ -1,7 +1,10 @@
-/* ts_dit_ranks.cu: one denoising step of a request on a GPU group: one
- * host thread per GPU runs its rank's share (eagerly, or captured into and
- * replayed from a CUDA graph); a failed rank aborts the group so the others
- * leave their collectives. */
+/* ts_dit_ranks.cu: one denoising step of a request, or of a batch of
+ * requests of one shape, on a GPU group: one host thread per GPU runs its
+ * rank's share (eagerly, or captured into and replayed from a CUDA graph);
+ * a failed rank aborts the group so the others leave their collectives. A
+ * batch of several requests (and every graph step) runs on the staging
+ * buffers of the workspace: each request's latent and conditioning are
+ * gathered into its samples' rows there and its latent scattered back. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +35,19 @@ struct ts_step_sync {
 	int expected, arrived, capture_failed;
 };
 
-/* One rank's thread: its share of the step, then wait for it. A graph step
- * reads the request through the staging copy `stage` of GPU dev's
- * workspace: rs.rg points there, `req` at the request's own buffers. */
+/* One request of a step, on one GPU: its own buffers there and the
+ * samples of the step's batch it fills. */
+struct ts_member {
+	struct ts_dit_req_gpu *req;
+	uint64_t serial;
+	int first, batch;
+	bool copy_cond; /* the staging holds other conditioning in its samples */
+};
+
+/* One rank's thread: its share of the step, then wait for it. A staged step
+ * (a graph step, or a batch of several requests) reads the requests through
+ * the staging copy `stage` of GPU dev's workspace: rs.rg points there, the
+ * members at the requests' own buffers. */
 struct ts_rank_job {
 	struct ts_dit_rank_step rs;
 	int dev;
@@ -42,11 +55,13 @@ struct ts_rank_job {
 	struct ts_error err;
 	struct ts_step_sync *sync;
 	enum ts_step_mode mode;
+	bool staged;
 	struct ts_dit_graph *graph;
 	struct ts_dit_gpu *gpu;
-	struct ts_dit_req_gpu *req, stage;
-	size_t latent_bytes, txt_bytes, pooled_bytes;
-	bool copy_cond; /* the staging holds another request's conditioning */
+	struct ts_member mem[TS_MAX_BATCH];
+	int nmem;
+	struct ts_dit_req_gpu stage;
+	size_t latent_bytes, txt_bytes, pooled_bytes; /* of one sample */
 	bool fell_back; /* the capture failed; the step ran eagerly */
 	bool peer_failed; /* captured, but a peer's capture failed */
 };
@@ -54,27 +69,44 @@ struct ts_rank_job {
 /* A failed rank's peers get this long to finish before the group is aborted. */
 #define TS_RANK_GRACE_S 5
 
-/* The request's latent (and conditioning, when the staging holds another
- * request's) into the staging buffers the graph reads. */
-static int ts_stage_in(const struct ts_rank_job *j, struct ts_error *err)
+/* Copies `samples` samples of `bytes` each on the job's stream: from src
+ * (sample 0) to sample `first` of dst, or back when `out`. */
+static int ts_stage_copy(const struct ts_rank_job *j, void *dst, const void *src, int first,
+			 int samples, size_t bytes, bool out, struct ts_error *err)
 {
-	cudaStream_t st = j->rs.st;
-	TS_CUDA(cudaMemcpyAsync(j->stage.latent, j->req->latent, j->latent_bytes,
-				cudaMemcpyDeviceToDevice, st), err);
-	if (!j->copy_cond)
-		return 0;
-	TS_CUDA(cudaMemcpyAsync(j->stage.txt_emb, j->req->txt_emb, j->txt_bytes,
-				cudaMemcpyDeviceToDevice, st), err);
-	TS_CUDA(cudaMemcpyAsync(j->stage.pooled, j->req->pooled, j->pooled_bytes,
-				cudaMemcpyDeviceToDevice, st), err);
+	char *d = (char *)dst + (out ? 0 : (size_t)first * bytes);
+	const char *s = (const char *)src + (out ? (size_t)first * bytes : 0);
+	TS_CUDA(cudaMemcpyAsync(d, s, (size_t)samples * bytes, cudaMemcpyDeviceToDevice, j->rs.st),
+		err);
 	return 0;
 }
 
-/* The updated latent back to the request. */
+/* Each member's latent (and conditioning, when the staging holds another's
+ * in its samples) into its samples of the staging buffers. */
+static int ts_stage_in(const struct ts_rank_job *j, struct ts_error *err)
+{
+	for (int i = 0; i < j->nmem; i++) {
+		const struct ts_member *m = &j->mem[i];
+		TS_TRY(ts_stage_copy(j, j->stage.latent, m->req->latent, m->first, m->batch,
+				     j->latent_bytes, false, err));
+		if (!m->copy_cond)
+			continue;
+		TS_TRY(ts_stage_copy(j, j->stage.txt_emb, m->req->txt_emb, m->first, m->batch,
+				     j->txt_bytes, false, err));
+		TS_TRY(ts_stage_copy(j, j->stage.pooled, m->req->pooled, m->first, m->batch,
+				     j->pooled_bytes, false, err));
+	}
+	return 0;
+}
+
+/* The updated latents back to the members. */
 static int ts_stage_out(const struct ts_rank_job *j, struct ts_error *err)
 {
-	TS_CUDA(cudaMemcpyAsync(j->req->latent, j->stage.latent, j->latent_bytes,
-				cudaMemcpyDeviceToDevice, j->rs.st), err);
+	for (int i = 0; i < j->nmem; i++) {
+		const struct ts_member *m = &j->mem[i];
+		TS_TRY(ts_stage_copy(j, m->req->latent, j->stage.latent, m->first, m->batch,
+				     j->latent_bytes, true, err));
+	}
 	return 0;
 }
 
@@ -188,10 +220,16 @@ static int ts_rank_graph_step(struct ts_rank_job *j, struct ts_error *err)
 	return ts_stage_out(j, err);
 }
 
+/* The launches one by one; a batch of several requests between the
+ * staging copies. */
 static int ts_rank_eager_step(const struct ts_rank_job *j, struct ts_error *err)
 {
 	TS_TRY(ts_dit_rank_step_upload(&j->rs, err));
-	return ts_dit_rank_step_enqueue(&j->rs, err);
+	if (!j->staged)
+		return ts_dit_rank_step_enqueue(&j->rs, err);
+	TS_TRY(ts_stage_in(j, err));
+	TS_TRY(ts_dit_rank_step_enqueue(&j->rs, err));
+	return ts_stage_out(j, err);
 }
 
 static void ts_rank_job_run(struct ts_rank_job *j)
@@ -302,11 +340,48 @@ static int ts_run_jobs(struct ts_dit_engine *e, struct ts_dit_group *grp, struct
 	return rc;
 }
 
-/* One job per GPU of `gpus`, eager and on the request's own buffers. */
-static void ts_jobs_fill(struct ts_dit_engine *e, struct ts_dit_request *r, uint64_t gpus,
-			 const struct ts_dit_group *grp, struct ts_rank_job *jobs)
+/* Each sample's noise levels: those of its request's own next step. */
+static void ts_rank_sigmas(struct ts_dit_rank_step *rs, struct ts_dit_request *const *reqs, int n)
 {
-	const struct ts_dit_config *c = &e->cfg;
+	int s = 0;
+	for (int i = 0; i < n; i++) {
+		const struct ts_dit_request *r = reqs[i];
+		for (int k = 0; k < r->batch; k++, s++) {
+			rs->sigma[s] = ts_sigma(r->done, r->steps);
+			rs->sigma_next[s] = ts_sigma(r->done + 1, r->steps);
+		}
+	}
+	rs->guidance = 3.5f;
+}
+
+/* The members of job j on GPU d: the requests' buffers there, their
+ * samples in order. */
+static void ts_job_members(struct ts_rank_job *j, struct ts_dit_request *const *reqs, int n, int d)
+{
+	const struct ts_dit_config *c = &reqs[0]->e->cfg;
+	const struct ts_dit_request *r0 = reqs[0];
+	int first = 0;
+	j->nmem = n;
+	for (int i = 0; i < n; i++) {
+		struct ts_member *m = &j->mem[i];
+		m->req = &reqs[i]->g[d];
+		m->serial = reqs[i]->serial;
+		m->first = first;
+		m->batch = reqs[i]->batch;
+		first += m->batch;
+	}
+	j->latent_bytes = (size_t)c->latent_channels * (r0->height / c->vae_scale) *
+			  (r0->width / c->vae_scale) * sizeof(float);
+	j->txt_bytes = (size_t)(c->text_tokens + TS_TXT_PAD) * c->text_dim * sizeof(bf16);
+	j->pooled_bytes = (size_t)c->pooled_dim * sizeof(bf16);
+}
+
+/* One job per GPU of `gpus`, eager and on the requests' own buffers (a
+ * batch of `batch` samples in all). */
+static void ts_jobs_fill(struct ts_dit_engine *e, struct ts_dit_request *const *reqs, int n,
+			 int batch, uint64_t gpus, const struct ts_dit_group *grp,
+			 struct ts_rank_job *jobs)
+{
 	int k = ts_gpus_count(gpus), rank = 0;
 	for (int d = 0; d < e->ngpus; d++) {
 		if (!(gpus >> d & 1))
@@ -315,11 +390,8 @@ static void ts_jobs_fill(struct ts_dit_engine *e, struct ts_dit_request *r, uint
 		struct ts_dit_rank_step *rs = &j->rs;
 		j->dev = d;
 		j->gpu = &e->gpu[d];
-		j->req = &r->g[d];
-		j->latent_bytes = (size_t)ts_dit_request_latent_size(r) * sizeof(float);
-		j->txt_bytes = (size_t)r->batch * (c->text_tokens + TS_TXT_PAD) * c->text_dim * sizeof(bf16);
-		j->pooled_bytes = (size_t)r->batch * c->pooled_dim * sizeof(bf16);
-		rs->cfg = c;
+		ts_job_members(j, reqs, n, d);
+		rs->cfg = &e->cfg;
 		rs->w = &e->gpu[d].w;
 		rs->ws = &e->gpu[d].ws;
 		rs->gemm = e->gpu[d].gemm;
@@ -329,13 +401,11 @@ static void ts_jobs_fill(struct ts_dit_engine *e, struct ts_dit_request *r, uint
 		rs->comm = grp ? grp->comm[rank] : NULL;
 		rs->rank = rank;
 		rs->ranks = k;
-		rs->batch = r->batch;
-		rs->height = r->height;
-		rs->width = r->width;
-		rs->rg = &r->g[d];
-		rs->sigma = ts_sigma(r->done, r->steps);
-		rs->sigma_next = ts_sigma(r->done + 1, r->steps);
-		rs->guidance = 3.5f;
+		rs->batch = batch;
+		rs->height = reqs[0]->height;
+		rs->width = reqs[0]->width;
+		rs->rg = j->mem[0].req;
+		ts_rank_sigmas(rs, reqs, n);
 		rank++;
 	}
 }
@@ -350,7 +420,7 @@ static int ts_prepare_ranks(struct ts_dit_engine *e, const struct ts_rank_job *j
 		TS_CUDA(cudaSetDevice(j->dev), err);
 		if (ts_dit_ws_moves(&j->rs, staged)) {
 			ts_graphs_drop_gpu(e, j->dev);
-			e->gpu[j->dev].staged_cond = 0;
+			memset(e->gpu[j->dev].staged_cond, 0, sizeof(e->gpu[j->dev].staged_cond));
 		}
 		if (ts_dit_ws_prepare(&j->rs, staged, err))
 			return ts_err_prefix(err, "workspace of GPU %d", j->dev);
@@ -358,29 +428,50 @@ static int ts_prepare_ranks(struct ts_dit_engine *e, const struct ts_rank_job *j
 	return 0;
 }
 
-/* Sets every job's mode; graph steps read and write the staging buffers. */
-static void ts_jobs_stage(const struct ts_dit_request *r, struct ts_rank_job *jobs, int k,
-			  struct ts_dit_graph *graph, enum ts_step_mode mode)
+/* What the staging holds in sample slot `first + k` after member m's
+ * conditioning was copied there: its request's sample k. */
+static uint64_t ts_cond_key(const struct ts_member *m, int k)
+{
+	return m->serial * TS_MAX_BATCH + (uint64_t)k;
+}
+
+/* Whether member m's conditioning must be copied into the staging (it
+ * holds another's in one of m's samples); records that it will be there. */
+static bool ts_member_copy_cond(uint64_t *staged_cond, const struct ts_member *m)
+{
+	bool copy = false;
+	for (int k = 0; k < m->batch; k++) {
+		copy = copy || staged_cond[m->first + k] != ts_cond_key(m, k);
+		staged_cond[m->first + k] = ts_cond_key(m, k);
+	}
+	return copy;
+}
+
+/* Sets every job's mode; graph steps and batches of several requests read
+ * and write the staging buffers. */
+static void ts_jobs_stage(struct ts_rank_job *jobs, int k, struct ts_dit_graph *graph,
+			  enum ts_step_mode mode)
 {
 	for (int i = 0; i < k; i++) {
 		struct ts_rank_job *j = &jobs[i];
 		j->mode = mode;
 		j->graph = graph;
-		if (mode == TS_M_EAGER)
+		j->staged = mode != TS_M_EAGER || j->nmem > 1;
+		if (!j->staged)
 			continue;
 		ts_dit_ws_staging(&j->gpu->ws, &j->stage);
 		j->rs.rg = &j->stage;
-		j->copy_cond = j->gpu->staged_cond != r->serial;
-		j->gpu->staged_cond = r->serial;
+		for (int m = 0; m < j->nmem; m++)
+			j->mem[m].copy_cond = ts_member_copy_cond(j->gpu->staged_cond, &j->mem[m]);
 	}
 }
 
-/* After a failed graph step the staging holds nobody's conditioning. */
+/* After a failed staged step the staging holds nobody's conditioning. */
 static void ts_jobs_unstage(struct ts_rank_job *jobs, int k)
 {
 	for (int i = 0; i < k; i++)
-		if (jobs[i].mode != TS_M_EAGER)
-			jobs[i].gpu->staged_cond = 0;
+		if (jobs[i].staged)
+			memset(jobs[i].gpu->staged_cond, 0, sizeof(jobs[i].gpu->staged_cond));
 }
 
 static bool ts_jobs_fell_back(const struct ts_rank_job *jobs, int k)
@@ -392,18 +483,21 @@ static bool ts_jobs_fell_back(const struct ts_rank_job *jobs, int k)
 }
 
 /* Runs the step of `jobs`: eager, captured or replayed (ts_dit.h). */
-static int ts_step_jobs(struct ts_dit_engine *e, struct ts_dit_request *r, uint64_t gpus,
-			struct ts_dit_group *grp, struct ts_rank_job *jobs, int k, struct ts_error *err)
+static int ts_step_jobs(struct ts_dit_engine *e, uint64_t gpus, struct ts_dit_group *grp,
+			struct ts_rank_job *jobs, int k, struct ts_error *err)
 {
 	enum ts_graph_state state = TS_G_NEW;
+	const struct ts_dit_rank_step *rs = &jobs[0].rs;
 	int slot = grp ? (int)(grp - e->group) : -1;
-	struct ts_dit_graph *graph = e->graphs ? ts_graph_acquire(e, r, gpus, slot, &state) : NULL;
-	bool staged = graph && (state == TS_G_SEEN || state == TS_G_READY);
+	struct ts_dit_graph *graph =
+		e->graphs ? ts_graph_acquire(e, rs->height, rs->width, rs->batch, gpus, slot, &state)
+			  : NULL;
+	bool staged = jobs[0].nmem > 1 || (graph && (state == TS_G_SEEN || state == TS_G_READY));
 	enum ts_step_mode mode = TS_M_EAGER;
 	int rc = ts_prepare_ranks(e, jobs, k, staged, err);
 	if (!rc) {
 		mode = ts_graph_mode(e, graph); /* READY may have become SEEN */
-		ts_jobs_stage(r, jobs, k, graph, mode);
+		ts_jobs_stage(jobs, k, graph, mode);
 		rc = ts_run_jobs(e, grp, jobs, k, err);
 		if (rc)
 			ts_jobs_unstage(jobs, k);
@@ -412,26 +506,9 @@ static int ts_step_jobs(struct ts_dit_engine *e, struct ts_dit_request *r, uint6
 	return rc;
 }
 
-extern "C" int ts_dit_request_step(struct ts_dit_engine *e, struct ts_dit_request *r,
-				   uint64_t gpus, struct ts_error *err)
+/* The largest device memory in use seen on each GPU of `gpus`. */
+static void ts_note_peak(struct ts_dit_engine *e, uint64_t gpus)
 {
-	double moved;
-	struct ts_dit_group *grp = NULL;
-	struct ts_rank_job *jobs;
-	int k = ts_gpus_count(gpus), rc;
-	if (r->done >= r->steps)
-		return ts_err_set(err, TS_ERANGE, "step: all %d steps already ran", r->steps);
-	TS_TRY(ts_dit_request_move(e, r, gpus, &moved, err));
-	if (k > 1)
-		TS_TRY(ts_group_get(e, gpus, &grp, err));
-	jobs = (struct ts_rank_job *)calloc((size_t)k, sizeof(*jobs));
-	if (!jobs)
-		return ts_err_set(err, TS_ENOMEM, "step: out of host memory");
-	ts_jobs_fill(e, r, gpus, grp, jobs);
-	rc = ts_step_jobs(e, r, gpus, grp, jobs, k, err);
-	free(jobs);
-	if (rc)
-		return rc;
 	for (int d = 0; d < e->ngpus; d++) {
 		size_t fr = 0, tot = 0;
 		if (!(gpus >> d & 1) || cudaSetDevice(d) != cudaSuccess ||
@@ -440,9 +517,41 @@ extern "C" int ts_dit_request_step(struct ts_dit_engine *e, struct ts_dit_reques
 		if ((int64_t)(tot - fr) > e->gpu[d].peak_mem)
 			e->gpu[d].peak_mem = (int64_t)(tot - fr);
 	}
-	r->holders = gpus;
-	r->done++;
+}
+
+extern "C" int ts_dit_batch_step(struct ts_dit_engine *e, struct ts_dit_request *const *reqs,
+				 int n, uint64_t gpus, struct ts_error *err)
+{
+	double moved;
+	struct ts_dit_group *grp = NULL;
+	struct ts_rank_job *jobs;
+	int k = ts_gpus_count(gpus), batch = 0, rc;
+	TS_TRY(ts_check_batch(e, reqs, n, &batch, err));
+	TS_TRY(ts_check_mask(e, gpus, err));
+	for (int i = 0; i < n; i++)
+		TS_TRY(ts_dit_request_move(e, reqs[i], gpus, &moved, err));
+	if (k > 1)
+		TS_TRY(ts_group_get(e, gpus, &grp, err));
+	jobs = (struct ts_rank_job *)calloc((size_t)k, sizeof(*jobs));
+	if (!jobs)
+		return ts_err_set(err, TS_ENOMEM, "step: out of host memory");
+	ts_jobs_fill(e, reqs, n, batch, gpus, grp, jobs);
+	rc = ts_step_jobs(e, gpus, grp, jobs, k, err);
+	free(jobs);
+	if (rc)
+		return rc;
+	ts_note_peak(e, gpus);
+	for (int i = 0; i < n; i++) {
+		reqs[i]->holders = gpus;
+		reqs[i]->done++;
+	}
 	return 0;
+}
+
+extern "C" int ts_dit_request_step(struct ts_dit_engine *e, struct ts_dit_request *r,
+				   uint64_t gpus, struct ts_error *err)
+{
+	return ts_dit_batch_step(e, &r, 1, gpus, err);
 }
 
 extern "C" int ts_dit_request_latent(const struct ts_dit_request *r, float *out,

@@ -253,8 +253,8 @@ extern "C" int ts_k_silu(void *out, const void *in, size_t n, void *stream,
 
 /* Every sample's t is the value at device address t_dev (read when the
  * kernel runs, so a captured CUDA graph sees each step's value). */
-__global__ static void k_timestep_embed(bf16 *out, const float *t_dev, int batch, int dim,
-					float factor)
+__global__ static void k_timestep_embed(bf16 *out, const float *t_dev, int64_t t_stride,
+					int batch, int dim, float factor)
 {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	int half = dim / 2;
@@ -262,22 +262,23 @@ __global__ static void k_timestep_embed(bf16 *out, const float *t_dev, int batch
 		return;
 	int b = i / half, j = i % half;
 	float freq = expf(-logf(10000.0f) * (float)j / (float)half);
-	float arg = *t_dev * factor * freq;
+	float arg = t_dev[b * t_stride] * factor * freq;
 	out[b * dim + j] = __float2bfloat16(cosf(arg));
 	out[b * dim + half + j] = __float2bfloat16(sinf(arg));
 }
 
-extern "C" int ts_k_timestep_embed_dev(void *out, const float *t, int batch, int dim,
-				       float time_factor, void *stream, struct ts_error *err)
+extern "C" int ts_k_timestep_embed_dev(void *out, const float *t, int64_t t_stride, int batch,
+				       int dim, float time_factor, void *stream, struct ts_error *err)
 {
-	if (!t)
-		return ts_err_set(err, TS_EINVAL, "timestep_embed: NULL device timestep");
+	if (!t || t_stride < 0)
+		return ts_err_set(err, TS_EINVAL, "timestep_embed: NULL device timestep or stride %lld < 0",
+				  (long long)t_stride);
 	if (batch < 1 || batch > 8 || dim % 2)
 		return ts_err_set(err, TS_EINVAL, "timestep_embed: batch %d not in 1..8 or odd dim %d",
 				  batch, dim);
 	int n = batch * dim / 2;
 	k_timestep_embed<<<(n + TS_THREADS - 1) / TS_THREADS, TS_THREADS, 0,
-			   (cudaStream_t)stream>>>((bf16 *)out, t, batch, dim, time_factor);
+			   (cudaStream_t)stream>>>((bf16 *)out, t, t_stride, batch, dim, time_factor);
 	TS_CUDA_LAUNCHED("k_timestep_embed", err);
 	return 0;
 }
@@ -364,20 +365,24 @@ extern "C" int ts_k_unpatchify(float *img, const void *tokens, const struct ts_p
 }
 
 /* x += (sigma[1] - sigma[0]) v, sigma read when the kernel runs. */
-__global__ static void k_euler(float *x, const float *v, size_t n, const float *sigma)
+__global__ static void k_euler(float *x, const float *v, size_t n, size_t sample_elems,
+			       const float *sigma, int64_t stride)
 {
-	float d = sigma[1] - sigma[0];
 	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-	     i += (size_t)gridDim.x * blockDim.x)
-		x[i] += d * v[i];
+	     i += (size_t)gridDim.x * blockDim.x) {
+		const float *s = sigma + (int64_t)(i / sample_elems) * stride;
+		x[i] += (s[1] - s[0]) * v[i];
+	}
 }
 
-extern "C" int ts_k_euler_dev(float *x, const float *v, size_t n, const float *sigma,
-			      void *stream, struct ts_error *err)
+extern "C" int ts_k_euler_dev(float *x, const float *v, size_t n, size_t sample_elems,
+			      const float *sigma, int64_t stride, void *stream, struct ts_error *err)
 {
-	if (!sigma)
-		return ts_err_set(err, TS_EINVAL, "euler: NULL device sigma");
-	k_euler<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(x, v, n, sigma);
+	if (!sigma || !sample_elems || stride < 0)
+		return ts_err_set(err, TS_EINVAL, "euler: NULL device sigma, empty sample or stride %lld < 0",
+				  (long long)stride);
+	k_euler<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(x, v, n, sample_elems,
+										   sigma, stride);
 	TS_CUDA_LAUNCHED("k_euler", err);
 	return 0;
 }

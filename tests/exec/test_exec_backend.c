@@ -2,8 +2,11 @@
  * (no GPU): completions come back in the order launches end, with ordered
  * wall-clock times; launches on disjoint GPUs run at the same time; wait()
  * honours its deadline; a GPU-set change moves the latent first and reports
- * it (steps_start > start), the same set does not; batches are refused;
- * a device failure comes back from wait() naming the request; the stop flag
+ * it (steps_start > start), the same set does not; a batch of requests
+ * runs each step of all of them at once, at the batch's step time, after
+ * moving the latents that live elsewhere, and is refused by a device
+ * without batched steps; a device failure comes back from wait() naming
+ * the request (every request of a batch); the stop flag
  * ends a wait; close() stops workers between steps; handles close only on
  * an idle node; --warm-comms keys are the aligned power-of-two sets. */
 #include <signal.h>
@@ -15,13 +18,18 @@
 
 static struct ts_error err;
 
-/* Step tables a twentieth of fx_classes: 1.5 ms (256^2, SP=1) to 47.5 ms (2048^2). */
+/* Step tables a twentieth of fx_classes: 1.5 ms (256^2, SP=1) to 47.5 ms
+ * (2048^2); batches of 2 and 4 take 1.5 and 2.5 times a single step. */
 static void fast_classes(struct ts_classes *cs)
 {
 	fx_classes(cs);
-	for (int c = 0; c < cs->n; c++)
-		for (int d = 0; d < 4; d++)
+	for (int c = 0; c < cs->n; c++) {
+		for (int d = 0; d < 4; d++) {
 			cs->cls[c].step[0][d] /= 20;
+			cs->cls[c].step[1][d] = cs->cls[c].step[0][d] * 3 / 2;
+			cs->cls[c].step[2][d] = cs->cls[c].step[0][d] * 5 / 2;
+		}
+	}
 }
 
 struct bench {
@@ -129,16 +137,87 @@ static void test_moves(void)
 	TS_CHECK(b.dev.opens == 1 && b.dev.closes == 1);
 }
 
+/* Batches of several requests: each step runs all of them at once (the
+ * batch's step time, not one per request); latents that live on other
+ * GPUs move first (one move segment), fresh ones do not; every request
+ * advances, ends on the launch's GPUs and is closed once finished. */
+static void test_batch(void)
+{
+	struct bench b;
+	struct ts_completion c;
+	if (bench_open(&b, 4, 4, 2, 5, false)) /* 1024^2: 9.5 ms a step, batch of 4 23.75 ms */
+		return;
+	ts_ns T4 = ts_class_step(&b.cls, 2, 2, 4);
+	launch1(&b, 0, 0, 0x1, 1);
+	launch1(&b, 1, 1, 0x4, 1);
+	for (int i = 0; i < 2; i++)
+		TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start == c.start);
+	struct ts_launch l = { .nreq = 4, .req = { 2, 0, 3, 1 }, .gpus = 0x3, .nsteps = 3 };
+	TS_CHECK_MSG(ts_exec_backend.launch(b.be, 5, &l, NULL, &err) == 0, "%s", err.msg);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1);
+	TS_CHECK(c.launch_id == 5 && c.nsteps == 3 && c.steps_start > c.start); /* 0 and 1 moved */
+	TS_CHECK_MSG(c.end - c.steps_start >= 3 * T4 && c.end - c.steps_start < 6 * T4,
+		     "3 batch steps took %lld ns, one takes %lld", (long long)(c.end - c.steps_start),
+		     (long long)T4);
+	TS_CHECK(b.dev.batch_steps == 3 && b.dev.max_batch == 4 && b.dev.steps == 2 + 12);
+	TS_CHECK(b.dev.moves == 2 && b.dev.wrong_holder == 0 && b.dev.mixed_batch == 0);
+	struct fake_req *r2 = ts_exec_request_handle(b.be, 2), *r1 = ts_exec_request_handle(b.be, 1);
+	TS_CHECK(r2 && r2->done == 3 && r2->moves == 0 && r2->holder == 0x3);
+	TS_CHECK(r1 && r1->done == 4 && r1->moves == 1 && r1->holder == 0x3);
+	/* a batch of two on a subset of the GPUs that hold them: no move; both finish */
+	l = (struct ts_launch){ .nreq = 2, .req = { 1, 0 }, .gpus = 0x1, .nsteps = 1 };
+	TS_CHECK(ts_exec_backend.launch(b.be, 6, &l, NULL, &err) == 0);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1 && c.steps_start == c.start);
+	TS_CHECK(ts_exec_backend.wait(b.be, 0, &c, &err) == 0); /* idle: finished ones closed */
+	TS_CHECK(ts_exec_request_handle(b.be, 0) == NULL && ts_exec_request_handle(b.be, 1) == NULL);
+	TS_CHECK(ts_exec_request_handle(b.be, 2) != NULL && b.dev.closes == 2);
+	bench_close(&b);
+	TS_CHECK(b.dev.opens == 4 && b.dev.closes == 4 && b.dev.closed_while_running == 0);
+}
+
+/* A failed batch step names every request of the batch with its step. */
+static void test_batch_failure(void)
+{
+	struct bench b;
+	struct ts_completion c;
+	if (bench_open(&b, 1, 2, 0, 4, false))
+		return;
+	launch1(&b, 0, 1, 0x1, 2);
+	TS_CHECK(ts_exec_backend.wait(b.be, INT64_MAX, &c, &err) == 1);
+	b.dev.fail_at_step = 5; /* the second batch step holds request steps 5 and 6 */
+	struct ts_launch l = { .nreq = 2, .req = { 0, 1 }, .gpus = 0x1, .nsteps = 2 };
+	TS_CHECK(ts_exec_backend.launch(b.be, 1, &l, NULL, &err) == 0);
+	int rc = ts_exec_backend.wait(b.be, INT64_MAX, &c, &err);
+	TS_CHECK_MSG(rc == TS_EDEVICE && strstr(err.msg, "batch of request 0 step 2, request 1 step 4") &&
+			     strstr(err.msg, "injected"), "rc %d: %s", rc, err.msg);
+	bench_close(&b);
+}
+
 static void test_refusals(void)
 {
 	struct bench b;
 	if (bench_open(&b, 2, 2, 0, 4, false))
 		return;
-	struct ts_launch l = { .nreq = 2, .req = { 0, 1 }, .gpus = 0x1, .nsteps = 1 };
+	struct ts_launch l = { .nreq = 1, .req = { 0 }, .gpus = 0x4, .nsteps = 1 };
 	TS_CHECK(ts_exec_backend.launch(b.be, 0, &l, NULL, &err) == TS_EINVAL);
+	l = (struct ts_launch){ .nreq = 2, .req = { 0, 2 }, .gpus = 0x1, .nsteps = 1 };
+	TS_CHECK(ts_exec_backend.launch(b.be, 0, &l, NULL, &err) == TS_EINVAL); /* no request 2 */
+	l.nreq = TS_MAX_BATCH + 1;
+	TS_CHECK(ts_exec_backend.launch(b.be, 0, &l, NULL, &err) == TS_EINVAL);
+	bench_close(&b);
+	/* a device without batched steps refuses batches, naming the way out */
+	struct ts_exec_device_ops single = fake_ops;
+	single.step_batch = NULL;
+	memset(&b, 0, sizeof(b));
+	fast_classes(&b.cls);
+	fx_add(&b.trace, 0, 0.0, 0, 4, 10.0);
+	fx_add(&b.trace, 1, 0.0, 0, 4, 10.0);
+	fake_init(&b.dev, &b.cls);
+	struct ts_exec_config xc = { .dev = &single, .dev_self = &b.dev, .trace = &b.trace, .gpus = 1 };
+	TS_CHECK(ts_exec_create(&b.be, &xc, &err) == 0);
+	l = (struct ts_launch){ .nreq = 2, .req = { 0, 1 }, .gpus = 0x1, .nsteps = 1 };
+	TS_CHECK(b.be && ts_exec_backend.launch(b.be, 0, &l, NULL, &err) == TS_EINVAL);
 	TS_CHECK_MSG(strstr(err.msg, "batch") && strstr(err.msg, "--no-batching"), "%s", err.msg);
-	l = (struct ts_launch){ .nreq = 1, .req = { 0 }, .gpus = 0x4, .nsteps = 1 };
-	TS_CHECK(ts_exec_backend.launch(b.be, 0, &l, NULL, &err) == TS_EINVAL);
 	bench_close(&b);
 	struct ts_exec_config bad = { .dev = &fake_ops, .trace = &b.trace, .gpus = 0 };
 	void *be;
@@ -218,6 +297,8 @@ int main(void)
 	test_order_and_concurrency();
 	test_wait_deadline();
 	test_moves();
+	test_batch();
+	test_batch_failure();
 	test_refusals();
 	test_failure();
 	test_stop_and_close();

@@ -1,7 +1,9 @@
 /* test_exec_serve.c: a short trace (10 requests of 256^2 and 512^2, 4-6
  * steps, flux-dev) served end to end by the executor backend on the real
  * engine on 1, 2 and 4 GPUs under fixed-sp:1, fixed-sp:2, rssp and
- * tetriserve: no GPU runs two segments at once, every request runs exactly
+ * tetriserve without and with selective batching (batched launches step
+ * their requests together; the output says how many segments were
+ * batched): no GPU runs two segments at once, every request runs exactly
  * its steps in order, the device ran launches on disjoint GPU sets at the
  * same time without harm, and every final latent equals that of a plain
  * SP=1 run of the same request (same seed) within bf16 bounds. Exit 77
@@ -91,6 +93,14 @@ static int check_steps(const struct ts_trace *t, const struct ts_run_result *res
 	return bad;
 }
 
+static int count_batched(const struct fx_sink *k)
+{
+	int n = 0;
+	for (size_t i = 0; i < k->n; i++)
+		n += k->seg[i].kind == TS_SEG_STEPS && k->seg[i].batch > 1;
+	return n;
+}
+
 static void serve(struct ts_dit_engine *e, int gpus, const char *spec, const struct ts_trace *t,
 		  const struct ts_classes *cs, const struct reference *ref)
 {
@@ -117,8 +127,9 @@ static void serve(struct ts_dit_engine *e, int gpus, const char *spec, const str
 		TS_CHECK_MSG(fx_check_no_double_booking(&sink, gpus) == 0, "%s double-books", what);
 		TS_CHECK_MSG(check_steps(t, &res, &sink) == 0, "%s: steps", what);
 		check_latents(be, t, ref, what);
-		printf("%s: makespan %.3f s, %lld launches, %lld moves\n", what, ts_ns_to_s(res.makespan),
-		       (long long)res.launches, (long long)res.moves);
+		printf("%s: makespan %.3f s, %lld launches, %lld moves, %d batched segments\n", what,
+		       ts_ns_to_s(res.makespan), (long long)res.launches, (long long)res.moves,
+		       count_batched(&sink));
 	}
 	if (be)
 		ts_exec_backend.close(be);
@@ -139,6 +150,12 @@ int main(void)
 	struct reference ref = { 0 };
 	make_trace(&t);
 	fx_classes(&cs);
+	for (int c = 0; c < cs.n; c++) { /* batches of 2 and 4: 1.25 and 2 single steps */
+		for (int d = 0; d < 4; d++) {
+			cs.cls[c].step[1][d] = cs.cls[c].step[0][d] * 5 / 4;
+			cs.cls[c].step[2][d] = cs.cls[c].step[0][d] * 2;
+		}
+	}
 	int rc = ts_dit_engine_open(&e, "flux-dev", ngpu, 1234, &err);
 	TS_CHECK_MSG(rc == 0, "%s", err.msg);
 	for (int i = 0; !rc && i < NREQ; i++) {
@@ -148,9 +165,9 @@ int main(void)
 		rc = reference_run(e, &t.req[i], ref.x0[i], ref.x[i]);
 	}
 	ref.n = (int64_t)16 * 64 * 64; /* the largest (512^2) */
-	const char *specs[] = { "fixed-sp:1", "fixed-sp:2", "rssp", "tetriserve:batching=off" };
+	const char *specs[] = { "fixed-sp:1", "fixed-sp:2", "rssp", "tetriserve:batching=off", "tetriserve" };
 	for (int g = 1; !rc && g <= ngpu; g *= 2)
-		for (int p = 0; p < 4; p++)
+		for (int p = 0; p < 5; p++)
 			if (p != 1 || g >= 2)
 				serve(e, g, specs[p], &t, &cs, &ref);
 	for (int i = 0; i < NREQ; i++) {

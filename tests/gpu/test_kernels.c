@@ -98,27 +98,33 @@ static void test_activations(void)
 	ts_dev_free(dx), ts_dev_free(db), ts_dev_free(ds), ts_dev_free(dx2);
 }
 
+/* One timestep per sample, read at a stride (other values between them),
+ * and one shared by every sample (stride 0). */
 static void test_timestep_embed(void)
 {
-	const int batch = 3, dim = 256;
-	const float t = 0.031f;
+	const int batch = 3, dim = 256, stride = 2;
+	const float t[6] = {0.031f, -9.0f, 0.75f, -9.0f, 0.002f, -9.0f};
 	void *d = gt_dev_poisoned((size_t)batch * dim * 2), *dt = NULL;
 	DEV(ts_dev_alloc(&dt, sizeof(t), &err));
-	DEV(ts_dev_upload(dt, &t, sizeof(t), &err));
-	DEV(ts_k_timestep_embed_dev(d, dt, batch, dim, 1000.0f, NULL, &err));
-	float *out = gt_from_dev_bf16(d, (size_t)batch * dim);
+	DEV(ts_dev_upload(dt, t, sizeof(t), &err));
 	double ref[3 * 256];
-	for (int b = 0; b < batch; b++)
-		for (int j = 0; j < dim / 2; j++) {
-			double arg = (double)(t * 1000.0f) * exp(-log(10000.0) * j / (dim / 2));
-			ref[b * dim + j] = cos(arg);
-			ref[b * dim + dim / 2 + j] = sin(arg);
-		}
-	double e = gt_rel_err(out, ref, (size_t)batch * dim);
-	TS_CHECK_MSG(e < ELT_TOL, "timestep_embed rel err %g", e);
-	TS_CHECK(ts_k_timestep_embed_dev(d, dt, 9, dim, 1.0f, NULL, &err) == TS_EINVAL);
-	TS_CHECK(ts_k_timestep_embed_dev(d, NULL, batch, dim, 1.0f, NULL, &err) == TS_EINVAL);
-	free(out);
+	for (int shared = 0; shared < 2; shared++) {
+		DEV(ts_k_timestep_embed_dev(d, dt, shared ? 0 : stride, batch, dim, 1000.0f, NULL, &err));
+		float *out = gt_from_dev_bf16(d, (size_t)batch * dim);
+		for (int b = 0; b < batch; b++)
+			for (int j = 0; j < dim / 2; j++) {
+				float tb = t[shared ? 0 : b * stride];
+				double arg = (double)(tb * 1000.0f) * exp(-log(10000.0) * j / (dim / 2));
+				ref[b * dim + j] = cos(arg);
+				ref[b * dim + dim / 2 + j] = sin(arg);
+			}
+		double e = gt_rel_err(out, ref, (size_t)batch * dim);
+		TS_CHECK_MSG(e < ELT_TOL, "timestep_embed (stride %d) rel err %g", shared ? 0 : stride, e);
+		free(out);
+	}
+	TS_CHECK(ts_k_timestep_embed_dev(d, dt, 0, 9, dim, 1.0f, NULL, &err) == TS_EINVAL);
+	TS_CHECK(ts_k_timestep_embed_dev(d, NULL, 0, batch, dim, 1.0f, NULL, &err) == TS_EINVAL);
+	TS_CHECK(ts_k_timestep_embed_dev(d, dt, -1, batch, dim, 1.0f, NULL, &err) == TS_EINVAL);
 	ts_dev_free(d), ts_dev_free(dt);
 }
 
@@ -158,17 +164,21 @@ static void test_patchify_roundtrip(void)
 	for (size_t i = 0; i < nl; i++)
 		mism += back[i] != lat[i];
 	TS_CHECK_MSG(mism == 0, "unpatchify(patchify(x)) != x at %d elements", mism);
-	/* Euler on the round-tripped latent. */
-	const float sigma[2] = {0.75f, 0.5f};
+	/* Euler on the round-tripped latent, each sample with its own sigma
+	 * pair (stride 4): x + (s1 - s0) x = 0.75 x for sample 0, 0.4 x for 1. */
+	const float sigma[8] = {0.75f, 0.5f, -1.0f, -1.0f, 0.9f, 0.3f, -1.0f, -1.0f};
+	const float factor[2] = {0.75f, 0.4f};
+	size_t per = nl / (size_t)g.batch;
 	void *dsig = NULL;
 	DEV(ts_dev_alloc(&dsig, sizeof(sigma), &err));
 	DEV(ts_dev_upload(dsig, sigma, sizeof(sigma), &err));
-	DEV(ts_k_euler_dev(dl, dimg, nl, dsig, NULL, &err));
+	DEV(ts_k_euler_dev(dl, dimg, nl, per, dsig, 4, NULL, &err));
+	TS_CHECK(ts_k_euler_dev(dl, dimg, nl, 0, dsig, 4, NULL, &err) == TS_EINVAL);
 	ts_dev_free(dsig);
 	DEV(ts_dev_download(back, dl, nl * 4, &err));
 	mism = 0;
 	for (size_t i = 0; i < nl; i++)
-		mism += fabsf(back[i] - 0.75f * lat[i]) > 1e-6f;
+		mism += fabsf(back[i] - factor[i / per] * lat[i]) > 1e-6f;
 	TS_CHECK_MSG(mism == 0, "euler: %d elements off", mism);
 	struct ts_patch_geom odd = {1, 1, 5, 4, 2};
 	TS_CHECK(ts_k_patchify(dt, dl, &odd, 0, 1, NULL, &err) == TS_EINVAL);
