@@ -38,7 +38,7 @@ def fair(degrees) -> tuple:
     return edf_fixed(degrees) + (RSSP_SEARCH, TETRI_DROP)
 
 
-def best_of(res, policies, **params):
+def best_of(res, policies, /, **params):
     """(policy, Spread) of the policy with the highest mean SAR at params;
     (None, empty Spread) when none has data."""
     found = [(s.mean, p, s) for p in policies for s in [res.metric(p, **params)] if s.n > 0]
@@ -48,7 +48,7 @@ def best_of(res, policies, **params):
     return pol, s
 
 
-def series(res, entry, **params) -> Spread:
+def series(res, entry, /, **params) -> Spread:
     """A figure line's value: a policy's SAR, or a Best's."""
     if isinstance(entry, Best):
         return best_of(res, entry.policies, **params)[1]
