@@ -7,8 +7,6 @@ every SLO is multiplied by SLO_FACTOR and the rate by RATE_FACTOR, both
 computed from the profiles by the rules of runner/scaling.py (FLUX's
 fastest-time/SLO ratios; FLUX's GPU time per request)."""
 
-import os
-
 from experiments.runner import expand_seeds
 from experiments.runner import defaults as d
 from experiments.runner import fair, scaling
@@ -95,5 +93,3 @@ def setup_table(res, s) -> str:
 def table(res):
     return rule_table() + "".join(setup_table(res, s) for s in SETUPS)
 
-
-assert os.path.isfile(repo_path(d.SD3_SP8_MODELLED))
