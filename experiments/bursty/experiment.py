@@ -5,6 +5,7 @@ TetriServe adapts its degrees to the load)."""
 
 from experiments.runner import expand_seeds, spread
 from experiments.runner import defaults as d
+from experiments.runner import fair
 from experiments.runner.plotting import grouped_bars, save, style
 from experiments.runner.tables import CEILING, cell, markdown
 
@@ -16,13 +17,18 @@ SCALE = 1.0
 MIX = "uniform"
 # A window is a burst when at least this multiple of the mean arrivals fall in it.
 BURST = 1.5
+# The paper's FCFS baselines, then the fair ones (runner/fair.py).
+POLICIES = d.POLICIES + fair.fair(d.DEGREES)
+# The timeline shows fewer lines: the strongest of each kind.
+TIMELINE = ("fixed-sp:2", "fixed-sp:4", "rssp", f"fixed-sp:2{fair.EDF}", f"fixed-sp:4{fair.EDF}",
+            fair.RSSP_SEARCH, "tetriserve", fair.TETRI_DROP)
 
 
 def points(quick, seeds):
     return expand_seeds(
         seeds, trace={"rate": d.RATE_PER_MIN, "arrivals": "onoff", "on-s": ON_S, "off-s": OFF_S,
                       "mix": MIX, "duration": DURATION_S},
-        sim={"gpus": d.GPUS, "slo-scale": SCALE}, policies=d.POLICIES,
+        sim={"gpus": d.GPUS, "slo-scale": SCALE}, policies=POLICIES,
         tag="onoff", params={})
 
 
@@ -81,7 +87,7 @@ def window_stats(res, point, policy):
 
 
 def _stats(res):
-    return {pol: [window_stats(res, p, pol) for p in res.points] for pol in d.POLICIES}
+    return {pol: [window_stats(res, p, pol) for p in res.points] for pol in POLICIES}
 
 
 def plot_timeline(res, plt, outdir):
@@ -89,7 +95,7 @@ def plot_timeline(res, plt, outdir):
     point = min(res.points, key=lambda p: p.seed)
     fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
     shown = False
-    for pol in d.POLICIES:
+    for pol in TIMELINE:
         found = res.run(point, pol)
         if not found:
             continue
@@ -114,7 +120,7 @@ def plot_timeline(res, plt, outdir):
     axes[1].set_ylim(-0.02, 1.02)
     axes[2].set_ylabel("GPU-time-weighted\nSP degree")
     axes[2].set_xlabel("time (minutes)")
-    axes[1].legend(fontsize=7, ncol=3)
+    axes[1].legend(fontsize=6, ncol=2)
     for ax in axes:
         ax.grid(alpha=0.3)
     save(fig, outdir, "bursty_timeline")
@@ -129,13 +135,13 @@ def plot_summary(res, plt, outdir):
         rows = [s for s in per_seed if s]
         for i, g in enumerate(groups):
             values[(g, pol)] = spread(r[i] for r in rows)
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    grouped_bars(ax, list(groups), d.POLICIES, values)
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    grouped_bars(ax, list(groups), POLICIES, values)
     ax.set_ylabel("SLO attainment ratio")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"on/off arrivals, mean over {len(res.points)} seeds (min–max)", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     save(fig, outdir, "bursty_summary")
 
 
@@ -152,4 +158,7 @@ def table(res):
     return (f"Mean over seeds (min–max). Burst windows: {WINDOW_S} s windows with at least "
             f"{BURST}x the mean arrivals; degree: GPU-time-weighted SP degree in those windows.\n\n"
             + markdown(["policy", "SAR", "SAR burst", "SAR calm", "degree burst", "degree calm"], rows)
-            + f"\nSAR ceiling: {cell(res.ceiling())}, {CEILING}.\n")
+            + f"\nSAR ceiling: {cell(res.ceiling())}, {CEILING}.\n"
+            + "\nFair comparison (best fair = the better of the oracle-K EDF/defer fixed-sp and "
+              "rssp-search):\n\n" + fair.fair_table(res, [("on/off, uniform 1.0x", {})], d.DEGREES)
+            + "\n" + fair.map_table(res, [("on/off, uniform 1.0x", {})]))

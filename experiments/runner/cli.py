@@ -3,15 +3,16 @@ parallel, resuming from its results file, then draw its figures."""
 
 import argparse
 import dataclasses
-import hashlib
 import importlib.util
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from . import mapsearch
 from .errors import UsageError
 from .execute import Setup, run_point
 from .plotting import draw
+from .point import file_hash, repo_path
 from .progress import Progress
 from .results import Results, completed_runs
 
@@ -146,11 +147,6 @@ def find_profile(given):
     return os.path.abspath(path)
 
 
-def file_hash(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha1(f.read()).hexdigest()[:12]
-
-
 def shard_points(points, profile_hash, index, count):
     """The deterministic share of a shard: points sorted by key, every
     count-th from index. Refuses two points with the same key."""
@@ -171,10 +167,12 @@ def scale_slos(points, factor):
 
 
 def restrict_policies(points, keep):
-    """The points with only the policies in keep; points left with none are dropped."""
+    """The points with only the policies in keep (a spec, or an alias such
+    as rssp-search:..); points left with none are dropped."""
     out = []
     for p in points:
-        policies = tuple(pol for pol in p.policies if pol in keep)
+        names = {spec: name for name, spec in p.aliases}
+        policies = tuple(pol for pol in p.policies if pol in keep or names.get(pol) in keep)
         if policies:
             out.append(dataclasses.replace(p, policies=policies))
     return out
@@ -272,6 +270,20 @@ def default_db(exp_path, quick):
     return os.path.join(cache, "quick", "results.db") if quick else os.path.join(cache, "results.db")
 
 
+def own_profiles(points) -> str:
+    """'; points with their own profile: P (sha1 H, N cells MODELLED)..'."""
+    own = sorted({p.profile for p in points if p.profile})
+    if not own:
+        return ""
+    notes = []
+    for path in own:
+        with open(repo_path(path)) as f:
+            modelled = sum(1 for line in f if line.rstrip().endswith(",modelled"))
+        notes.append(f"{path} (sha1 {file_hash(repo_path(path))}"
+                     + (f", {modelled} step times MODELLED, not measured)" if modelled else ")"))
+    return "; points with a profile of their own: " + ", ".join(notes)
+
+
 def report(exp, name, setup, points, outdir, slo_factor):
     """Writes the experiment's Markdown table and draws its figures."""
     res = Results(setup.db, points, setup.profile_hash, setup.profile)
@@ -283,11 +295,25 @@ def report(exp, name, setup, points, outdir, slo_factor):
     with open(path, "w") as f:
         f.write(f"# {exp.TITLE}\n\nResults file: {os.path.relpath(setup.db, REPO)}; profile: "
                 f"{os.path.relpath(setup.profile, REPO)} (sha1 {setup.profile_hash})"
+                + own_profiles(points)
                 + (f"; every SLO scale x{slo_factor:g} (--slo-factor)" if slo_factor != 1.0 else "")
                 + f".\n\n{table}")
     print(table)
     print(f"[{name}] table written to {path}", file=sys.stderr)
     draw(exp, res, outdir, name)
+
+
+def resolve_searches(args, exp, exp_path, setup, points):
+    """The points with their rssp-search entries resolved (mapsearch.py):
+    tuned now unless cached (--plot-only: cached tunings only)."""
+    seeds = mapsearch.QUICK_TUNE_SEEDS if args.quick else mapsearch.TUNE_SEEDS
+    folder = os.path.join(os.path.dirname(exp_path), ".cache", "quick" if args.quick else "", "tune")
+    try:
+        chosen = mapsearch.search(setup, points, effective_jobs(args, exp) or os.cpu_count() or 1,
+                                  os.path.normpath(folder), seeds, run=not args.plot_only)
+    except RuntimeError as e:
+        raise UsageError(str(e)) from e
+    return mapsearch.resolve(points, chosen, setup.profile_hash)
 
 
 def run(args):
@@ -305,6 +331,8 @@ def run(args):
                   profile=profile, profile_hash=file_hash(profile),
                   db=os.path.abspath(args.db or default_db(exp_path, args.quick)),
                   cache=os.path.join(os.path.dirname(exp_path), ".cache", "traces"))
+    if not args.list:
+        points = resolve_searches(args, exp, exp_path, setup, points)
     mine = shard_points(points, setup.profile_hash, args.shard_index, args.shard_count)
     if args.policies:
         mine = restrict_policies(mine, args.policies.split(","))

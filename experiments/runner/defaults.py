@@ -33,3 +33,17 @@ def paper_rate(rate_per_min: float) -> float:
 def duration(quick: bool) -> int:
     """Trace length in seconds for a full or a --quick run."""
     return QUICK_DURATION_S if quick else DURATION_S
+
+
+# The fair comparison (runner/fair.py): fixed-sp at every degree and rssp
+# with a searched map, both earliest deadline first with late requests set
+# aside, and tetriserve with late requests dropped; beside, not instead of,
+# the paper's FCFS baselines above (new policies give new rows; the points'
+# keys are unchanged).
+DEGREES = (1, 2, 4)
+PAPER_DEGREES = (1, 2, 4, 8)
+# The modelled 8-GPU profiles: measured cells of the engine profiles plus
+# SP = 8 cells predicted by the step-time model (docs/STEP_MODEL.md).
+FLUX_SP8_MODELLED = "traces/profiles/flux-dev_H200_engine_sp8_modelled.csv"
+SD3 = "traces/profiles/sd3-medium_H200_engine.csv"
+SD3_SP8_MODELLED = "traces/profiles/sd3-medium_H200_engine_sp8_modelled.csv"

@@ -69,7 +69,7 @@ def ensure_trace(setup: Setup, point) -> str:
 
 def sim_command(setup: Setup, point, policies: list, trace: str) -> list:
     """The `tetriserve sim` command of the point for the given policies."""
-    return [setup.exe, "sim", "--trace", trace, "--profile", setup.profile,
+    return [setup.exe, "sim", "--trace", trace, "--profile", point.profile_path(setup.profile),
             *option_args(point.sim), "--seed", str(point.seed),
             "--policy", ",".join(policies), "--db", setup.db,
             "--label", point.key(setup.profile_hash), "--quiet"]

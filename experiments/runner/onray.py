@@ -148,6 +148,10 @@ def run_on_ray(setup, todo: list, jobs, address: str, finished) -> None:
     address ('' for a local instance); see the module's docstring."""
     if not todo:
         return
+    own = sorted({p.profile for p, _ in todo if p.profile})
+    if own:
+        from .errors import UsageError
+        raise UsageError(f"--ray runs every point on one profile; these points have their own: {', '.join(own)}")
     ray = import_ray()
     connect(ray, address, jobs)
     try:

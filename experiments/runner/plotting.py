@@ -6,8 +6,10 @@ import os
 import sys
 
 from .defaults import RSSP_FIT
+from .fair import BEST_EDF, BEST_FCFS, EDF, RSSP_SEARCH, TETRI_DROP, Best, series
 
-# One colour and marker per policy across all figures.
+# One colour and marker per policy across all figures; the fair baselines
+# (EDF, late requests set aside) in blues and purple, solid and thick.
 POLICY_STYLE = {
     "fixed-sp:1": ("#9e9e9e", "v"),
     "fixed-sp:2": ("#607d8b", "^"),
@@ -16,7 +18,20 @@ POLICY_STYLE = {
     "rssp": ("#ff9800", "o"),
     RSSP_FIT: ("#8d6e63", "P"),
     "tetriserve": ("#d32f2f", "*"),
+    TETRI_DROP: ("#880e4f", "*"),
+    BEST_EDF: ("#1565c0", "D"),
+    BEST_FCFS: ("#9e9e9e", "s"),
+    RSSP_SEARCH: ("#7b1fa2", "X"),
+    f"fixed-sp:1{EDF}": ("#90caf9", "v"),
+    f"fixed-sp:2{EDF}": ("#42a5f5", "^"),
+    f"fixed-sp:4{EDF}": ("#1565c0", "s"),
+    f"fixed-sp:8{EDF}": ("#0d47a1", "D"),
 }
+# The best EDF/defer degree is drawn wide so that rssp-search, often equal,
+# does not hide it.
+WIDE = {BEST_EDF: 4.0}
+# Dashed: the paper's FCFS baselines and tetriserve's late=drop variant.
+DASHED = {"fixed-sp:1", "fixed-sp:2", "fixed-sp:4", "fixed-sp:8", "rssp", RSSP_FIT, TETRI_DROP, BEST_FCFS}
 
 
 def pyplot():
@@ -72,10 +87,12 @@ def errorbar_line(ax, xs, spreads, label, policy=None, colour=None):
     if not pts:
         return
     policy_colour, marker = style(policy or label)
+    dashed = (policy or label) in DASHED or (policy or label).startswith("rssp:")
     ax.errorbar([x for x, _ in pts], [s.mean for _, s in pts],
                 yerr=[[s.mean - s.lo for _, s in pts], [s.hi - s.mean for _, s in pts]],
-                label=label, color=colour or policy_colour, marker=marker, capsize=3, linewidth=1.5,
-                markersize=6)
+                label=label, color=colour or policy_colour, marker=marker, capsize=3,
+                linewidth=1.0 if dashed else WIDE.get(policy or label, 2.0),
+                linestyle="--" if dashed else "-", markersize=5 if dashed else 6)
 
 
 def grouped_bars(ax, groups, series, values, colours=None):
@@ -122,15 +139,18 @@ def sar_panels(res, plt, outdir, stem, x, xlabel, panels, ncols=2):
     """One panel per entry of panels, (title, params, policies): SAR of the
     points matching params vs the param x, one line per policy with min-max
     bars over seeds, and the SAR ceiling of the traces (dashed). The panels
-    of a row share one legend, so they should show the same policies."""
+    of a row share one legend, so they should show the same policies. A
+    policy may be a fair.Best: the best of several policies at each x."""
     nrows = (len(panels) + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols + 2.5, 3.6 * nrows), sharey=True,
                              squeeze=False)
-    xs = sorted({p.params[x] for p in res.points})
+    xs = sorted({p.params[x] for p in res.points if x in p.params})
     for ax, (title, params, policies) in zip(axes.flat, panels):
+        xs_here = [v for v in xs if res.select(**params, **{x: v})]
         for pol in policies:
-            errorbar_line(ax, xs, [res.metric(pol, **params, **{x: v}) for v in xs], pol)
-        ceiling_line(ax, xs, [res.ceiling(**params, **{x: v}) for v in xs])
+            label = pol.label if isinstance(pol, Best) else pol
+            errorbar_line(ax, xs_here, [series(res, pol, **params, **{x: v}) for v in xs_here], label)
+        ceiling_line(ax, xs_here, [res.ceiling(**params, **{x: v}) for v in xs_here])
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("SLO attainment ratio")

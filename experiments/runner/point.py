@@ -1,12 +1,27 @@
 """A point of an experiment: one generated trace replayed under a list of
 policies with one set of simulator options."""
 
+import functools
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@functools.lru_cache(maxsize=None)
+def file_hash(path: str) -> str:
+    """First 12 hex digits of the SHA-1 of a file's contents."""
+    with open(path, "rb") as f:
+        return hashlib.sha1(f.read()).hexdigest()[:12]
+
+
+def repo_path(path: str) -> str:
+    """A path relative to the repository root made absolute."""
+    return path if os.path.isabs(path) else os.path.join(REPO, path)
 
 
 def _short_hash(obj) -> str:
@@ -35,13 +50,27 @@ class Point:
     options without --trace, --profile, --db and --label, e.g. {"gpus": 4,
     "slo-scale": 1.2, "no-elastic": True}; policies: the --policy entries;
     seed: seeds both the trace and the simulator; tag: a readable prefix of
-    the key; params: what the plot groups by (not part of the key)."""
+    the key; params: what the plot groups by (not part of the key);
+    profile: a step-latency profile of the point's own (path relative to the
+    repository root) instead of the runner's (--profile or the default);
+    aliases: (name, spec) pairs, a name the tables use for the spec that
+    ran, e.g. a searched map (mapsearch.py)."""
     trace: dict
     sim: dict
     policies: tuple
     seed: int
     tag: str = ""
     params: dict = field(default_factory=dict, compare=False)
+    profile: str = ""
+    aliases: tuple = field(default=(), compare=False)
+
+    def profile_path(self, default: str) -> str:
+        """The profile the point runs on: its own, else default."""
+        return repo_path(self.profile) if self.profile else default
+
+    def spec(self, policy: str) -> str:
+        """The policy spec that ran for a policy name or alias."""
+        return dict(self.aliases).get(policy, policy)
 
     def trace_key(self) -> str:
         """Names the cached trace file: the generation options and the seed."""
@@ -51,7 +80,10 @@ class Point:
         """The --label of this point's runs: a readable prefix plus a hash of
         the trace options, simulator options, seed and profile contents. The
         policies are not part of it, so a policy added to an experiment later
-        runs alone on the existing points."""
+        runs alone on the existing points. A point with a profile of its own
+        hashes that profile's contents instead of profile_hash."""
+        if self.profile:
+            profile_hash = file_hash(repo_path(self.profile))
         digest = _short_hash({"trace": self.trace, "sim": self.sim, "seed": self.seed,
                               "profile": profile_hash})
         tag = _TAG_UNSAFE.sub("_", self.tag)

@@ -65,8 +65,9 @@ class Results:
         self._fastest = {}
 
     def run(self, point, policy):
-        """(run_id, summary) of the point's run under policy, or None."""
-        return self.runs.get((point.key(self.profile_hash), policy))
+        """(run_id, summary) of the point's run under policy (a spec or one
+        of the point's aliases), or None."""
+        return self.runs.get((point.key(self.profile_hash), point.spec(policy)))
 
     def summary(self, point, policy) -> dict:
         """The run's JSON summary ({} when the point has not run)."""
@@ -94,18 +95,18 @@ class Results:
         for p in self.select(**params):
             found = next((self.run(p, pol) for pol in p.policies if self.run(p, pol)), None)
             if found:
-                values.append(self._run_ceiling(found[0]))
+                values.append(self._run_ceiling(found[0], p.profile_path(self.profile)))
         return spread(values)
 
-    def _run_ceiling(self, run_id) -> float:
-        if self.profile is None:
+    def _run_ceiling(self, run_id, profile) -> float:
+        if profile is None:
             raise ValueError("Results.ceiling needs the profile: Results(..., profile=PATH)")
         gpus = self.query("SELECT gpus FROM runs WHERE run_id = ?", (run_id,))[0][0]
-        if gpus not in self._fastest:
-            self._fastest[gpus] = fastest_step_ns(self.profile, gpus)
+        if (profile, gpus) not in self._fastest:
+            self._fastest[(profile, gpus)] = fastest_step_ns(profile, gpus)
         requests = self.query("""SELECT height, width, steps, arrival_ns, deadline_ns
                                  FROM requests WHERE run_id = ?""", (run_id,))
-        return ceiling(requests, self._fastest[gpus])
+        return ceiling(requests, self._fastest[(profile, gpus)])
 
     def query(self, sql: str, args=()) -> list:
         """Rows of a read-only query on the results file."""

@@ -61,3 +61,15 @@ def gain_rows(res, policies, settings):
 
 
 GAIN_HEADER = ["setting", "best fixed", "its SAR", "tetriserve SAR", "gain (SAR points)", "gain (relative)"]
+
+
+def by_x_table(res, policies, xs, xname, fmt="{:g}", **params) -> str:
+    """One row per policy (a name, or a fair.Best), one column per value of
+    the param xname: mean SAR over seeds (min-max), and a ceiling row."""
+    from .fair import Best, series
+    rows = []
+    for pol in policies:
+        label = pol.label if isinstance(pol, Best) else pol
+        rows.append([label] + [cell(series(res, pol, **params, **{xname: x})) for x in xs])
+    rows.append(["SAR ceiling"] + [cell(res.ceiling(**params, **{xname: x})) for x in xs])
+    return markdown(["policy"] + [fmt.format(x) for x in xs], rows)

@@ -181,6 +181,39 @@ static void test_batching(void)
 	world_end(&w);
 }
 
+/* busy_boundary: a boundary that finds every GPU busy starts the round at
+ * once (start: the GPU that frees next is filled, no packing or batching),
+ * or waits for that launch end (wait: it is the boundary and batches). */
+static void test_busy_boundary(void)
+{
+	ts_ns tau = 275 * TS_NS_PER_MS, end = tau + 30 * TS_NS_PER_MS;
+
+	for (int wait = 0; wait < 2; wait++) {
+		struct world w;
+		world_begin(&w, true);
+		for (int i = 0; i < 4; i++)
+			tf_add(&w.t, 0, 0, 10, 3.0);
+		TS_CHECK(world_start(&w, 1, 0, wait ? "busy_boundary=wait" : NULL, NULL) == 0);
+		TS_CHECK(world_plan(&w, 0) == 0 && w.plan.round);
+		/* request 0 runs one step across the boundary, the others wait */
+		w.v.busy = 1;
+		w.st[0] = (struct ts_req_state){ .steps_inflight = 1, .gpus = 1, .start = 0, .finish = -1,
+						 .inflight_end = end, .dropped = -1 };
+		TS_CHECK(world_plan(&w, tau) == 0 && w.plan.n == 0);
+		TS_CHECK(wait ? !w.plan.round && w.plan.wake_at == -1
+			      : w.plan.round && w.plan.wake_at == 2 * tau);
+		w.v.busy = 0;
+		w.st[0].steps_done = 1;
+		w.st[0].steps_inflight = 0;
+		w.st[0].inflight_end = -1;
+		ts_policy_tetriserve.on_launch_end(w.pol, &w.v, 0);
+		TS_CHECK(world_plan(&w, end) == 0 && w.plan.n == 1);
+		TS_CHECK(wait ? w.plan.round && w.plan.launch[0].nreq == 4
+			      : !w.plan.round && w.plan.launch[0].nreq == 1);
+		world_end(&w);
+	}
+}
+
 /* The queue empties on the last launch end; a due boundary waits for a
  * launch about to end; the next arrival starts a fresh round. */
 static void test_rounds(void)
@@ -497,6 +530,7 @@ int main(void)
 	test_elastic();
 	test_placement();
 	test_batching();
+	test_busy_boundary();
 	test_rounds();
 	test_reference_step();
 	test_init_and_describe();

@@ -11,6 +11,7 @@
 #include "sched/tetri/tetri_state.h"
 
 static const char *const late_names[] = { "serve", "drop", NULL };
+static const char *const boundary_names[] = { "start", "wait", NULL };
 
 const struct ts_policy_option ts_tetri_option_table[] = {
 	{ .key = "round_steps", .kind = TS_OPT_INT, .offset = offsetof(struct tetri_opts, round_steps),
@@ -29,6 +30,10 @@ const struct ts_policy_option ts_tetri_option_table[] = {
 	  .choices = late_names, .def = "serve",
 	  .help = "a request that cannot make its deadline even at its fastest degree: serve it "
 		  "on GPUs nobody else needs (one at first, scaled up when idle), or drop it" },
+	{ .key = "busy_boundary", .kind = TS_OPT_CHOICE, .offset = offsetof(struct tetri_opts, busy_boundary),
+	  .choices = boundary_names, .def = "start",
+	  .help = "a due round boundary while every GPU is busy: start the round at once (no "
+		  "packing or batching until the next one), or wait for the first call with an idle GPU" },
 	{ 0 },
 };
 

@@ -184,9 +184,13 @@ static int tetri_plan(void *self, const struct ts_sched_view *v, struct ts_plan 
 		tp->in_round = false;  /* the next arrival starts a fresh round */
 		return 0;
 	}
+	idle = tp->all & ~v->busy;
+	/* busy_boundary=wait: with every GPU busy the round clock is left alone,
+	 * so a due boundary is taken by the launch end that frees a GPU */
+	if (idle == 0 && tp->o.busy_boundary == TETRI_BOUNDARY_WAIT)
+		return 0;
 	if (!frame_for_call(tp, v, out, &f))
 		return 0;
-	idle = tp->all & ~v->busy;
 	if (idle == 0)
 		return 0;
 	tp->njob = 0;

@@ -21,9 +21,11 @@ struct tetri_opts {
 	bool elastic;      /* idle GPUs scale running launches up */
 	bool batching;     /* selective batching of identical requests */
 	int late;          /* enum tetri_late: what becomes of a request that cannot make it */
+	int busy_boundary; /* enum tetri_busy_boundary: a due boundary while every GPU is busy */
 };
 
 enum tetri_late { TETRI_LATE_SERVE, TETRI_LATE_DROP };
+enum tetri_busy_boundary { TETRI_BOUNDARY_START, TETRI_BOUNDARY_WAIT };
 
 /* An idle request considered by this call. */
 struct tetri_cand {
