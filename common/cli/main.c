@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmd_bound.h"
 #include "cli/cmd_merge.h"
 #include "cli/cmd_regress.h"
 #include "cli/cmd_report.h"
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 		"  merge      combine results files without duplicate runs (--help)\n"
 		"  timeline   a run's segments as Chrome trace-event JSON for Perfetto (--help)\n"
 		"  validate   how far a simulated run was from a hardware run (--help)\n"
+		"  bound      upper bound on SLO attainment by a MILP (tetriserve bound --help)\n"
 #ifdef TS_HAVE_EXEC
 		"  profile    measure step latencies on this machine's GPUs (tetriserve profile --help)\n"
 		"  exec       serve a trace on this machine's GPUs under policies (tetriserve exec --help)\n"
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
 		return ts_cmd_timeline(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "validate"))
 		return ts_cmd_validate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bound"))
+		return ts_cmd_bound(argc - 1, argv + 1);
 #ifdef TS_HAVE_EXEC
 	if (!strcmp(argv[1], "profile"))
 		return ts_cmd_profile(argc - 1, argv + 1);

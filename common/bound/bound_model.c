@@ -1,0 +1,522 @@
+/* bound_model.c: builds the MILP of one component (docs/BOUND.md, "The
+ * model"). Time in the model is in milliseconds (doubles); every capacity
+ * right-hand side gets EPS_MS of slack so that rounding in the conversion
+ * can only loosen the model, never cut off a real schedule. */
+#include "bound/bound_model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/policy.h"
+
+#define EPS_MS 1e-6 /* 1 ns */
+
+/* ---- the sparse model ---------------------------------------------------- */
+
+/* New capacity for `need` elements: doubling from 256. */
+static int new_cap(int cap, int need)
+{
+	int nc = cap ? cap : 256;
+	while (nc < need)
+		nc *= 2;
+	return nc;
+}
+
+/* Reallocates *p to nc elements of elem bytes; TS_ENOMEM on failure (the
+ * old block stays valid). */
+static int resize(void **p, int nc, size_t elem)
+{
+	void *q = realloc(*p, (size_t)nc * elem);
+	if (!q)
+		return TS_ENOMEM;
+	*p = q;
+	return 0;
+}
+
+/* Adds a column; returns its index or TS_ENOMEM. */
+static int add_col(struct ts_bmodel *m, double lb, double ub, double obj, char kind, int req, int iv)
+{
+	if (m->ncols == m->colcap) {
+		int nc = new_cap(m->colcap, m->ncols + 1);
+		if (resize((void **)&m->lb, nc, sizeof(double)) || resize((void **)&m->ub, nc, sizeof(double)) ||
+		    resize((void **)&m->obj, nc, sizeof(double)) || resize((void **)&m->kind, nc, 1) ||
+		    resize((void **)&m->col_req, nc, sizeof(int)) || resize((void **)&m->col_int, nc, sizeof(int)))
+			return TS_ENOMEM;
+		m->colcap = nc;
+	}
+	int j = m->ncols++;
+	m->lb[j] = lb;
+	m->ub[j] = ub;
+	m->obj[j] = obj;
+	m->kind[j] = kind;
+	m->col_req[j] = req;
+	m->col_int[j] = iv;
+	return j;
+}
+
+/* Adds an empty row; returns its index or TS_ENOMEM. */
+static int add_row(struct ts_bmodel *m, char type, double rhs)
+{
+	if (m->nrows == m->rowcap) {
+		int nc = new_cap(m->rowcap, m->nrows + 1);
+		if (resize((void **)&m->rtype, nc, 1) || resize((void **)&m->rhs, nc, sizeof(double)))
+			return TS_ENOMEM;
+		m->rowcap = nc;
+	}
+	m->rtype[m->nrows] = type;
+	m->rhs[m->nrows] = rhs;
+	return m->nrows++;
+}
+
+/* Adds coefficient v of column j to row i. */
+static int add_coef(struct ts_bmodel *m, int i, int j, double v)
+{
+	if (m->nnz == m->nnzcap) {
+		int nc = new_cap(m->nnzcap, m->nnz + 1);
+		if (resize((void **)&m->ri, nc, sizeof(int)) || resize((void **)&m->ci, nc, sizeof(int)) ||
+		    resize((void **)&m->v, nc, sizeof(double)))
+			return TS_ENOMEM;
+		m->nnzcap = nc;
+	}
+	m->ri[m->nnz] = i;
+	m->ci[m->nnz] = j;
+	m->v[m->nnz] = v;
+	m->nnz++;
+	return 0;
+}
+
+void ts_bmodel_free(struct ts_bmodel *m)
+{
+	free(m->lb);
+	free(m->ub);
+	free(m->obj);
+	free(m->kind);
+	free(m->col_req);
+	free(m->col_int);
+	free(m->rtype);
+	free(m->rhs);
+	free(m->ri);
+	free(m->ci);
+	free(m->v);
+	free(m->zcol);
+	free(m->tpt);
+	memset(m, 0, sizeof(*m));
+}
+
+int ts_bmodel_nints(const struct ts_bmodel *m)
+{
+	int n = 0;
+	for (int j = 0; j < m->ncols; j++)
+		n += m->kind[j] != TS_BCOL_CONT;
+	return n;
+}
+
+/* ---- the builder ----------------------------------------------------------- */
+
+/* Working state of one build. x[] holds, per request i, a block of
+ * TS_BMODES x win(i) column indices (-1: none) starting at xoff[i]; w[] per
+ * local class, TS_BMODES x nint. */
+struct build {
+	struct ts_bmodel *m;
+	const struct ts_request *reqs;
+	const struct ts_classes *cs;
+	const int32_t *req;
+	int nreq, gpus;
+	bool no_cuts, integer_steps;
+	int *t0, *t1;        /* per request: its intervals t0..t1-1 */
+	int *xoff;           /* per request: offset of its block in x */
+	int *x;
+	int *ncol;           /* per request x mode: its step-count column, -1 */
+	int *lcls;           /* per request: local class index */
+	int nlcls;
+	int *gcls;           /* per local class: global class index */
+	int *w;              /* per local class x mode x interval: batch column, -1 */
+	int *active;         /* per local class x interval: active requests of it */
+};
+
+static int cmp_ns(const void *a, const void *b)
+{
+	ts_ns x = *(const ts_ns *)a, y = *(const ts_ns *)b;
+	return (x > y) - (x < y);
+}
+
+/* Interval boundaries: every arrival and deadline, sorted and unique, then
+ * gaps longer than slot_ns cut into equal pieces. */
+static int build_points(struct build *b, ts_ns slot_ns)
+{
+	int n = 2 * b->nreq;
+	ts_ns *p = malloc((size_t)n * sizeof(*p));
+	if (!p)
+		return TS_ENOMEM;
+	for (int i = 0; i < b->nreq; i++) {
+		p[2 * i] = b->reqs[b->req[i]].arrival;
+		p[2 * i + 1] = b->reqs[b->req[i]].deadline;
+	}
+	qsort(p, (size_t)n, sizeof(*p), cmp_ns);
+	int u = 0;
+	for (int i = 0; i < n; i++)
+		if (!u || p[i] != p[u - 1])
+			p[u++] = p[i];
+	int64_t total = u;
+	for (int i = 0; slot_ns > 0 && i + 1 < u; i++)
+		total += (p[i + 1] - p[i] - 1) / slot_ns;
+	ts_ns *q = malloc((size_t)total * sizeof(*q));
+	if (!q) {
+		free(p);
+		return TS_ENOMEM;
+	}
+	int k = 0;
+	for (int i = 0; i < u; i++) {
+		q[k++] = p[i];
+		if (slot_ns <= 0 || i + 1 == u)
+			continue;
+		int64_t pieces = (p[i + 1] - p[i] - 1) / slot_ns + 1;
+		for (int64_t j = 1; j < pieces; j++)
+			q[k++] = p[i] + (p[i + 1] - p[i]) * j / pieces;
+	}
+	free(p);
+	b->m->tpt = q;
+	b->m->nint = k - 1;
+	return 0;
+}
+
+/* Index of time v among the boundaries (present by construction). */
+static int point_index(const struct ts_bmodel *m, ts_ns v)
+{
+	int lo = 0, hi = m->nint;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (m->tpt[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static double len_ms(const struct ts_bmodel *m, int t)
+{
+	return (double)(m->tpt[t + 1] - m->tpt[t]) / 1e6;
+}
+
+/* Step time of mode mo for global class c in ms, or -1 when the mode is not
+ * usable on `gpus` GPUs. */
+static double mode_ms(const struct build *b, int c, int mo)
+{
+	int k = 1 << (mo % TS_NDEG), bs = 1 << (mo / TS_NDEG);
+	if (k > b->gpus)
+		return -1;
+	ts_ns t = ts_class_step(b->cs, c, k, bs);
+	return t > 0 ? (double)t / 1e6 : -1;
+}
+
+/* Local classes, windows, per-class activity per interval. */
+static int build_index(struct build *b)
+{
+	int n = b->nreq, ni = b->m->nint;
+	b->t0 = malloc((size_t)n * sizeof(int));
+	b->t1 = malloc((size_t)n * sizeof(int));
+	b->lcls = malloc((size_t)n * sizeof(int));
+	b->gcls = malloc((size_t)n * sizeof(int));
+	if (!b->t0 || !b->t1 || !b->lcls || !b->gcls)
+		return TS_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const struct ts_request *r = &b->reqs[b->req[i]];
+		b->t0[i] = point_index(b->m, r->arrival);
+		b->t1[i] = point_index(b->m, r->deadline);
+		int l = 0;
+		while (l < b->nlcls && b->gcls[l] != r->cls)
+			l++;
+		if (l == b->nlcls)
+			b->gcls[b->nlcls++] = r->cls;
+		b->lcls[i] = l;
+	}
+	b->active = calloc((size_t)b->nlcls * (size_t)ni, sizeof(int));
+	if (!b->active)
+		return TS_ENOMEM;
+	for (int i = 0; i < n; i++)
+		for (int t = b->t0[i]; t < b->t1[i]; t++)
+			b->active[b->lcls[i] * ni + t]++;
+	return 0;
+}
+
+/* True when request i may run mode mo in interval t: the mode has a cell,
+ * and for a batch of bs, at least bs requests of its class are there. */
+static bool mode_ok(const struct build *b, int i, int mo, int t)
+{
+	int bs = 1 << (mo / TS_NDEG);
+	if (mode_ms(b, b->reqs[b->req[i]].cls, mo) < 0)
+		return false;
+	return bs == 1 || b->active[b->lcls[i] * b->m->nint + t] >= bs;
+}
+
+static int *xat(const struct build *b, int i, int mo, int t)
+{
+	int win = b->t1[i] - b->t0[i];
+	return &b->x[b->xoff[i] + mo * win + (t - b->t0[i])];
+}
+
+/* Counts the x columns and checks the size limit before anything big is
+ * allocated; then allocates x[] and ncol[]. */
+static int size_check(struct build *b, int64_t max_cols, struct ts_error *err)
+{
+	int64_t cols = 0, cells = 0;
+	b->xoff = malloc((size_t)b->nreq * sizeof(int));
+	if (!b->xoff)
+		return ts_err_set(err, TS_ENOMEM, "out of memory building the bound model");
+	for (int i = 0; i < b->nreq; i++) {
+		b->xoff[i] = (int)cells;
+		cells += (int64_t)TS_BMODES * (b->t1[i] - b->t0[i]);
+		for (int mo = 0; mo < TS_BMODES; mo++)
+			for (int t = b->t0[i]; t < b->t1[i]; t++)
+				cols += mode_ok(b, i, mo, t);
+	}
+	if (cols > max_cols || cells > INT32_MAX / 2)
+		return ts_err_set(err, TS_ERANGE,
+				  "instance too large: a component of %d requests in %d intervals needs %lld "
+				  "step-time columns (limit %lld): use a shorter trace or raise the limit",
+				  b->nreq, b->m->nint, (long long)cols, (long long)max_cols);
+	b->x = malloc((size_t)(cells ? cells : 1) * sizeof(int));
+	b->ncol = malloc((size_t)b->nreq * TS_BMODES * sizeof(int));
+	b->w = malloc((size_t)b->nlcls * TS_BMODES * (size_t)b->m->nint * sizeof(int));
+	if (!b->x || !b->ncol || !b->w)
+		return ts_err_set(err, TS_ENOMEM, "out of memory building the bound model");
+	memset(b->x, 0xff, (size_t)cells * sizeof(int));
+	memset(b->ncol, 0xff, (size_t)b->nreq * TS_BMODES * sizeof(int));
+	memset(b->w, 0xff, (size_t)b->nlcls * TS_BMODES * (size_t)b->m->nint * sizeof(int));
+	return 0;
+}
+
+/* Columns z_i, x_{i,m,t} and n_{i,m} of every request, with rows
+ * (1) sum_m n_{i,m} = S_i z_i and (2) sum_t x_{i,m,t} = T_m n_{i,m}. */
+static int add_request_cols(struct build *b, int i)
+{
+	struct ts_bmodel *m = b->m;
+	const struct ts_request *r = &b->reqs[b->req[i]];
+	int z = add_col(m, 0, 1, 1, TS_BCOL_BIN, i, -1);
+	int steps = add_row(m, TS_BROW_EQ, 0);
+	if (z < 0 || steps < 0 || add_coef(m, steps, z, -(double)r->steps))
+		return TS_ENOMEM;
+	m->zcol[i] = z;
+	for (int mo = 0; mo < TS_BMODES; mo++) {
+		double tm = mode_ms(b, r->cls, mo);
+		if (tm < 0)
+			continue;
+		int row = -1;
+		for (int t = b->t0[i]; t < b->t1[i]; t++) {
+			if (!mode_ok(b, i, mo, t))
+				continue;
+			if (row < 0 && (row = add_row(m, TS_BROW_EQ, 0)) < 0)
+				return TS_ENOMEM;
+			int j = add_col(m, 0, len_ms(m, t) + EPS_MS, 0, TS_BCOL_CONT, i, t);
+			if (j < 0 || add_coef(m, row, j, 1))
+				return TS_ENOMEM;
+			*xat(b, i, mo, t) = j;
+		}
+		if (row < 0)
+			continue;
+		int n = add_col(m, 0, r->steps, 0, b->integer_steps ? TS_BCOL_INT : TS_BCOL_CONT, i, -1);
+		if (n < 0 || add_coef(m, row, n, -tm) || add_coef(m, steps, n, 1))
+			return TS_ENOMEM;
+		b->ncol[i * TS_BMODES + mo] = n;
+	}
+	return 0;
+}
+
+/* (3) a request runs at most once at a time: sum_m x_{i,m,t} <= L_t. */
+static int add_exclusive_rows(struct build *b, int i)
+{
+	for (int t = b->t0[i]; t < b->t1[i]; t++) {
+		int row = add_row(b->m, TS_BROW_LE, len_ms(b->m, t) + EPS_MS);
+		if (row < 0)
+			return TS_ENOMEM;
+		for (int mo = 0; mo < TS_BMODES; mo++) {
+			int j = *xat(b, i, mo, t);
+			if (j >= 0 && add_coef(b->m, row, j, 1))
+				return TS_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* (5) batches: for class l, batch mode mo, interval t: a batch column w
+ * (time batches of that mode run), sum_i x_{i,mo,t} = b w and every
+ * x_{i,mo,t} <= w. */
+static int add_batch(struct build *b, int l, int mo, int t)
+{
+	struct ts_bmodel *m = b->m;
+	int bs = 1 << (mo / TS_NDEG), k = 1 << (mo % TS_NDEG);
+	int act = b->active[l * m->nint + t];
+	double conc = b->gpus / k < act / bs ? b->gpus / k : act / bs;
+	int w = add_col(m, 0, conc * len_ms(m, t) + EPS_MS, 0, TS_BCOL_CONT, -1, t);
+	int row = add_row(m, TS_BROW_EQ, 0);
+	if (w < 0 || row < 0 || add_coef(m, row, w, -bs))
+		return TS_ENOMEM;
+	b->w[(l * TS_BMODES + mo) * m->nint + t] = w;
+	for (int i = 0; i < b->nreq; i++) {
+		if (b->lcls[i] != l || t < b->t0[i] || t >= b->t1[i] || *xat(b, i, mo, t) < 0)
+			continue;
+		int j = *xat(b, i, mo, t);
+		int le = add_row(m, TS_BROW_LE, 0);
+		if (le < 0 || add_coef(m, row, j, 1) || add_coef(m, le, j, 1) || add_coef(m, le, w, -1))
+			return TS_ENOMEM;
+	}
+	return 0;
+}
+
+static int add_batch_rows(struct build *b)
+{
+	for (int l = 0; l < b->nlcls; l++)
+		for (int mo = TS_NDEG; mo < TS_BMODES; mo++) {
+			int bs = 1 << (mo / TS_NDEG);
+			if (mode_ms(b, b->gcls[l], mo) < 0)
+				continue;
+			for (int t = 0; t < b->m->nint; t++)
+				if (b->active[l * b->m->nint + t] >= bs && add_batch(b, l, mo, t))
+					return TS_ENOMEM;
+		}
+	return 0;
+}
+
+/* Adds to row the GPU use of interval t in units of s GPUs: solo x at
+ * degree k >= min_k with coefficient k/s, batch w likewise. With min_k = 1
+ * and s = 1 this is the GPU-time of the interval. Returns the number of
+ * terms added, or TS_ENOMEM. */
+static int add_gpu_terms(struct build *b, int row, int t, int min_k, int s)
+{
+	int terms = 0;
+	for (int mo = 0; mo < TS_BMODES; mo++) {
+		int k = 1 << (mo % TS_NDEG);
+		if (k < min_k)
+			continue;
+		for (int i = 0; mo < TS_NDEG && i < b->nreq; i++) {
+			if (t < b->t0[i] || t >= b->t1[i] || *xat(b, i, mo, t) < 0)
+				continue;
+			if (row >= 0 && add_coef(b->m, row, *xat(b, i, mo, t), (double)k / s))
+				return TS_ENOMEM;
+			terms++;
+		}
+		for (int l = 0; mo >= TS_NDEG && l < b->nlcls; l++) {
+			int w = b->w[(l * TS_BMODES + mo) * b->m->nint + t];
+			if (w < 0)
+				continue;
+			if (row >= 0 && add_coef(b->m, row, w, (double)k / s))
+				return TS_ENOMEM;
+			terms++;
+		}
+	}
+	return terms;
+}
+
+/* (4) capacity: GPU-time used in interval t <= N L_t. */
+static int add_capacity_rows(struct build *b)
+{
+	for (int t = 0; t < b->m->nint; t++) {
+		int row = add_row(b->m, TS_BROW_LE, b->gpus * len_ms(b->m, t) + EPS_MS);
+		if (row < 0 || add_gpu_terms(b, row, t, 1, 1) < 0)
+			return TS_ENOMEM;
+	}
+	return 0;
+}
+
+/* (6) block cut for interval t, block size s, request i (i < 0: none):
+ * delta * (time i runs at degrees < s) + sum over runs at degree >= s of
+ * (k/s) x <= floor(N/s) L_t. */
+static int add_block_cut(struct build *b, int t, int s, int i, int delta)
+{
+	int row = add_row(b->m, TS_BROW_LE, (double)(b->gpus / s) * len_ms(b->m, t) + EPS_MS);
+	if (row < 0 || add_gpu_terms(b, row, t, s, s) < 0)
+		return TS_ENOMEM;
+	for (int mo = 0; i >= 0 && mo < TS_BMODES; mo++) {
+		int j = *xat(b, i, mo, t);
+		if (j >= 0 && (1 << (mo % TS_NDEG)) < s && add_coef(b->m, row, j, delta))
+			return TS_ENOMEM;
+	}
+	return 0;
+}
+
+/* True when request i has a column at a degree below s in interval t. */
+static bool runs_below(const struct build *b, int i, int t, int s)
+{
+	if (t < b->t0[i] || t >= b->t1[i])
+		return false;
+	for (int mo = 0; mo < TS_BMODES; mo++)
+		if ((1 << (mo % TS_NDEG)) < s && *xat(b, i, mo, t) >= 0)
+			return true;
+	return false;
+}
+
+/* Block cuts of every interval and block size 2..N (docs/BOUND.md, (6)):
+ * while a request runs on fewer than s GPUs, at most floor((N-1)/s) blocks
+ * of s GPUs remain for runs at degree >= s. */
+static int add_cut_rows(struct build *b)
+{
+	for (int t = 0; t < b->m->nint; t++)
+		for (int s = 2; s <= b->gpus; s *= 2) {
+			if (add_gpu_terms(b, -1, t, s, s) == 0)
+				continue;
+			int delta = b->gpus / s - (b->gpus - 1) / s;
+			if (!delta) {
+				if (add_block_cut(b, t, s, -1, 0))
+					return TS_ENOMEM;
+				continue;
+			}
+			for (int i = 0; i < b->nreq; i++)
+				if (runs_below(b, i, t, s) && add_block_cut(b, t, s, i, delta))
+					return TS_ENOMEM;
+		}
+	return 0;
+}
+
+static void build_free(struct build *b)
+{
+	free(b->t0);
+	free(b->t1);
+	free(b->xoff);
+	free(b->x);
+	free(b->ncol);
+	free(b->lcls);
+	free(b->gcls);
+	free(b->w);
+	free(b->active);
+}
+
+/* The rows and columns in the order of docs/BOUND.md. */
+static int build_rows(struct build *b)
+{
+	for (int i = 0; i < b->nreq; i++)
+		if (add_request_cols(b, i))
+			return TS_ENOMEM;
+	for (int i = 0; i < b->nreq; i++)
+		if (add_exclusive_rows(b, i))
+			return TS_ENOMEM;
+	if (add_batch_rows(b) || add_capacity_rows(b))
+		return TS_ENOMEM;
+	return b->no_cuts ? 0 : add_cut_rows(b);
+}
+
+int ts_bmodel_build(struct ts_bmodel *m, const struct ts_request *reqs, const struct ts_classes *cs,
+		    const int32_t *req, int nreq, const struct ts_bmodel_opts *o, struct ts_error *err)
+{
+	memset(m, 0, sizeof(*m));
+	struct build b = { .m = m, .reqs = reqs, .cs = cs, .req = req, .nreq = nreq, .gpus = o->gpus,
+			   .no_cuts = o->no_cuts, .integer_steps = o->integer_steps };
+	m->nreq = nreq;
+	m->req = req;
+	m->zcol = malloc((size_t)(nreq ? nreq : 1) * sizeof(int));
+	int rc = !m->zcol ? TS_ENOMEM : build_points(&b, o->slot_ns);
+	if (!rc)
+		rc = build_index(&b);
+	if (rc) {
+		ts_err_set(err, rc, "out of memory building the bound model");
+		goto out;
+	}
+	rc = size_check(&b, o->max_cols, err);
+	if (!rc && (rc = build_rows(&b)))
+		ts_err_set(err, rc, "out of memory building the bound model");
+out:
+	build_free(&b);
+	if (rc)
+		ts_bmodel_free(m);
+	return rc;
+}
