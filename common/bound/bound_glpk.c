@@ -35,11 +35,12 @@ static glp_prob *load(const struct ts_bmodel *m)
 	for (int i = 0; i < m->nrows; i++)
 		glp_set_row_bnds(p, i + 1, m->rtype[i] == TS_BROW_EQ ? GLP_FX : GLP_UP, m->rhs[i], m->rhs[i]);
 	for (int j = 0; j < m->ncols; j++) {
+		/* kind first: GLP_BV resets the bounds to [0, 1] */
+		if (m->kind[j] != TS_BCOL_CONT)
+			glp_set_col_kind(p, j + 1, m->kind[j] == TS_BCOL_BIN ? GLP_BV : GLP_IV);
 		int type = m->lb[j] == m->ub[j] ? GLP_FX : GLP_DB;
 		glp_set_col_bnds(p, j + 1, type, m->lb[j], m->ub[j]);
 		glp_set_obj_coef(p, j + 1, m->obj[j]);
-		if (m->kind[j] != TS_BCOL_CONT)
-			glp_set_col_kind(p, j + 1, m->kind[j] == TS_BCOL_BIN ? GLP_BV : GLP_IV);
 	}
 	int *ia = malloc((size_t)(m->nnz + 1) * sizeof(int));
 	int *ja = malloc((size_t)(m->nnz + 1) * sizeof(int));
@@ -95,7 +96,8 @@ static int ms_left(double deadline)
 	return left < 1 ? 1 : left > 2e9 ? 0x7fffffff : (int)left;
 }
 
-/* Root LP by the simplex method; its optimum bounds the MILP. */
+/* Root LP by the simplex method; its optimum bounds the MILP. Returns 0
+ * (s->bound set), 1 on the time limit, 2 when infeasible, or an error. */
 static int solve_root(glp_prob *p, double deadline, struct ts_bsol *s, struct ts_error *err)
 {
 	glp_smcp sp;
@@ -106,6 +108,11 @@ static int solve_root(glp_prob *p, double deadline, struct ts_bsol *s, struct ts
 	int rc = glp_simplex(p, &sp);
 	if (rc == GLP_ETMLIM)
 		return 1;
+	if (!rc && glp_get_status(p) == GLP_NOFEAS) {
+		s->infeasible = true;
+		s->bound = -1;
+		return 2;
+	}
 	if (rc || glp_get_status(p) != GLP_OPT)
 		return ts_err_set(err, TS_EDEVICE, "GLPK simplex failed on the bound model (code %d, status %d)",
 				  rc, glp_get_status(p));
@@ -178,6 +185,8 @@ int ts_bsolver_solve(const struct ts_bmodel *m, double time_limit_s, bool lp_onl
 		rc = solve_mip(p, deadline, s, m->ncols, err);
 	} else if (root < 0) {
 		rc = root;
+	} else if (root == 2) {
+		s->optimal = true;
 	}
 	glp_delete_prob(p);
 	s->seconds = now_s() - t0;

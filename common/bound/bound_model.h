@@ -68,6 +68,7 @@ int ts_bmodel_nints(const struct ts_bmodel *m);
 struct ts_bsol {
 	bool has_incumbent; /* x holds a feasible integer solution */
 	bool optimal;       /* proven optimal (or, lp_only, the LP optimum) */
+	bool infeasible;    /* no solution at all (only when a caller fixed columns' bounds) */
 	double obj;         /* objective of x (0 without incumbent) */
 	double bound;       /* proven upper bound on the objective */
 	double *x;          /* ncols values (owned; free()) */
