@@ -43,6 +43,7 @@ static void bound_usage(FILE *f)
 		"  --slot-ms T        also cut the model's intervals to at most T ms (does not change the\n"
 		"                     optimum, docs/BOUND.md; for checking that)\n"
 		"  --no-cuts          leave out the GPU-block cuts (a weaker bound; for measuring them)\n"
+		"  --integer-steps    whole steps per request and (degree, batch): tighter in principle, slower\n"
 		"  --lp               solve the LP relaxation only (a weaker bound, fast; not stored)\n"
 		"  --write-mps P      write each solved component's model to P-K.mps (free MPS)\n"
 		"  --quiet            print nothing but errors (and --json output)\n"
@@ -54,7 +55,7 @@ static void bound_usage(FILE *f)
 
 enum {
 	OPT_TRACE = 256, OPT_PROFILE, OPT_GPUS, OPT_SLO, OPT_TLIM, OPT_DB, OPT_JSON, OPT_MODEL,
-	OPT_GPU_TYPE, OPT_INTERP, OPT_SLOT, OPT_NO_CUTS, OPT_LP, OPT_MPS, OPT_QUIET, OPT_HELP,
+	OPT_GPU_TYPE, OPT_INTERP, OPT_SLOT, OPT_NO_CUTS, OPT_INT_STEPS, OPT_LP, OPT_MPS, OPT_QUIET, OPT_HELP,
 };
 
 static const struct option bound_options[] = {
@@ -70,6 +71,7 @@ static const struct option bound_options[] = {
 	{ "interpolate", no_argument, NULL, OPT_INTERP },
 	{ "slot-ms", required_argument, NULL, OPT_SLOT },
 	{ "no-cuts", no_argument, NULL, OPT_NO_CUTS },
+	{ "integer-steps", no_argument, NULL, OPT_INT_STEPS },
 	{ "lp", no_argument, NULL, OPT_LP },
 	{ "write-mps", required_argument, NULL, OPT_MPS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -102,6 +104,7 @@ static int set_option(struct bound_args *a, int opt, const char *val, struct ts_
 		a->bo.slot_ns = (ts_ns)(d * TS_NS_PER_MS);
 		return 0;
 	case OPT_NO_CUTS: a->bo.no_cuts = true; return 0;
+	case OPT_INT_STEPS: a->bo.integer_steps = true; return 0;
 	case OPT_LP: a->bo.lp_only = true; return 0;
 	case OPT_MPS: a->bo.mps_prefix = val; return 0;
 	case OPT_QUIET: a->quiet = true; return 0;
@@ -145,10 +148,11 @@ static int parse_bound_args(struct bound_args *a, int argc, char **argv)
 /* The options of the solve (the runs row's options column). */
 static json_t *options_json(const struct bound_args *a, const struct ts_bound_result *r)
 {
-	return json_pack("{s:f, s:s?, s:s?, s:b, s:f, s:f, s:b, s:s, s:s, s:b, s:b}",
+	return json_pack("{s:f, s:s?, s:s?, s:b, s:f, s:f, s:b, s:b, s:s, s:s, s:b, s:b}",
 			 "slo_scale", a->cfg.slo_scale, "model", a->cfg.model, "gpu_type", a->cfg.gpu_type,
 			 "interpolate", a->cfg.interpolate, "time_limit_s", a->bo.time_limit_s,
-			 "slot_ms", (double)a->bo.slot_ns / 1e6, "cuts", !a->bo.no_cuts, "solver", r->solver,
+			 "slot_ms", (double)a->bo.slot_ns / 1e6, "cuts", !a->bo.no_cuts,
+			 "integer_steps", a->bo.integer_steps, "solver", r->solver,
 			 "grid", "event intervals (arrivals and deadlines), exact: no rounding",
 			 "relaxation", 1, "lp_only", a->bo.lp_only);
 }
