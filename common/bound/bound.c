@@ -89,12 +89,26 @@ struct run {
 	bool all_optimal;
 };
 
-/* A component of one request: it meets its deadline iff its fastest solo
- * time fits; it then runs from arrival to arrival + that time. */
+/* True when another request of i's class arrives before i's deadline: a
+ * possible batch partner (which then misses its own deadline, or has none). */
+static bool has_partner(const struct run *u, int32_t i)
+{
+	const struct ts_request *q = &u->t->req[i];
+	for (size_t j = 0; j < u->t->n && u->t->req[j].arrival < q->deadline; j++)
+		if ((int32_t)j != i && u->t->req[j].cls == q->cls)
+			return true;
+	return false;
+}
+
+/* A component of one request: it meets its deadline iff its fastest time
+ * fits (solo, or any mode when it may have a batch partner); it then runs
+ * from arrival to arrival + that time. */
 static void solve_single(struct run *u, int32_t i)
 {
 	const struct ts_request *q = &u->t->req[i];
 	ts_ns f = fastest(u->cs, q, u->gpus, true);
+	if (f == INT64_MAX || f > q->deadline - q->arrival)
+		f = has_partner(u, i) ? fastest(u->cs, q, u->gpus, false) : INT64_MAX;
 	if (f == INT64_MAX || f > q->deadline - q->arrival)
 		return;
 	u->r->meets[i] = true;
@@ -149,7 +163,7 @@ static int solve_component(struct run *u, const int32_t *req, int n, struct ts_e
 {
 	struct ts_bmodel m;
 	struct ts_bmodel_opts mo = { .gpus = u->gpus, .slot_ns = u->o->slot_ns, .no_cuts = u->o->no_cuts,
-				     .integer_steps = u->o->integer_steps,
+				     .integer_steps = u->o->integer_steps, .ntrace = u->t->n,
 				     .max_cols = u->o->max_cols > 0 ? u->o->max_cols : DEFAULT_MAX_COLS };
 	int rc = ts_bmodel_build(&m, u->t->req, u->cs, req, n, &mo, err);
 	if (rc)

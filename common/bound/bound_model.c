@@ -131,7 +131,13 @@ struct build {
 	int nlcls;
 	int *gcls;           /* per local class: global class index */
 	int *w;              /* per local class x mode x interval: batch column, -1 */
-	int *active;         /* per local class x interval: active requests of it */
+	int *active;         /* per local class x interval: requests of it in their window */
+	int *pool;           /* per local class x interval: possible batch members (arrived) */
+	int *ext;            /* per local class x interval: of which outside the component */
+	int64_t *ext_steps;  /* per local class: steps of those outside (partner budget) */
+	int *p;              /* per request x mode x interval: partner column, -1 */
+	int *q;              /* per local class x mode x interval: outside partners column, -1 */
+	size_t ntrace;
 };
 
 static int cmp_ns(const void *a, const void *b)
@@ -210,6 +216,35 @@ static double mode_ms(const struct build *b, int c, int mo)
 	return t > 0 ? (double)t / 1e6 : -1;
 }
 
+/* Requests outside the component that may join its batches as partners
+ * (they then miss their deadline): per local class and interval those
+ * arrived before the interval ends, and their steps. */
+static int count_outside(struct build *b)
+{
+	int ni = b->m->nint;
+	bool *member = calloc(b->ntrace ? b->ntrace : 1, sizeof(bool));
+	if (!member)
+		return TS_ENOMEM;
+	for (int i = 0; i < b->nreq; i++)
+		member[b->req[i]] = true;
+	for (size_t j = 0; j < b->ntrace; j++) {
+		const struct ts_request *r = &b->reqs[j];
+		int l = 0;
+		while (l < b->nlcls && b->gcls[l] != r->cls)
+			l++;
+		if (member[j] || l == b->nlcls || r->arrival >= b->m->tpt[ni])
+			continue;
+		b->ext_steps[l] += r->steps;
+		for (int t = 0; t < ni; t++)
+			if (r->arrival < b->m->tpt[t + 1]) {
+				b->ext[l * ni + t]++;
+				b->pool[l * ni + t]++;
+			}
+	}
+	free(member);
+	return 0;
+}
+
 /* Local classes, windows, per-class activity per interval. */
 static int build_index(struct build *b)
 {
@@ -231,13 +266,20 @@ static int build_index(struct build *b)
 			b->gcls[b->nlcls++] = r->cls;
 		b->lcls[i] = l;
 	}
-	b->active = calloc((size_t)b->nlcls * (size_t)ni, sizeof(int));
-	if (!b->active)
+	size_t cells = (size_t)b->nlcls * (size_t)ni;
+	b->active = calloc(cells ? cells : 1, sizeof(int));
+	b->pool = calloc(cells ? cells : 1, sizeof(int));
+	b->ext = calloc(cells ? cells : 1, sizeof(int));
+	b->ext_steps = calloc((size_t)b->nlcls, sizeof(int64_t));
+	if (!b->active || !b->pool || !b->ext || !b->ext_steps)
 		return TS_ENOMEM;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		for (int t = b->t0[i]; t < b->t1[i]; t++)
 			b->active[b->lcls[i] * ni + t]++;
-	return 0;
+		for (int t = b->t0[i]; t < ni; t++)
+			b->pool[b->lcls[i] * ni + t]++;
+	}
+	return count_outside(b);
 }
 
 /* True when request i may run mode mo in interval t: the mode has a cell,
@@ -247,7 +289,7 @@ static bool mode_ok(const struct build *b, int i, int mo, int t)
 	int bs = 1 << (mo / TS_NDEG);
 	if (mode_ms(b, b->reqs[b->req[i]].cls, mo) < 0)
 		return false;
-	return bs == 1 || b->active[b->lcls[i] * b->m->nint + t] >= bs;
+	return bs == 1 || b->pool[b->lcls[i] * b->m->nint + t] >= bs;
 }
 
 static int *xat(const struct build *b, int i, int mo, int t)
@@ -271,16 +313,24 @@ static int size_check(struct build *b, int64_t max_cols, struct ts_error *err)
 			for (int t = b->t0[i]; t < b->t1[i]; t++)
 				cols += mode_ok(b, i, mo, t);
 	}
-	if (cols > max_cols || cells > INT32_MAX / 2)
+	int64_t grid = (int64_t)TS_BMODES * b->m->nint, pcells = b->nreq * grid, qcells = b->nlcls * grid;
+	for (int i = 0; i < b->nreq; i++)
+		for (int mo = TS_NDEG; mo < TS_BMODES; mo++)
+			cols += mode_ms(b, b->reqs[b->req[i]].cls, mo) < 0 ? 0 : b->m->nint - b->t0[i];
+	if (cols > max_cols || cells > INT32_MAX / 2 || pcells > (1 << 24))
 		return ts_err_set(err, TS_ERANGE,
 				  "instance too large: a component of %d requests in %d intervals needs %lld "
-				  "step-time columns (limit %lld): use a shorter trace or raise the limit",
+				  "columns (limit %lld): use a shorter trace or raise the limit",
 				  b->nreq, b->m->nint, (long long)cols, (long long)max_cols);
 	b->x = malloc((size_t)(cells ? cells : 1) * sizeof(int));
 	b->ncol = malloc((size_t)b->nreq * TS_BMODES * sizeof(int));
 	b->w = malloc((size_t)b->nlcls * TS_BMODES * (size_t)b->m->nint * sizeof(int));
-	if (!b->x || !b->ncol || !b->w)
+	b->p = malloc((size_t)(pcells ? pcells : 1) * sizeof(int));
+	b->q = malloc((size_t)(qcells ? qcells : 1) * sizeof(int));
+	if (!b->x || !b->ncol || !b->w || !b->p || !b->q)
 		return ts_err_set(err, TS_ENOMEM, "out of memory building the bound model");
+	memset(b->p, 0xff, (size_t)pcells * sizeof(int));
+	memset(b->q, 0xff, (size_t)qcells * sizeof(int));
 	memset(b->x, 0xff, (size_t)cells * sizeof(int));
 	memset(b->ncol, 0xff, (size_t)b->nreq * TS_BMODES * sizeof(int));
 	memset(b->w, 0xff, (size_t)b->nlcls * TS_BMODES * (size_t)b->m->nint * sizeof(int));
@@ -323,47 +373,85 @@ static int add_request_cols(struct build *b, int i)
 	return 0;
 }
 
-/* (3) a request runs at most once at a time: sum_m x_{i,m,t} <= L_t. */
+static int *pat(const struct build *b, int i, int mo, int t)
+{
+	return &b->p[((size_t)i * TS_BMODES + (size_t)mo) * (size_t)b->m->nint + (size_t)t];
+}
+
+static int *qat(const struct build *b, int l, int mo, int t)
+{
+	return &b->q[((size_t)l * TS_BMODES + (size_t)mo) * (size_t)b->m->nint + (size_t)t];
+}
+
+/* (3) a request runs at most once at a time: in every interval from its
+ * arrival on, sum_m (x_{i,m,t} + p_{i,m,t}) <= L_t. */
 static int add_exclusive_rows(struct build *b, int i)
 {
-	for (int t = b->t0[i]; t < b->t1[i]; t++) {
-		int row = add_row(b->m, TS_BROW_LE, len_ms(b->m, t) + EPS_MS);
-		if (row < 0)
-			return TS_ENOMEM;
+	for (int t = b->t0[i]; t < b->m->nint; t++) {
+		int row = -1;
 		for (int mo = 0; mo < TS_BMODES; mo++) {
-			int j = *xat(b, i, mo, t);
-			if (j >= 0 && add_coef(b->m, row, j, 1))
-				return TS_ENOMEM;
+			int xj = t < b->t1[i] ? *xat(b, i, mo, t) : -1, pj = *pat(b, i, mo, t);
+			for (int v = 0; v < 2; v++) {
+				int j = v ? pj : xj;
+				if (j < 0)
+					continue;
+				if (row < 0 && (row = add_row(b->m, TS_BROW_LE, len_ms(b->m, t) + EPS_MS)) < 0)
+					return TS_ENOMEM;
+				if (add_coef(b->m, row, j, 1))
+					return TS_ENOMEM;
+			}
 		}
 	}
 	return 0;
 }
 
-/* (5) batches: for class l, batch mode mo, interval t: a batch column w
- * (time batches of that mode run), sum_i x_{i,mo,t} = b w and every
- * x_{i,mo,t} <= w. */
+/* A column of coefficient 1 in the batch balance row `row`, bounded by
+ * cap times the batch column w (a request is in one batch at a time). */
+static int add_member(struct build *b, int row, int col, int w, double cap)
+{
+	int le = add_row(b->m, TS_BROW_LE, 0);
+	if (le < 0 || add_coef(b->m, row, col, 1) || add_coef(b->m, le, col, 1) || add_coef(b->m, le, w, -cap))
+		return TS_ENOMEM;
+	return 0;
+}
+
+/* (5) batches of class l, batch mode mo, interval t: w = time such batches
+ * run; each holds bs requests: sum_i x_{i,mo,t} (members meeting their
+ * deadline) + sum_j p_{j,mo,t} (members that do not, as partners) +
+ * q_{l,mo,t} (requests outside the component, as partners) = bs w, each
+ * x, p <= w and q <= ext w. */
 static int add_batch(struct build *b, int l, int mo, int t)
 {
 	struct ts_bmodel *m = b->m;
 	int bs = 1 << (mo / TS_NDEG), k = 1 << (mo % TS_NDEG);
-	int act = b->active[l * m->nint + t];
-	double conc = b->gpus / k < act / bs ? b->gpus / k : act / bs;
+	int pool = b->pool[l * m->nint + t], ext = b->ext[l * m->nint + t];
+	double conc = b->gpus / k < pool / bs ? b->gpus / k : pool / bs;
 	int w = add_col(m, 0, conc * len_ms(m, t) + EPS_MS, 0, TS_BCOL_CONT, -1, t);
 	int row = add_row(m, TS_BROW_EQ, 0);
 	if (w < 0 || row < 0 || add_coef(m, row, w, -bs))
 		return TS_ENOMEM;
 	b->w[(l * TS_BMODES + mo) * m->nint + t] = w;
 	for (int i = 0; i < b->nreq; i++) {
-		if (b->lcls[i] != l || t < b->t0[i] || t >= b->t1[i] || *xat(b, i, mo, t) < 0)
+		if (b->lcls[i] != l || t < b->t0[i])
 			continue;
-		int j = *xat(b, i, mo, t);
-		int le = add_row(m, TS_BROW_LE, 0);
-		if (le < 0 || add_coef(m, row, j, 1) || add_coef(m, le, j, 1) || add_coef(m, le, w, -1))
+		if (t < b->t1[i] && *xat(b, i, mo, t) >= 0 && add_member(b, row, *xat(b, i, mo, t), w, 1))
 			return TS_ENOMEM;
+		int pj = add_col(m, 0, len_ms(m, t) + EPS_MS, 0, TS_BCOL_CONT, -1, t);
+		if (pj < 0 || add_member(b, row, pj, w, 1))
+			return TS_ENOMEM;
+		*pat(b, i, mo, t) = pj;
 	}
+	if (ext == 0)
+		return 0;
+	int qj = add_col(m, 0, ext * len_ms(m, t) + EPS_MS, 0, TS_BCOL_CONT, -1, t);
+	if (qj < 0 || add_member(b, row, qj, w, ext))
+		return TS_ENOMEM;
+	*qat(b, l, mo, t) = qj;
 	return 0;
 }
 
+/* Batch columns wherever a member is in its window and enough requests of
+ * its class have arrived to fill a batch. */
 static int add_batch_rows(struct build *b)
 {
 	for (int l = 0; l < b->nlcls; l++)
@@ -371,10 +459,54 @@ static int add_batch_rows(struct build *b)
 			int bs = 1 << (mo / TS_NDEG);
 			if (mode_ms(b, b->gcls[l], mo) < 0)
 				continue;
-			for (int t = 0; t < b->m->nint; t++)
-				if (b->active[l * b->m->nint + t] >= bs && add_batch(b, l, mo, t))
+			for (int t = 0; t < b->m->nint; t++) {
+				int at = l * b->m->nint + t;
+				if (b->active[at] >= 1 && b->pool[at] >= bs && add_batch(b, l, mo, t))
 					return TS_ENOMEM;
+			}
 		}
+	return 0;
+}
+
+/* A member as a partner runs at most the steps it has, and only when it
+ * does not meet its deadline: sum p_{i,m,t} / T_m + S_i z_i <= S_i. */
+static int add_partner_budget(struct build *b, int i)
+{
+	int row = -1;
+	const struct ts_request *r = &b->reqs[b->req[i]];
+	for (int mo = TS_NDEG; mo < TS_BMODES; mo++)
+		for (int t = b->t0[i]; t < b->m->nint; t++) {
+			int pj = *pat(b, i, mo, t);
+			if (pj < 0)
+				continue;
+			if (row < 0 && ((row = add_row(b->m, TS_BROW_LE, r->steps)) < 0 ||
+					add_coef(b->m, row, b->m->zcol[i], r->steps)))
+				return TS_ENOMEM;
+			if (add_coef(b->m, row, pj, 1 / mode_ms(b, r->cls, mo)))
+				return TS_ENOMEM;
+		}
+	return 0;
+}
+
+/* Outside partners of class l: at most ext of them at a time, each in one
+ * batch (sum_m q_{l,m,t} <= ext L_t), and no more steps than they have. */
+static int add_outside_rows(struct build *b, int l)
+{
+	int budget = -1;
+	for (int t = 0; t < b->m->nint; t++) {
+		int row = -1, ext = b->ext[l * b->m->nint + t];
+		for (int mo = TS_NDEG; mo < TS_BMODES; mo++) {
+			int qj = *qat(b, l, mo, t);
+			if (qj < 0)
+				continue;
+			if (row < 0 && (row = add_row(b->m, TS_BROW_LE, ext * len_ms(b->m, t) + EPS_MS)) < 0)
+				return TS_ENOMEM;
+			if (budget < 0 && (budget = add_row(b->m, TS_BROW_LE, (double)b->ext_steps[l])) < 0)
+				return TS_ENOMEM;
+			if (add_coef(b->m, row, qj, 1) || add_coef(b->m, budget, qj, 1 / mode_ms(b, b->gcls[l], mo)))
+				return TS_ENOMEM;
+		}
+	}
 	return 0;
 }
 
@@ -479,6 +611,11 @@ static void build_free(struct build *b)
 	free(b->gcls);
 	free(b->w);
 	free(b->active);
+	free(b->pool);
+	free(b->ext);
+	free(b->ext_steps);
+	free(b->p);
+	free(b->q);
 }
 
 /* The rows and columns in the order of docs/BOUND.md. */
@@ -487,10 +624,15 @@ static int build_rows(struct build *b)
 	for (int i = 0; i < b->nreq; i++)
 		if (add_request_cols(b, i))
 			return TS_ENOMEM;
+	if (add_batch_rows(b))
+		return TS_ENOMEM;
 	for (int i = 0; i < b->nreq; i++)
-		if (add_exclusive_rows(b, i))
+		if (add_exclusive_rows(b, i) || add_partner_budget(b, i))
 			return TS_ENOMEM;
-	if (add_batch_rows(b) || add_capacity_rows(b))
+	for (int l = 0; l < b->nlcls; l++)
+		if (add_outside_rows(b, l))
+			return TS_ENOMEM;
+	if (add_capacity_rows(b))
 		return TS_ENOMEM;
 	return b->no_cuts ? 0 : add_cut_rows(b);
 }
@@ -500,7 +642,7 @@ int ts_bmodel_build(struct ts_bmodel *m, const struct ts_request *reqs, const st
 {
 	memset(m, 0, sizeof(*m));
 	struct build b = { .m = m, .reqs = reqs, .cs = cs, .req = req, .nreq = nreq, .gpus = o->gpus,
-			   .no_cuts = o->no_cuts, .integer_steps = o->integer_steps };
+			   .no_cuts = o->no_cuts, .integer_steps = o->integer_steps, .ntrace = o->ntrace };
 	m->nreq = nreq;
 	m->req = req;
 	m->zcol = malloc((size_t)(nreq ? nreq : 1) * sizeof(int));

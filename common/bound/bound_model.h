@@ -48,11 +48,14 @@ struct ts_bmodel_opts {
 	bool no_cuts;       /* leave out the block cuts (6) */
 	bool integer_steps; /* step counts n_{i,m} integer (tighter, slower); else continuous */
 	int64_t max_cols;   /* TS_ERANGE above this many columns */
+	size_t ntrace;      /* requests in the whole trace (reqs[0..ntrace)): the others
+			       can join batches as partners that miss their deadline */
 };
 
 /* Builds the model of the requests req[0..nreq) (indices into reqs, arrival
  * order, each able to meet its deadline alone) under o: intervals from their
- * arrivals and deadlines (docs/BOUND.md). *m is initialised by the call.
+ * arrivals and deadlines (docs/BOUND.md); the other requests of reqs (o->ntrace
+ * in all) only as batch partners. *m is initialised by the call.
  * Returns TS_ERANGE when the model would exceed o->max_cols columns,
  * TS_ENOMEM. On error *m holds nothing to free. */
 int ts_bmodel_build(struct ts_bmodel *m, const struct ts_request *reqs, const struct ts_classes *cs,
