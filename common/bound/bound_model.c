@@ -133,10 +133,8 @@ struct build {
 	int *w;              /* per local class x mode x interval: batch column, -1 */
 	int *active;         /* per local class x interval: requests of it in their window */
 	int *pool;           /* per local class x interval: possible batch members (arrived) */
-	int *ext;            /* per local class x interval: of which outside the component */
 	int64_t *ext_steps;  /* per local class: steps of those outside (partner budget) */
-	int *p;              /* per request x mode x interval: partner column, -1 */
-	int *q;              /* per local class x mode x interval: outside partners column, -1 */
+	int *q;              /* per local class x mode x interval: partners column, -1 */
 	size_t ntrace;
 };
 
@@ -218,7 +216,7 @@ static double mode_ms(const struct build *b, int c, int mo)
 
 /* Requests outside the component that may join its batches as partners
  * (they then miss their deadline): per local class and interval those
- * arrived before the interval ends, and their steps. */
+ * arrived before the interval ends join the pool; their steps the budget. */
 static int count_outside(struct build *b)
 {
 	int ni = b->m->nint;
@@ -236,10 +234,7 @@ static int count_outside(struct build *b)
 			continue;
 		b->ext_steps[l] += r->steps;
 		for (int t = 0; t < ni; t++)
-			if (r->arrival < b->m->tpt[t + 1]) {
-				b->ext[l * ni + t]++;
-				b->pool[l * ni + t]++;
-			}
+			b->pool[l * ni + t] += r->arrival < b->m->tpt[t + 1];
 	}
 	free(member);
 	return 0;
@@ -269,9 +264,8 @@ static int build_index(struct build *b)
 	size_t cells = (size_t)b->nlcls * (size_t)ni;
 	b->active = calloc(cells ? cells : 1, sizeof(int));
 	b->pool = calloc(cells ? cells : 1, sizeof(int));
-	b->ext = calloc(cells ? cells : 1, sizeof(int));
 	b->ext_steps = calloc((size_t)b->nlcls, sizeof(int64_t));
-	if (!b->active || !b->pool || !b->ext || !b->ext_steps)
+	if (!b->active || !b->pool || !b->ext_steps)
 		return TS_ENOMEM;
 	for (int i = 0; i < n; i++) {
 		for (int t = b->t0[i]; t < b->t1[i]; t++)
@@ -313,11 +307,8 @@ static int size_check(struct build *b, int64_t max_cols, struct ts_error *err)
 			for (int t = b->t0[i]; t < b->t1[i]; t++)
 				cols += mode_ok(b, i, mo, t);
 	}
-	int64_t grid = (int64_t)TS_BMODES * b->m->nint, pcells = b->nreq * grid, qcells = b->nlcls * grid;
-	for (int i = 0; i < b->nreq; i++)
-		for (int mo = TS_NDEG; mo < TS_BMODES; mo++)
-			cols += mode_ms(b, b->reqs[b->req[i]].cls, mo) < 0 ? 0 : b->m->nint - b->t0[i];
-	if (cols > max_cols || cells > INT32_MAX / 2 || pcells > (1 << 24))
+	int64_t qcells = (int64_t)TS_BMODES * b->m->nint * b->nlcls;
+	if (cols > max_cols || cells > INT32_MAX / 2 || qcells > INT32_MAX / 2)
 		return ts_err_set(err, TS_ERANGE,
 				  "instance too large: a component of %d requests in %d intervals needs %lld "
 				  "columns (limit %lld): use a shorter trace or raise the limit",
@@ -325,11 +316,9 @@ static int size_check(struct build *b, int64_t max_cols, struct ts_error *err)
 	b->x = malloc((size_t)(cells ? cells : 1) * sizeof(int));
 	b->ncol = malloc((size_t)b->nreq * TS_BMODES * sizeof(int));
 	b->w = malloc((size_t)b->nlcls * TS_BMODES * (size_t)b->m->nint * sizeof(int));
-	b->p = malloc((size_t)(pcells ? pcells : 1) * sizeof(int));
 	b->q = malloc((size_t)(qcells ? qcells : 1) * sizeof(int));
-	if (!b->x || !b->ncol || !b->w || !b->p || !b->q)
+	if (!b->x || !b->ncol || !b->w || !b->q)
 		return ts_err_set(err, TS_ENOMEM, "out of memory building the bound model");
-	memset(b->p, 0xff, (size_t)pcells * sizeof(int));
 	memset(b->q, 0xff, (size_t)qcells * sizeof(int));
 	memset(b->x, 0xff, (size_t)cells * sizeof(int));
 	memset(b->ncol, 0xff, (size_t)b->nreq * TS_BMODES * sizeof(int));
@@ -373,40 +362,29 @@ static int add_request_cols(struct build *b, int i)
 	return 0;
 }
 
-static int *pat(const struct build *b, int i, int mo, int t)
-{
-	return &b->p[((size_t)i * TS_BMODES + (size_t)mo) * (size_t)b->m->nint + (size_t)t];
-}
-
 static int *qat(const struct build *b, int l, int mo, int t)
 {
 	return &b->q[((size_t)l * TS_BMODES + (size_t)mo) * (size_t)b->m->nint + (size_t)t];
 }
 
-/* (3) a request runs at most once at a time: in every interval from its
- * arrival on, sum_m (x_{i,m,t} + p_{i,m,t}) <= L_t. */
+/* (3) a request runs at most once at a time: sum_m x_{i,m,t} <= L_t. */
 static int add_exclusive_rows(struct build *b, int i)
 {
-	for (int t = b->t0[i]; t < b->m->nint; t++) {
-		int row = -1;
+	for (int t = b->t0[i]; t < b->t1[i]; t++) {
+		int row = add_row(b->m, TS_BROW_LE, len_ms(b->m, t) + EPS_MS);
+		if (row < 0)
+			return TS_ENOMEM;
 		for (int mo = 0; mo < TS_BMODES; mo++) {
-			int xj = t < b->t1[i] ? *xat(b, i, mo, t) : -1, pj = *pat(b, i, mo, t);
-			for (int v = 0; v < 2; v++) {
-				int j = v ? pj : xj;
-				if (j < 0)
-					continue;
-				if (row < 0 && (row = add_row(b->m, TS_BROW_LE, len_ms(b->m, t) + EPS_MS)) < 0)
-					return TS_ENOMEM;
-				if (add_coef(b->m, row, j, 1))
-					return TS_ENOMEM;
-			}
+			int j = *xat(b, i, mo, t);
+			if (j >= 0 && add_coef(b->m, row, j, 1))
+				return TS_ENOMEM;
 		}
 	}
 	return 0;
 }
 
-/* A column of coefficient 1 in the batch balance row `row`, bounded by
- * cap times the batch column w (a request is in one batch at a time). */
+/* A column of coefficient 1 in the batch balance row `row`, at most cap
+ * times the batch column w. */
 static int add_member(struct build *b, int row, int col, int w, double cap)
 {
 	int le = add_row(b->m, TS_BROW_LE, 0);
@@ -416,37 +394,28 @@ static int add_member(struct build *b, int row, int col, int w, double cap)
 }
 
 /* (5) batches of class l, batch mode mo, interval t: w = time such batches
- * run; each holds bs requests: sum_i x_{i,mo,t} (members meeting their
- * deadline) + sum_j p_{j,mo,t} (members that do not, as partners) +
- * q_{l,mo,t} (requests outside the component, as partners) = bs w, each
- * x, p <= w and q <= ext w. */
+ * run; each holds bs requests, at least one meeting its deadline:
+ * sum_i x_{i,mo,t} + q_{l,mo,t} = bs w, every x_{i,mo,t} <= w (a request is
+ * in one batch at a time) and the partners q <= (bs - 1) w. */
 static int add_batch(struct build *b, int l, int mo, int t)
 {
 	struct ts_bmodel *m = b->m;
 	int bs = 1 << (mo / TS_NDEG), k = 1 << (mo % TS_NDEG);
-	int pool = b->pool[l * m->nint + t], ext = b->ext[l * m->nint + t];
+	int pool = b->pool[l * m->nint + t];
 	double conc = b->gpus / k < pool / bs ? b->gpus / k : pool / bs;
 	int w = add_col(m, 0, conc * len_ms(m, t) + EPS_MS, 0, TS_BCOL_CONT, -1, t);
+	int q = add_col(m, 0, (bs - 1) * conc * len_ms(m, t) + EPS_MS, 0, TS_BCOL_CONT, -1, t);
 	int row = add_row(m, TS_BROW_EQ, 0);
-	if (w < 0 || row < 0 || add_coef(m, row, w, -bs))
+	if (w < 0 || q < 0 || row < 0 || add_coef(m, row, w, -bs) || add_member(b, row, q, w, bs - 1))
 		return TS_ENOMEM;
 	b->w[(l * TS_BMODES + mo) * m->nint + t] = w;
+	*qat(b, l, mo, t) = q;
 	for (int i = 0; i < b->nreq; i++) {
-		if (b->lcls[i] != l || t < b->t0[i])
+		if (b->lcls[i] != l || t < b->t0[i] || t >= b->t1[i] || *xat(b, i, mo, t) < 0)
 			continue;
-		if (t < b->t1[i] && *xat(b, i, mo, t) >= 0 && add_member(b, row, *xat(b, i, mo, t), w, 1))
+		if (add_member(b, row, *xat(b, i, mo, t), w, 1))
 			return TS_ENOMEM;
-		int pj = add_col(m, 0, len_ms(m, t) + EPS_MS, 0, TS_BCOL_CONT, -1, t);
-		if (pj < 0 || add_member(b, row, pj, w, 1))
-			return TS_ENOMEM;
-		*pat(b, i, mo, t) = pj;
 	}
-	if (ext == 0)
-		return 0;
-	int qj = add_col(m, 0, ext * len_ms(m, t) + EPS_MS, 0, TS_BCOL_CONT, -1, t);
-	if (qj < 0 || add_member(b, row, qj, w, ext))
-		return TS_ENOMEM;
-	*qat(b, l, mo, t) = qj;
 	return 0;
 }
 
@@ -468,45 +437,40 @@ static int add_batch_rows(struct build *b)
 	return 0;
 }
 
-/* A member as a partner runs at most the steps it has, and only when it
- * does not meet its deadline: sum p_{i,m,t} / T_m + S_i z_i <= S_i. */
-static int add_partner_budget(struct build *b, int i)
-{
-	int row = -1;
-	const struct ts_request *r = &b->reqs[b->req[i]];
-	for (int mo = TS_NDEG; mo < TS_BMODES; mo++)
-		for (int t = b->t0[i]; t < b->m->nint; t++) {
-			int pj = *pat(b, i, mo, t);
-			if (pj < 0)
-				continue;
-			if (row < 0 && ((row = add_row(b->m, TS_BROW_LE, r->steps)) < 0 ||
-					add_coef(b->m, row, b->m->zcol[i], r->steps)))
-				return TS_ENOMEM;
-			if (add_coef(b->m, row, pj, 1 / mode_ms(b, r->cls, mo)))
-				return TS_ENOMEM;
-		}
-	return 0;
-}
-
-/* Outside partners of class l: at most ext of them at a time, each in one
- * batch (sum_m q_{l,m,t} <= ext L_t), and no more steps than they have. */
-static int add_outside_rows(struct build *b, int l)
+/* Partners of class l (requests of the class that arrived and do not meet
+ * their deadline: members with z = 0 and requests outside the component):
+ * (5a) at most pool of them at a time, each in one batch:
+ * sum_m q_{l,m,t} <= pool(l,t) L_t, and (5b) no more steps than they have:
+ * sum_{m,t} q_{l,m,t} / T_m + sum_{i of l} S_i z_i <= outside steps +
+ * sum_{i of l} S_i. */
+static int add_partner_rows(struct build *b, int l)
 {
 	int budget = -1;
+	double steps = (double)b->ext_steps[l];
 	for (int t = 0; t < b->m->nint; t++) {
-		int row = -1, ext = b->ext[l * b->m->nint + t];
+		int row = -1, pool = b->pool[l * b->m->nint + t];
 		for (int mo = TS_NDEG; mo < TS_BMODES; mo++) {
 			int qj = *qat(b, l, mo, t);
 			if (qj < 0)
 				continue;
-			if (row < 0 && (row = add_row(b->m, TS_BROW_LE, ext * len_ms(b->m, t) + EPS_MS)) < 0)
+			if (row < 0 && (row = add_row(b->m, TS_BROW_LE, pool * len_ms(b->m, t) + EPS_MS)) < 0)
 				return TS_ENOMEM;
-			if (budget < 0 && (budget = add_row(b->m, TS_BROW_LE, (double)b->ext_steps[l])) < 0)
+			if (budget < 0 && (budget = add_row(b->m, TS_BROW_LE, 0)) < 0)
 				return TS_ENOMEM;
 			if (add_coef(b->m, row, qj, 1) || add_coef(b->m, budget, qj, 1 / mode_ms(b, b->gcls[l], mo)))
 				return TS_ENOMEM;
 		}
 	}
+	for (int i = 0; budget >= 0 && i < b->nreq; i++) {
+		if (b->lcls[i] != l)
+			continue;
+		int steps_i = b->reqs[b->req[i]].steps;
+		steps += steps_i;
+		if (add_coef(b->m, budget, b->m->zcol[i], steps_i))
+			return TS_ENOMEM;
+	}
+	if (budget >= 0)
+		b->m->rhs[budget] = steps;
 	return 0;
 }
 
@@ -612,9 +576,7 @@ static void build_free(struct build *b)
 	free(b->w);
 	free(b->active);
 	free(b->pool);
-	free(b->ext);
 	free(b->ext_steps);
-	free(b->p);
 	free(b->q);
 }
 
@@ -627,10 +589,10 @@ static int build_rows(struct build *b)
 	if (add_batch_rows(b))
 		return TS_ENOMEM;
 	for (int i = 0; i < b->nreq; i++)
-		if (add_exclusive_rows(b, i) || add_partner_budget(b, i))
+		if (add_exclusive_rows(b, i))
 			return TS_ENOMEM;
 	for (int l = 0; l < b->nlcls; l++)
-		if (add_outside_rows(b, l))
+		if (add_partner_rows(b, l))
 			return TS_ENOMEM;
 	if (add_capacity_rows(b))
 		return TS_ENOMEM;
