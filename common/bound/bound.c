@@ -87,6 +87,11 @@ struct run {
 	int milp_left;    /* components of two or more requests not solved yet */
 	bool counting;    /* first walk: only count them */
 	bool all_optimal;
+	struct crec *open;   /* components the time limit left unproven */
+	int nopen;
+	int32_t *members;    /* their requests */
+	int nmembers;
+	bool retrying;       /* second tries: no MPS files, no size statistics */
 };
 
 /* True when another request of i's class arrives before i's deadline: a
@@ -157,9 +162,19 @@ static void note_size(struct ts_bound_result *r, const struct ts_bmodel *m)
 	r->total_cols += m->ncols;
 }
 
-/* A component of two or more requests: builds its MILP and solves it in
- * the time left. */
-static int solve_component(struct run *u, const int32_t *req, int n, struct ts_error *err)
+/* A component left unproven by the time limit, for a second try. */
+struct crec {
+	int off, n;       /* its requests: u->members[off .. off + n) */
+	int64_t bound, met;
+};
+
+/* Builds the component's MILP and solves it in `seconds` (0: no limit);
+ * *bound and *met receive its bound and the met count of the solution
+ * found, which is read into the result when better than *met was
+ * (the component's old marks are cleared first). Returns 0 and sets
+ * *optimal, or an error. */
+static int solve_model(struct run *u, const int32_t *req, int n, double seconds, int64_t *bound,
+		       int64_t *met, bool *optimal, struct ts_error *err)
 {
 	struct ts_bmodel m;
 	struct ts_bmodel_opts mo = { .gpus = u->gpus, .slot_ns = u->o->slot_ns, .no_cuts = u->o->no_cuts,
@@ -168,28 +183,85 @@ static int solve_component(struct run *u, const int32_t *req, int n, struct ts_e
 	int rc = ts_bmodel_build(&m, u->t->req, u->cs, req, n, &mo, err);
 	if (rc)
 		return rc;
-	note_size(u->r, &m);
+	if (!u->retrying)
+		note_size(u->r, &m);
 	char mps[4096];
-	if (u->o->mps_prefix)
+	bool write = u->o->mps_prefix && !u->retrying;
+	if (write)
 		snprintf(mps, sizeof(mps), "%s-%d.mps", u->o->mps_prefix, u->r->milp_components);
-	u->r->milp_components++;
-	/* a fair share of the time left: time a component does not use goes to the later ones */
-	double left = u->deadline > 0 ? (u->deadline - now_s()) / u->milp_left : 0;
-	if (u->deadline > 0 && left < 1e-3)
-		left = 1e-3;
-	u->milp_left--;
 	struct ts_bsol s;
-	rc = ts_bsolver_solve(&m, left, u->o->lp_only, u->o->mps_prefix ? mps : NULL, &s, err);
+	rc = ts_bsolver_solve(&m, seconds, u->o->lp_only, write ? mps : NULL, &s, err);
 	if (!rc) {
 		int64_t b = (int64_t)floor(s.bound + 1e-6);
-		u->r->bound += b < n ? b : n;
-		if (s.has_incumbent)
+		*bound = b < n ? b : n;
+		*optimal = s.optimal;
+		if (s.has_incumbent && llround(s.obj) > *met) {
+			for (int k = 0; k < n; k++) {
+				u->r->met -= u->r->meets[req[k]];
+				u->r->meets[req[k]] = false;
+				u->r->start[req[k]] = u->r->finish[req[k]] = -1;
+			}
 			read_solution(u, &m, s.x);
-		u->all_optimal &= s.optimal;
+			*met = llround(s.obj);
+		}
 	}
 	free(s.x);
 	ts_bmodel_free(&m);
 	return rc;
+}
+
+/* Seconds for the next of `left` solves: a fair share of the time left
+ * (what a solve does not use goes to the later ones); 0 without a limit. */
+static double share(const struct run *u, int left)
+{
+	if (u->deadline <= 0)
+		return 0;
+	double sec = (u->deadline - now_s()) / (left > 0 ? left : 1);
+	return sec < 1e-3 ? 1e-3 : sec;
+}
+
+/* A component of two or more requests: solved in its share of the time;
+ * left for a second try when not proven. */
+static int solve_component(struct run *u, const int32_t *req, int n, struct ts_error *err)
+{
+	int64_t bound = n, met = 0;
+	bool optimal = false;
+	int rc = solve_model(u, req, n, share(u, u->milp_left), &bound, &met, &optimal, err);
+	u->r->milp_components++;
+	u->milp_left--;
+	if (rc)
+		return rc;
+	u->r->bound += bound;
+	if (optimal || u->o->lp_only)
+		return 0;
+	memcpy(&u->members[u->nmembers], req, (size_t)n * sizeof(*req));
+	u->open[u->nopen++] = (struct crec){ .off = u->nmembers, .n = n, .bound = bound, .met = met };
+	u->nmembers += n;
+	return 0;
+}
+
+/* Second tries: each unproven component again, in a fair share of the
+ * time the first pass left; the lower bound and the better solution win. */
+static int retry_open(struct run *u, struct ts_error *err)
+{
+	u->retrying = true;
+	for (int k = 0; k < u->nopen && u->deadline > now_s() + 0.1; k++) {
+		struct crec *c = &u->open[k];
+		int64_t bound = c->n, met = c->met;
+		bool optimal = false;
+		int rc = solve_model(u, &u->members[c->off], c->n, share(u, u->nopen - k), &bound, &met,
+				     &optimal, err);
+		if (rc)
+			return rc;
+		if (bound < c->bound) {
+			u->r->bound -= c->bound - bound;
+			c->bound = bound;
+		}
+		c->met = met;
+	}
+	for (int k = 0; k < u->nopen; k++)
+		u->all_optimal &= u->open[k].met == u->open[k].bound;
+	return 0;
 }
 
 /* Solves (or, while u->counting, counts) one component. */
@@ -271,15 +343,21 @@ int ts_bound_solve(const struct ts_trace *t, const struct ts_classes *cs, int gp
 	if (result_init(r, t->n))
 		return ts_err_set(err, TS_ENOMEM, "out of memory for the bound result");
 	snprintf(r->solver, sizeof(r->solver), "%s", name);
-	int32_t *comp = malloc((t->n ? t->n : 1) * sizeof(int32_t));
+	size_t k = t->n ? t->n : 1;
+	int32_t *comp = malloc(k * sizeof(int32_t));
 	struct run u = { .t = t, .cs = cs, .gpus = gpus, .o = o, .r = r, .all_optimal = true,
-			 .deadline = o->time_limit_s > 0 ? t0 + o->time_limit_s : 0 };
-	int rc = comp ? 0 : ts_err_set(err, TS_ENOMEM, "out of memory");
+			 .deadline = o->time_limit_s > 0 ? t0 + o->time_limit_s : 0,
+			 .open = malloc(k * sizeof(struct crec)), .members = malloc(k * sizeof(int32_t)) };
+	int rc = comp && u.open && u.members ? 0 : ts_err_set(err, TS_ENOMEM, "out of memory");
 	for (int pass = 0; !rc && pass < 2; pass++) {
 		u.counting = pass == 0;
 		rc = solve_all(&u, comp, err);
 	}
+	if (!rc)
+		rc = retry_open(&u, err);
 	free(comp);
+	free(u.open);
+	free(u.members);
 	if (rc) {
 		ts_bound_result_free(r);
 		return rc;
