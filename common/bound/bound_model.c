@@ -220,7 +220,11 @@ static double mode_ms(const struct build *b, int c, int mo)
 static int count_outside(struct build *b)
 {
 	int ni = b->m->nint;
-	bool *member = calloc(b->ntrace ? b->ntrace : 1, sizeof(bool));
+	size_t size = b->ntrace; /* a caller may pass only the component (ntrace 0) */
+	for (int i = 0; i < b->nreq; i++)
+		if ((size_t)b->req[i] >= size)
+			size = (size_t)b->req[i] + 1;
+	bool *member = calloc(size ? size : 1, sizeof(bool));
 	if (!member)
 		return TS_ENOMEM;
 	for (int i = 0; i < b->nreq; i++)

@@ -172,7 +172,7 @@ static bool model_feasible(const struct fx *f, unsigned set)
 		idx[i] = (int32_t)i;
 	struct ts_bmodel m;
 	struct ts_error err = { 0 };
-	struct ts_bmodel_opts o = { .gpus = f->gpus, .max_cols = 1000000 };
+	struct ts_bmodel_opts o = { .gpus = f->gpus, .max_cols = 1000000, .ntrace = f->t.n };
 	if (ts_bmodel_build(&m, f->req, &f->cs, idx, (int)f->t.n, &o, &err))
 		return false;
 	for (size_t i = 0; i < f->t.n; i++)
