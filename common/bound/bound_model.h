@@ -48,8 +48,9 @@ struct ts_bmodel_opts {
 	bool no_cuts;       /* leave out the block cuts (6) */
 	bool integer_steps; /* step counts n_{i,m} integer (tighter, slower); else continuous */
 	int64_t max_cols;   /* TS_ERANGE above this many columns */
-	size_t ntrace;      /* requests in the whole trace (reqs[0..ntrace)), 0: only the component; the others
-			       can join batches as partners that miss their deadline */
+	size_t ntrace;      /* requests in the whole trace (reqs[0..ntrace)), 0: only the
+			       component; the others can join batches as partners that
+			       miss their deadline */
 };
 
 /* Builds the model of the requests req[0..nreq) (indices into reqs, arrival
