@@ -8,7 +8,7 @@ builddir="${1:-build}"
 shift || true
 
 need=()
-for pkg in meson ninja-build pkg-config gcc libgsl-dev libsqlite3-dev libjansson-dev python3; do
+for pkg in meson ninja-build pkg-config gcc libgsl-dev libsqlite3-dev libjansson-dev libglpk-dev libltdl-dev python3; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,6 +1,7 @@
 /* commands.c: the commands of common/cli, which need no backend. */
 #include <stddef.h>
 
+#include "cli/cmd_bound.h"
 #include "cli/cmd_merge.h"
 #include "cli/cmd_profile_model.h"
 #include "cli/cmd_report.h"
@@ -15,6 +16,7 @@ const struct ts_command ts_commands_common[] = {
 	{ "merge", "combine results files without duplicate runs", ts_cmd_merge, NULL },
 	{ "timeline", "a run's segments as Chrome trace-event JSON for Perfetto", ts_cmd_timeline, NULL },
 	{ "validate", "how far a simulated run was from a hardware run", ts_cmd_validate, NULL },
+	{ "bound", "upper bound on SLO attainment of a trace (exact MILP optimum, GLPK)", ts_cmd_bound, NULL },
 	{ "profile model", "fit, predict and validate the step-time model (no GPU)", ts_cmd_profile_model, NULL },
 	{ NULL, NULL, NULL, NULL },
 };
