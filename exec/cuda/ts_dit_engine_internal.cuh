@@ -29,6 +29,7 @@ struct ts_dit_gpu {
 	int64_t peak_mem;
 	pthread_mutex_t glock; /* guards the exec[]/sealed[] slots of this GPU's ranks */
 	uint64_t staged_cond;  /* request whose conditioning the staging holds, 0: none */
+	uint64_t output_of;    /* request whose step output ws holds, 0: none */
 };
 
 /* Where a step key stands: seen never, once (ran eagerly), captured, or
@@ -81,6 +82,10 @@ struct ts_dit_request {
 	uint64_t holders;   /* GPUs whose latent is current */
 	uint64_t allocated; /* GPUs with state allocated */
 	struct ts_dit_req_gpu g[TS_MAX_GPUS];
+	/* ts_dit_request_set_inputs(): host copies, NULL: seeded */
+	float *in_latent, *in_text, *in_pooled;
+	float *sigmas; /* steps + 1 noise levels, NULL: ts_dit_sigma() */
+	float guidance;
 };
 
 /* How a step runs. */
@@ -130,6 +135,9 @@ int ts_group_get(struct ts_dit_engine *e, uint64_t mask, struct ts_dit_group **o
 void ts_group_abort(struct ts_dit_engine *e, struct ts_dit_group *g);
 
 /* ---- ts_dit_engine.cu ---- */
+
+/* The default schedule: sigma of step i of `steps` (flow matching, shift 3). */
+float ts_dit_sigma(int i, int steps);
 
 /* Latent and conditioning on GPU dev; a fresh request's latent is the
  * seeded noise, the same on every GPU. */

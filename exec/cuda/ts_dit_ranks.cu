@@ -13,14 +13,6 @@ extern "C" {
 #include "ts_kernels.h"
 }
 
-/* Flow-matching schedule: sigma(t) with the SD3 shift 3 over t = 1 - i/S. */
-static float ts_sigma(int i, int steps)
-{
-	const float shift = 3.0f;
-	float t = 1.0f - (float)i / (float)steps;
-	return shift * t / (1.0f + (shift - 1.0f) * t);
-}
-
 /* What the ranks of one step share: a count of finished ranks and failures,
  * so the caller can abort the group when one rank fails and the others stay
  * blocked in a collective waiting for it; and the capture barrier of a
@@ -333,9 +325,9 @@ static void ts_jobs_fill(struct ts_dit_engine *e, struct ts_dit_request *r, uint
 		rs->height = r->height;
 		rs->width = r->width;
 		rs->rg = &r->g[d];
-		rs->sigma = ts_sigma(r->done, r->steps);
-		rs->sigma_next = ts_sigma(r->done + 1, r->steps);
-		rs->guidance = 3.5f;
+		rs->sigma = r->sigmas ? r->sigmas[r->done] : ts_dit_sigma(r->done, r->steps);
+		rs->sigma_next = r->sigmas ? r->sigmas[r->done + 1] : ts_dit_sigma(r->done + 1, r->steps);
+		rs->guidance = r->guidance;
 		rank++;
 	}
 }
@@ -428,6 +420,9 @@ extern "C" int ts_dit_request_step(struct ts_dit_engine *e, struct ts_dit_reques
 	if (!jobs)
 		return ts_err_set(err, TS_ENOMEM, "step: out of host memory");
 	ts_jobs_fill(e, r, gpus, grp, jobs);
+	for (int d = 0; d < e->ngpus; d++) /* a failed step leaves no output */
+		if (gpus >> d & 1)
+			e->gpu[d].output_of = 0;
 	rc = ts_step_jobs(e, r, gpus, grp, jobs, k, err);
 	free(jobs);
 	if (rc)
@@ -440,6 +435,9 @@ extern "C" int ts_dit_request_step(struct ts_dit_engine *e, struct ts_dit_reques
 		if ((int64_t)(tot - fr) > e->gpu[d].peak_mem)
 			e->gpu[d].peak_mem = (int64_t)(tot - fr);
 	}
+	for (int d = 0; d < e->ngpus; d++)
+		if (gpus >> d & 1)
+			e->gpu[d].output_of = r->serial;
 	r->holders = gpus;
 	r->done++;
 	return 0;
@@ -454,5 +452,23 @@ extern "C" int ts_dit_request_latent(const struct ts_dit_request *r, float *out,
 	TS_CUDA(cudaSetDevice(src), err);
 	TS_CUDA(cudaMemcpy(out, r->g[src].latent, (size_t)ts_dit_request_latent_size(r) * sizeof(float),
 			   cudaMemcpyDeviceToHost), err);
+	return 0;
+}
+
+extern "C" int ts_dit_request_output(struct ts_dit_engine *e, const struct ts_dit_request *r,
+				     float *out, struct ts_error *err)
+{
+	if (!r->done || !r->holders)
+		return ts_err_set(err, TS_EINVAL, "output: the request has run no step yet");
+	int src = __builtin_ctzll(r->holders);
+	const struct ts_dit_gpu *g = &e->gpu[src];
+	if (g->output_of != r->serial)
+		return ts_err_set(err, TS_EINVAL, "output: a step of another request has run on GPU %d since this request's last step",
+				  src);
+	size_t bytes = (size_t)ts_dit_request_latent_size(r) * sizeof(float);
+	if (g->ws.cap[TS_B_VIMG] < bytes)
+		return ts_err_set(err, TS_EINVAL, "output: GPU %d's workspace holds no output of this size", src);
+	TS_CUDA(cudaSetDevice(src), err);
+	TS_CUDA(cudaMemcpy(out, g->ws.buf[TS_B_VIMG], bytes, cudaMemcpyDeviceToHost), err);
 	return 0;
 }
