@@ -45,14 +45,14 @@ static void exec_usage(FILE *f)
 	ts_run_cmd_help(f);
 	fprintf(f,
 		"Executor options:\n"
-		"  --model M          engine model preset: flux-dev or sd3-medium (default flux-dev)\n"
+		"  --model M          engine model preset: flux-dev or sd3-medium (default flux-dev);\n"
+		"                     with --weights the name the trace's requests carry\n"
 		"  --warmup-steps K   steps per resolution and degree before the runs, not timed (default 1)\n"
 		"  --warm-comms       create the NCCL communicators of every aligned GPU set up front\n"
 		"  --weight-seed S    seed of the synthetic weights (default 1234; same as --seed)\n"
 		"  --weights DIR      a diffusers transformer folder (config.json and\n"
 		"                     diffusion_pytorch_model*.safetensors) of a FluxTransformer2DModel\n"
-		"                     or SD3Transformer2DModel: its shapes and weights; --model still\n"
-		"                     names the model the trace's requests ask for\n"
+		"                     or SD3Transformer2DModel: its shapes and weights\n"
 		"Batching is off (tetriserve runs with batching=off): the engine batches images of one\n"
 		"request object, never separate requests with their own latents.\n");
 }
