@@ -176,6 +176,9 @@ def main():
     ap.add_argument("--res", type=int, default=1024)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = ap.parse_args()
+    # the fp32 reference in true fp32: no TF32 matmuls or convolutions
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     if a.what == "tiny":
         root = a.rest[0]
         # 80 x 112 pixels: 5 x 7 patches (odd: SP 2 pads), 7 text tokens.
