@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """bench_diffusers.py: diffusers' transformer step beside ours, on one GPU.
 
-  bench_diffusers.py measure --out DIFF.csv [--budget-s 300] [--models sd3,flux]
-                             [--res 256,512,1024,2048] [--warmup 2] [--iters 5]
+  bench_diffusers.py measure --out DIFF.csv [--budget-s 240] [--models sd3,flux]
+                             [--flux-res 256,512,1024,2048] [--sd3-res 256,1024,2048]
+                             [--warmup 2] [--iters 5]
   bench_diffusers.py table --ours OURS.csv... --ours-graphs OURS_G.csv... --diffusers DIFF.csv
 
 measure: one forward of FluxTransformer2DModel (FLUX.1-dev shapes, 512 text
@@ -12,12 +13,13 @@ random bf16 weights, batch 1, as the pipelines call them, timed per step
 in three modes: eager; torch.compile mode "default"; torch.compile mode
 "reduce-overhead" (CUDA graphs). Compilation is regional, as diffusers
 recommends (ModelMixin.compile_repeated_blocks): each transformer block is
-compiled (shapes static, one graph per resolution), embeddings and the final
-layer stay eager. A compile is slow, so the run keeps to --budget-s: models
+compiled with torch.compile's defaults otherwise (automatic dynamic shapes:
+the first resolution gets a static graph, a second one a dynamic graph that
+the later ones share), embeddings and the final layer stay eager. A compile is slow, so the run keeps to --budget-s: models
 in order (SD3 first, then FLUX, each given its share), modes in order, cells
-small to large, and a cell whose compile (estimated by the mode's last first
-call, 30 s before any) would end past its model's share is written as
-skipped (never guessed). Rows: model, height, width,
+small to large; eager cells always run, and a compiled cell whose compile
+(estimated by the mode's last first call, 30 s before any) would end past
+its model's share is written as skipped (never guessed). Rows: model, height, width,
 mode, step_ms, p50_ms, cv, samples, first_s (the first call, compile
 included), note.
 
@@ -76,7 +78,7 @@ def compile_blocks(model, mode, torch):
     torch._dynamo.reset()
     for sub in model.modules():
         if type(sub).__name__ in BLOCKS:
-            sub.compile(mode=mode, dynamic=False)
+            sub.compile(mode=mode)
 
 
 def time_cell(model, args, warmup, iters, graphs, torch):
@@ -125,7 +127,7 @@ def measure_model(kind, cells, deadline, a, writer, torch):
             compile_blocks(model, mode[len("compile-"):], torch)
         need = 0.0 if mode == "eager" else 30.0  # a first compile; then the last cell's
         for res in cells:
-            if time.time() + need > deadline:
+            if mode != "eager" and time.time() + need > deadline:  # eager is cheap: always
                 writer.writerow(row(kind, res, mode, note="skipped: time budget spent"))
                 continue
             graphs = mode == "compile-reduce-overhead"
@@ -149,11 +151,11 @@ def measure_model(kind, cells, deadline, a, writer, torch):
 
 def measure(a):
     import torch
-    torch._dynamo.config.automatic_dynamic_shapes = False
     for knob in ("cache_size_limit", "recompile_limit"):
         if hasattr(torch._dynamo.config, knob):
             setattr(torch._dynamo.config, knob, 64)
-    cells = [int(r) for r in a.res.split(",")]
+    cells = {"flux": [int(r) for r in a.flux_res.split(",")],
+             "sd3": [int(r) for r in a.sd3_res.split(",")]}
     models = a.models.split(",")
     start = time.time()
     share = {"sd3": 0.4, "flux": 0.6} if len(models) == 2 else {models[0]: 1.0}
@@ -163,7 +165,7 @@ def measure(a):
         writer.writeheader()
         for kind in models:
             spent += share[kind]
-            measure_model(kind, cells, start + spent * a.budget_s, a, writer, torch)
+            measure_model(kind, cells[kind], start + spent * a.budget_s, a, writer, torch)
             f.flush()
     print(f"diffusers measured in {time.time() - start:.0f} s", flush=True)
 
@@ -211,9 +213,10 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("measure")
     m.add_argument("--out", required=True)
-    m.add_argument("--budget-s", type=float, default=300)
+    m.add_argument("--budget-s", type=float, default=240)
     m.add_argument("--models", default="sd3,flux")
-    m.add_argument("--res", default="256,512,1024,2048")
+    m.add_argument("--flux-res", default="256,512,1024,2048")
+    m.add_argument("--sd3-res", default="256,1024,2048")
     m.add_argument("--warmup", type=int, default=2)
     m.add_argument("--iters", type=int, default=5)
     t = sub.add_parser("table")
