@@ -1,9 +1,10 @@
 #!/bin/bash
 # run_device.sh: the diffusers checks of issue 15 on one GPU machine (the
-# device tool), from the repository root, with the build folder carried
-# (built elsewhere: meson setup build-dev -Dstatic_gsl=true
-# -Dstatic_jansson=true; nothing is compiled here) and the diffusers wheel
-# in .whl/ (carried too). Two calls, each well inside the tool's 10 minutes:
+# device tool), from the repository root. Built elsewhere (nothing is
+# compiled here): meson setup build-dev -Dstatic_gsl=true -Dstatic_jansson=true
+# && ninja -C build-dev; carry build-dev/tetriserve, build-dev/tests/gpu
+# (the whole build folder is over the tool's 64 MiB) and .whl (the
+# diffusers wheel). Two calls, each well inside the tool's 10 minutes:
 #
 #   experiments/diffusers_check/run_device.sh BUILD_DIR equality   (~6 min)
 #     1. test_diffusers on the tiny checkpoints of tests/data (SP 1; SP 2
