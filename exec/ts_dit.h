@@ -1,7 +1,11 @@
 /* ts_dit.h: the DiT step engine (exec/cuda/ts_dit_model.cu, ts_dit_engine.cu):
- * FLUX.1-dev and SD3-medium shaped transformers with synthetic seeded bf16
- * weights generated on the GPU, run one denoising step at a time on a group
- * of GPUs with Ulysses sequence parallelism over NCCL. Plain C. */
+ * FLUX- and SD3-style transformers, either a preset's shapes (FLUX.1-dev,
+ * SD3-medium) with synthetic seeded bf16 weights generated on the GPU, or a
+ * diffusers checkpoint folder's config and weights (model/dit_diffusers.h),
+ * run one denoising step at a time on a group of GPUs with Ulysses sequence
+ * parallelism over NCCL. The step computes what diffusers'
+ * FluxTransformer2DModel / SD3Transformer2DModel forward computes, then the
+ * flow-matching Euler update. Plain C. */
 #ifndef TS_DIT_H
 #define TS_DIT_H
 
@@ -21,10 +25,32 @@ int64_t ts_dit_image_tokens(const struct ts_dit_config *cfg, int height, int wid
 struct ts_dit_engine;  /* weights and workspaces on ngpus GPUs, NCCL groups */
 struct ts_dit_request; /* one request: `batch` images of one prompt being denoised */
 
+/* How to open an engine. */
+struct ts_dit_engine_opts {
+	const char *model;   /* preset name ("flux-dev", "sd3-medium"); ignored with weights */
+	const char *weights; /* diffusers transformer folder (config.json and
+				diffusion_pytorch_model*.safetensors), or NULL:
+				synthetic weights of the preset */
+	int ngpus;
+	uint64_t weight_seed; /* synthetic weights only */
+	int text_tokens;      /* text tokens of every request; 0: the model's
+				 (512 for FLUX, 333 for SD3) */
+};
+
 /* Opens an engine on GPUs 0..ngpus-1: creates a stream, cuBLASLt context,
  * cuDNN attention context (on every GPU where libcudnn.so.9 loads and starts
- * on all of them, else on none) and the model's weights (seeded by weight_seed, identical on every GPU) on each. Weights
- * are generated on the GPUs, nothing is read from disk. */
+ * on all of them, else on none) and the model's weights on each. Every GPU
+ * holds all weights (Ulysses SP replicates them). Synthetic weights are
+ * generated on the GPUs from weight_seed; a checkpoint's are read from its
+ * mapped files, converted to bf16 once and copied to every GPU, and the
+ * open fails (naming tensor and file) on a missing tensor, one of the wrong
+ * shape or dtype, a truncated file or bad header, or a tensor the model
+ * does not use. TS_EINVAL for a head width other than 64 or 128 or a hidden
+ * width not a multiple of 8 (the kernels'). */
+int ts_dit_engine_open_opts(struct ts_dit_engine **out, const struct ts_dit_engine_opts *o,
+			    struct ts_error *err);
+
+/* ts_dit_engine_open_opts() with synthetic weights of preset `model`. */
 int ts_dit_engine_open(struct ts_dit_engine **out, const char *model, int ngpus,
 		       uint64_t weight_seed, struct ts_error *err);
 
@@ -32,7 +58,8 @@ int ts_dit_engine_open(struct ts_dit_engine **out, const char *model, int ngpus,
  * must be closed first. */
 void ts_dit_engine_close(struct ts_dit_engine *e);
 
-/* The engine's model preset. */
+/* The engine's model: its preset, or the checkpoint's config (named after
+ * its class), with the engine's text token count. */
 const struct ts_dit_config *ts_dit_engine_config(const struct ts_dit_engine *e);
 
 /* Creates and caches the NCCL communicators of GPU set `gpus` now, instead
@@ -95,7 +122,11 @@ void ts_dit_engine_graph_stats(struct ts_dit_engine *e, struct ts_dit_graph_stat
 
 /* Starts a request of `batch` images of height x width (multiples of 16)
  * for `steps` denoising steps: noise latent and text conditioning come from
- * `seed`. Device memory is taken lazily on the GPUs the request runs on. */
+ * `seed` (ts_dit_request_set_inputs() replaces them). Device memory is
+ * taken lazily on the GPUs the request runs on. Sigmas follow the
+ * flow-matching schedule with shift 3, the guidance scale is 3.5
+ * (ts_dit_request_set_schedule() replaces them). TS_EINVAL for an image
+ * larger than an SD3 model's position table (pos_embed_max x 16 pixels). */
 int ts_dit_request_open(struct ts_dit_engine *e, struct ts_dit_request **out, int height,
 			int width, int batch, int steps, uint64_t seed, struct ts_error *err);
 
@@ -149,6 +180,33 @@ int ts_dit_request_steps_done(const struct ts_dit_request *r);
  * to host memory `out` of ts_dit_request_latent_size() floats. */
 int64_t ts_dit_request_latent_size(const struct ts_dit_request *r);
 int ts_dit_request_latent(const struct ts_dit_request *r, float *out, struct ts_error *err);
+
+/* A request's model inputs from host memory; NULL keeps the seeded one. */
+struct ts_dit_inputs {
+	const float *latent; /* [batch][channels][height/8][width/8] (fp32 on the GPU) */
+	const float *text;   /* [batch][text_tokens][text_dim], rounded to bf16 */
+	const float *pooled; /* [batch][pooled_dim], rounded to bf16 */
+};
+
+/* Replaces the seeded latent and conditioning (copies are kept). Only
+ * before the request's first step or move: TS_EINVAL after. */
+int ts_dit_request_set_inputs(struct ts_dit_request *r, const struct ts_dit_inputs *in,
+			      struct ts_error *err);
+
+/* Replaces the noise levels: step i runs the model at sigmas[i] (its
+ * timestep is sigmas[i] x 1000) and moves the latent to sigmas[i + 1];
+ * sigmas has steps + 1 values. `guidance` is the scale FLUX's guidance
+ * embedding sees (x 1000 inside). Any time between steps. */
+int ts_dit_request_set_schedule(struct ts_dit_request *r, const float *sigmas, float guidance,
+				struct ts_error *err);
+
+/* Copies the model output of the request's last step (the predicted
+ * velocity, before the Euler update; fp32, the latent's layout) to `out`
+ * (ts_dit_request_latent_size() floats). It lives in the workspace of the
+ * step's GPUs: TS_EINVAL when no step ran or another request's step has
+ * run on those GPUs since. */
+int ts_dit_request_output(struct ts_dit_engine *e, const struct ts_dit_request *r, float *out,
+			  struct ts_error *err);
 
 /* Device memory in use on GPU `gpu` right now and the largest value seen
  * after any step so far (bytes, cudaMemGetInfo). */

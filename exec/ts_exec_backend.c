@@ -510,8 +510,8 @@ static int factory_create(void *ctx, const struct ts_run_inputs *in, int gpus,
 static int factory_describe(void *ctx, json_t *options)
 {
 	const struct ts_exec_factory_ctx *x = ctx;
-	return ts_run_options_add(options, json_pack("{s:i, s:b}", "warmup_steps", x->warmup_steps,
-						     "warm_comms", x->warm_comms));
+	return ts_run_options_add(options, json_pack("{s:i, s:b, s:s?}", "warmup_steps", x->warmup_steps,
+						     "warm_comms", x->warm_comms, "weights", x->weights));
 }
 
 struct ts_backend_factory ts_exec_factory(struct ts_exec_factory_ctx *ctx)

@@ -80,6 +80,7 @@ struct ts_exec_factory_ctx {
 	void *dev_self;
 	int warmup_steps;   /* what the command did before the runs, recorded with each */
 	bool warm_comms;
+	const char *weights; /* the checkpoint folder the engine loaded, NULL: synthetic */
 };
 struct ts_backend_factory ts_exec_factory(struct ts_exec_factory_ctx *ctx);
 

@@ -16,12 +16,13 @@
 #include "ts_dit.h"
 #include "ts_exec_dit.h"
 
-enum { XO_WARMUP = TS_RUN_CMD_OWN, XO_WARM_COMMS, XO_WSEED };
+enum { XO_WARMUP = TS_RUN_CMD_OWN, XO_WARM_COMMS, XO_WSEED, XO_WEIGHTS };
 
 static const struct option exec_own_options[] = {
 	{ "warmup-steps", required_argument, NULL, XO_WARMUP },
 	{ "warm-comms", no_argument, NULL, XO_WARM_COMMS },
 	{ "weight-seed", required_argument, NULL, XO_WSEED },
+	{ "weights", required_argument, NULL, XO_WEIGHTS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -36,18 +37,23 @@ static void exec_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tetriserve exec --trace F --profile P [options]\n"
-		"Serves a request trace on this machine's GPUs with the DiT engine (synthetic weights,\n"
-		"real shapes) under one or more policies; prints the SLO-attainment table and writes\n"
-		"every run to a SQLite file (backend \"exec\"; same schema as tetriserve sim).\n"
+		"Serves a request trace on this machine's GPUs with the DiT engine (synthetic weights of\n"
+		"real shapes, or a diffusers checkpoint's with --weights) under one or more policies;\n"
+		"prints the SLO-attainment table and writes every run to a SQLite file (backend\n"
+		"\"exec\"; same schema as tetriserve sim).\n"
 		"Defaults: --model flux-dev --policy fixed-sp:1,rssp,tetriserve\n\n");
 	ts_run_cmd_help(f);
 	fprintf(f,
 		"Executor options:\n"
-		"  --model M          engine model preset: flux-dev or sd3-medium (default flux-dev)\n"
+		"  --model M          engine model preset: flux-dev or sd3-medium (default flux-dev);\n"
+		"                     with --weights the name the trace's requests carry\n"
 		"  --warmup-steps K   steps per resolution, degree and batch size of the profile before\n"
 		"                     the runs, not timed (default 1)\n"
 		"  --warm-comms       create the NCCL communicators of every aligned GPU set up front\n"
 		"  --weight-seed S    seed of the synthetic weights (default 1234; same as --seed)\n"
+		"  --weights DIR      a diffusers transformer folder (config.json and\n"
+		"                     diffusion_pytorch_model*.safetensors) of a FluxTransformer2DModel\n"
+		"                     or SD3Transformer2DModel: its shapes and weights\n"
 		"A batched launch (tetriserve's selective batching) steps its requests together, each\n"
 		"at its own step (ts_dit_batch_step); --no-batching turns it off.\n");
 }
@@ -63,6 +69,7 @@ static int exec_set_own(void *ctx, int val, const char *arg, struct ts_error *er
 		x->x.warmup_steps = (int)ll;
 		return 0;
 	case XO_WARM_COMMS: x->x.warm_comms = true; return 0;
+	case XO_WEIGHTS: x->x.weights = arg; return 0;
 	case XO_WSEED:
 		if (ts_cli_parse_int(arg, 0, INT64_MAX, &ll, "--weight-seed", err))
 			return TS_EINVAL;
@@ -144,8 +151,9 @@ static int exec_prepare(void *ctx, const struct ts_run_inputs *in, struct ts_err
 	const struct ts_run_config *c = &x->rc->cfg;
 	int64_t t0 = ts_clock_ns();
 	int rc = check_models(&in->trace, c->model, err);
+	struct ts_dit_engine_opts o = { c->model, x->x.weights, c->gpus, c->seed, 0 };
 	if (!rc)
-		rc = ts_dit_engine_open(&x->engine, c->model, c->gpus, c->seed, err);
+		rc = ts_dit_engine_open_opts(&x->engine, &o, err);
 	if (rc)
 		return rc;
 	x->x.dev_self = x->engine;

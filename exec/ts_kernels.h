@@ -48,9 +48,24 @@ int ts_k_silu(void *out, const void *in, size_t n, void *stream,
  * period 10000: out[b][dim] for t[b * t_stride] * time_factor, b < batch <=
  * 8, where t points at fp32 values in device memory, read when the kernel
  * runs (so a captured CUDA graph sees each step's values). t_stride 0: one
- * value for every sample; a batch of separate requests has one per sample. */
+ * value for every sample; a batch of separate requests has one per sample.
+ * With round_bf16, as FLUX in diffusers: bf16(bf16(t) * time_factor)
+ * instead of the fp32 product. */
 int ts_k_timestep_embed_dev(void *out, const float *t, int64_t t_stride, int batch, int dim,
-			    float time_factor, void *stream, struct ts_error *err);
+			    float time_factor, int round_bf16, void *stream, struct ts_error *err);
+
+/* SD3's position embedding, in place: x[s][t] += table[(top + row) * max +
+ * left + col] over `dim` columns for the local tokens t < ntok of each of
+ * `batch` samples, where global token tok0 + t is patch (row, col) of a
+ * rows x cols grid centred in the max x max table (top = (max - rows) / 2,
+ * left = (max - cols) / 2, as diffusers crops it). Tokens past the grid
+ * (SP padding) are left alone. dim a multiple of 8. */
+struct ts_pos_geom {
+	int batch, rows, cols, max, dim;
+	int64_t tok0, ntok;
+};
+int ts_k_add_pos_embed(void *x, const void *table, const struct ts_pos_geom *g, void *stream,
+		       struct ts_error *err);
 
 /* Latent geometry: `batch` latents of `channels` x height x width (fp32,
  * NCHW), cut into patch x patch patches; token p of a sample is patch row

@@ -17,6 +17,7 @@
 
 #include "core/ts_error.h"
 #include "io/profile.h"
+#include "model/dit_diffusers.h"
 #include "store/store.h"
 #include "ts_attention.h"
 #include "ts_device.h"
@@ -27,6 +28,7 @@
 
 struct ts_prof_opts {
 	const char *model, *out, *db;
+	const char *weights; /* --weights: a diffusers checkpoint folder, NULL: synthetic */
 	int res[TS_PROF_MAXLIST], nres;
 	int sp[TS_PROF_MAXLIST], nsp;
 	int batch[TS_PROF_MAXLIST], nbatch;
@@ -53,6 +55,7 @@ static void ts_prof_usage(FILE *f)
 	fprintf(f, "usage: tetriserve profile --model M --res 256,512,1024,2048 --sp 1,2,4 --gpus N\n"
 		   "         [--batch 1,2,4] [--out F.csv] [--db F.db] [--warmup 2] [--iters 10] [--seed S]\n"
 		   "         [--graphs on|off (off)] [--attention auto|cudnn|wgmma|mma (auto)]\n"
+		   "         [--weights DIR]\n"
 		   "  measures mean/p50/p99/CV step time of the CUDA DiT engine per cell and\n"
 		   "  writes a profile CSV (--out, traces/README.md) and/or a run of backend\n"
 		   "  'profile' into a results store (--db, docs/SCHEMA.md); one is required.\n"
@@ -60,7 +63,11 @@ static void ts_prof_usage(FILE *f)
 		   "  step runs eagerly and the second is captured, so it needs --warmup >= 2\n"
 		   "  --attention picks the attention kernel: auto takes cuDNN's fused SDPA where\n"
 		   "  libcudnn.so.9 loads (not for several samples over several SP chunks), else\n"
-		   "  the own wgmma kernel (H100/H200) or mma.sync one; the others force one\n");
+		   "  the own wgmma kernel (H100/H200) or mma.sync one; the others force one\n"
+		   "  --weights DIR loads a diffusers transformer folder (config.json and\n"
+		   "  diffusion_pytorch_model*.safetensors; FluxTransformer2DModel or\n"
+		   "  SD3Transformer2DModel): its shapes and weights replace the preset's synthetic\n"
+		   "  ones; --model still names the model in the rows\n");
 }
 
 /* Parses "a,b,c" of positive integers into out[]. */
@@ -116,7 +123,8 @@ static int ts_parse_seed(const char *s, unsigned long long *out, struct ts_error
 static int ts_prof_validate(const struct ts_prof_opts *o, struct ts_error *err)
 {
 	struct ts_dit_config cfg;
-	int rc = ts_dit_config_lookup(o->model, &cfg, err);
+	int rc = o->weights ? ts_dit_config_from_diffusers(o->weights, &cfg, err) :
+			      ts_dit_config_lookup(o->model, &cfg, err);
 	if (rc)
 		return rc;
 	for (int i = 0; i < o->nres; i++)
@@ -156,6 +164,7 @@ static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct t
 		{"db", required_argument, NULL, 'd'},    {"warmup", required_argument, NULL, 'w'},
 		{"iters", required_argument, NULL, 'i'}, {"seed", required_argument, NULL, 'S'},
 		{"graphs", required_argument, NULL, 'G'}, {"attention", required_argument, NULL, 'A'},
+		{"weights", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int c, rc = 0;
@@ -180,6 +189,7 @@ static int ts_prof_parse(int argc, char **argv, struct ts_prof_opts *o, struct t
 		case 'd': o->db = optarg; break;
 		case 'G': rc = ts_parse_on_off(optarg, "--graphs", &o->graphs, err); break;
 		case 'A': rc = ts_parse_attention(optarg, &o->attention, err); break;
+		case 'W': o->weights = optarg; break;
 		case 'h': ts_prof_usage(stdout); exit(0);
 		default: rc = ts_err_set(err, TS_EINVAL, "unknown option (see --help)");
 		}
@@ -285,8 +295,12 @@ static void ts_prof_header(FILE *f, const struct ts_prof_opts *o, const char *gp
 		fprintf(f, "# attention: auto (cuDNN fused SDPA; own kernel for several samples over several SP chunks)\n");
 	else
 		fprintf(f, "# attention: auto (own kernels; %s)\n", why);
-	fprintf(f, "# measured %s on %d x %s; synthetic seeded bf16 weights, real shapes\n", when,
-		o->gpus, gpu_full);
+	if (o->weights)
+		fprintf(f, "# measured %s on %d x %s; weights of the diffusers checkpoint %s\n", when,
+			o->gpus, gpu_full, o->weights);
+	else
+		fprintf(f, "# measured %s on %d x %s; synthetic seeded bf16 weights, real shapes\n",
+			when, o->gpus, gpu_full);
 	fprintf(f, "# step_ms: mean host wall time of a step (launch to completion on every GPU of the group)\n");
 	fprintf(f, "# over `samples` steps after %d warm-up steps; p50/p99 nearest rank; cv = std/mean\n",
 		o->warmup);
@@ -311,11 +325,11 @@ static json_t *ts_prof_json_list(const int *v, int n)
  * out of memory. */
 static char *ts_prof_options_json(const struct ts_prof_opts *o, const char *gpu_full)
 {
-	json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i, s:i, s:b, s:s, s:s?}", "model", o->model,
+	json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i, s:i, s:b, s:s, s:s?, s:s?}", "model", o->model,
 			      "gpu_name", gpu_full, "res", ts_prof_json_list(o->res, o->nres), "sp",
 			      ts_prof_json_list(o->sp, o->nsp), "batch", ts_prof_json_list(o->batch, o->nbatch),
 			      "warmup", o->warmup, "iters", o->iters, "graphs", o->graphs, "attention",
-			      ts_attn_names[o->attention], "out", o->out);
+			      ts_attn_names[o->attention], "out", o->out, "weights", o->weights);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return text;
@@ -409,7 +423,8 @@ static int ts_prof_run(const struct ts_prof_opts *o, const struct ts_prof_sinks 
 {
 	struct ts_dit_engine *e = NULL;
 	int cells = 0;
-	int rc = ts_dit_engine_open(&e, o->model, o->gpus, o->seed, err);
+	struct ts_dit_engine_opts eo = {o->model, o->weights, o->gpus, o->seed, 0};
+	int rc = ts_dit_engine_open_opts(&e, &eo, err);
 	if (rc)
 		return rc;
 	ts_dit_engine_set_graphs(e, o->graphs);

@@ -14,7 +14,7 @@
 
 static void add_gemm(struct ts_step_work *w, double m, double n, double k, int count)
 {
-	if (m <= 0 || w->ngemm >= TS_STEP_MAX_GEMMS)
+	if (m <= 0 || count <= 0 || w->ngemm >= TS_STEP_MAX_GEMMS)
 		return;
 	w->gemm[w->ngemm++] = (struct ts_gemm_shape){ m, n, k, count };
 }
@@ -42,10 +42,11 @@ static void add_token_gemms(struct ts_step_work *w, const struct ts_dit_config *
 	add_gemm(w, ri, feat, d, 1);
 	for (int s = 0; s < 2 && nd; s++) { /* text rows, then image rows */
 		double m = s ? ri : rt;
+		int tails = nd - (!s && c->last_text_pre_only); /* SD3's last text stream */
 		add_gemm(w, m, 3 * d, d, nd);
-		add_gemm(w, m, d, d, nd);
-		add_gemm(w, m, f, d, nd);
-		add_gemm(w, m, d, f, nd);
+		add_gemm(w, m, d, d, tails);
+		add_gemm(w, m, f, d, tails);
+		add_gemm(w, m, d, f, tails);
 	}
 	if (ns) {
 		add_gemm(w, r, 3 * d, d, ns);

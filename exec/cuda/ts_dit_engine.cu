@@ -5,6 +5,7 @@
  * (ts_dit_graphs.cu) and the step's rank threads (ts_dit_ranks.cu) are
  * files of their own (ts_dit_engine_internal.cuh). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +45,20 @@ static void ts_drop_cudnn(struct ts_dit_engine *e)
 	}
 }
 
-static int ts_gpu_open(struct ts_dit_engine *e, int dev, uint64_t seed, struct ts_error *err)
+/* Stream, cuBLASLt, cuDNN and the weights of GPU dev: generated from
+ * `seed`, or only placed (filled by ts_engine_load()) when `placed`. */
+static int ts_gpu_open(struct ts_dit_engine *e, int dev, uint64_t seed, bool placed,
+		       struct ts_error *err)
 {
 	struct ts_dit_gpu *g = &e->gpu[dev];
 	TS_CUDA(cudaSetDevice(dev), err);
 	TS_CUDA(cudaStreamCreateWithFlags(&g->st, cudaStreamNonBlocking), err);
 	TS_TRY(ts_gemm_create(&g->gemm, 32u << 20, err));
 	ts_gpu_open_cudnn(e, dev);
-	TS_TRY(ts_dit_weights_create(&g->w, &e->cfg, seed, g->st, err));
+	if (placed)
+		TS_TRY(ts_dit_weights_place(&g->w, &e->cfg, err));
+	else
+		TS_TRY(ts_dit_weights_create(&g->w, &e->cfg, seed, g->st, err));
 	TS_CUDA(cudaStreamSynchronize(g->st), err);
 	return 0;
 }
@@ -72,10 +79,45 @@ static void ts_enable_peers(int ngpus)
 	cudaGetLastError(); /* "already enabled" is fine */
 }
 
-extern "C" int ts_dit_engine_open(struct ts_dit_engine **out, const char *model, int ngpus,
-				  uint64_t weight_seed, struct ts_error *err)
+/* The model of o: a preset's or a checkpoint's config (*ck opened), with
+ * the text token count of o, and shapes the kernels take. */
+static int ts_engine_config(struct ts_dit_engine *e, const struct ts_dit_engine_opts *o,
+			    struct ts_dit_ckpt **ck, struct ts_error *err)
 {
-	int have = 0, rc;
+	struct ts_dit_config *c = &e->cfg;
+	if (o->weights)
+		TS_TRY(ts_dit_ckpt_open(ck, o->weights, err));
+	else
+		TS_TRY(ts_dit_config_lookup(o->model ? o->model : "(none)", c, err));
+	if (*ck)
+		*c = *ts_dit_ckpt_config(*ck);
+	if (o->text_tokens < 0 || o->text_tokens > (1 << 16))
+		return ts_err_set(err, TS_EINVAL, "engine: %d text tokens not in 0..65536", o->text_tokens);
+	if (o->text_tokens)
+		c->text_tokens = o->text_tokens;
+	if ((c->head_dim != 64 && c->head_dim != 128) || c->hidden % 8 || c->text_dim % 8 ||
+	    c->pooled_dim % 8)
+		return ts_err_set(err, TS_EINVAL, "engine: %s has head width %d, hidden %d, text width %d, pooled width %d: the kernels take heads of 64 or 128 and widths that are multiples of 8",
+				  c->name, c->head_dim, c->hidden, c->text_dim, c->pooled_dim);
+	return 0;
+}
+
+/* Every GPU's placed weights from the checkpoint, then the check that the
+ * model used all of its tensors. */
+static int ts_engine_load(struct ts_dit_engine *e, struct ts_dit_ckpt *ck, struct ts_error *err)
+{
+	struct ts_dit_weights *w[TS_MAX_GPUS];
+	for (int d = 0; d < e->ngpus; d++)
+		w[d] = &e->gpu[d].w;
+	TS_TRY(ts_dit_weights_upload(w, e->ngpus, &e->cfg, ck, err));
+	return ts_dit_ckpt_check_used(ck, err);
+}
+
+extern "C" int ts_dit_engine_open_opts(struct ts_dit_engine **out,
+				       const struct ts_dit_engine_opts *o, struct ts_error *err)
+{
+	int have = 0, rc, ngpus = o->ngpus;
+	struct ts_dit_ckpt *ck = NULL;
 	*out = NULL;
 	if (cudaGetDeviceCount(&have) != cudaSuccess)
 		have = 0;
@@ -88,24 +130,29 @@ extern "C" int ts_dit_engine_open(struct ts_dit_engine **out, const char *model,
 	for (int dev = 0; dev < ngpus; dev++)
 		pthread_mutex_init(&e->gpu[dev].glock, NULL);
 	e->ngpus = ngpus;
-	rc = ts_dit_config_lookup(model, &e->cfg, err);
-	if (rc)
-		goto out_close;
-	for (int dev = 0; dev < ngpus; dev++) {
-		rc = ts_gpu_open(e, dev, weight_seed, err);
-		if (rc) {
+	rc = ts_engine_config(e, o, &ck, err);
+	for (int dev = 0; !rc && dev < ngpus; dev++)
+		if ((rc = ts_gpu_open(e, dev, o->weight_seed, ck != NULL, err)))
 			ts_err_prefix(err, "engine: GPU %d", dev);
-			goto out_close;
-		}
+	if (!rc && ck)
+		rc = ts_engine_load(e, ck, err);
+	ts_dit_ckpt_close(ck);
+	if (rc) {
+		ts_dit_engine_close(e);
+		return rc;
 	}
 	if (e->cudnn_why[0])
 		ts_drop_cudnn(e);
 	ts_enable_peers(ngpus);
 	*out = e;
 	return 0;
-out_close:
-	ts_dit_engine_close(e);
-	return rc;
+}
+
+extern "C" int ts_dit_engine_open(struct ts_dit_engine **out, const char *model, int ngpus,
+				  uint64_t weight_seed, struct ts_error *err)
+{
+	struct ts_dit_engine_opts o = {model, NULL, ngpus, weight_seed, 0};
+	return ts_dit_engine_open_opts(out, &o, err);
 }
 
 /* Whether every GPU of e can run the wgmma attention kernel; *bad is the
@@ -198,15 +245,28 @@ extern "C" int ts_dit_engine_memory(struct ts_dit_engine *e, int gpu, int64_t *n
 
 /* ---- requests --------------------------------------------------------------- */
 
+/* TS_EINVAL unless a height x width image fits the model: a positive
+ * multiple of the patch in pixels, within an SD3 position table. */
+static int ts_check_size(const struct ts_dit_config *c, int height, int width,
+			 struct ts_error *err)
+{
+	int px = c->vae_scale * c->patch;
+	if (height < px || width < px || height % px || width % px)
+		return ts_err_set(err, TS_EINVAL, "request: %dx%d is not a positive multiple of %d pixels",
+				  height, width, px);
+	if (c->pos_embed_max && (height / px > c->pos_embed_max || width / px > c->pos_embed_max))
+		return ts_err_set(err, TS_EINVAL, "request: %dx%d is %dx%d patches, more than %s's %dx%d position table",
+				  height, width, height / px, width / px, c->name, c->pos_embed_max,
+				  c->pos_embed_max);
+	return 0;
+}
+
 extern "C" int ts_dit_request_open(struct ts_dit_engine *e, struct ts_dit_request **out,
 				   int height, int width, int batch, int steps, uint64_t seed,
 				   struct ts_error *err)
 {
-	int px = e->cfg.vae_scale * e->cfg.patch;
 	*out = NULL;
-	if (height < px || width < px || height % px || width % px)
-		return ts_err_set(err, TS_EINVAL, "request: %dx%d is not a positive multiple of %d pixels",
-				  height, width, px);
+	TS_TRY(ts_check_size(&e->cfg, height, width, err));
 	if (batch < 1 || batch > TS_MAX_BATCH || steps < 1)
 		return ts_err_set(err, TS_EINVAL, "request: batch %d not in 1..%d or steps %d < 1",
 				  batch, TS_MAX_BATCH, steps);
@@ -219,6 +279,7 @@ extern "C" int ts_dit_request_open(struct ts_dit_engine *e, struct ts_dit_reques
 	r->batch = batch;
 	r->steps = steps;
 	r->seed = seed;
+	r->guidance = 3.5f;
 	pthread_mutex_lock(&e->lock);
 	r->serial = ++e->next_serial;
 	pthread_mutex_unlock(&e->lock);
@@ -238,6 +299,10 @@ extern "C" void ts_dit_request_close(struct ts_dit_request *r)
 		cudaFree(r->g[d].txt_emb);
 		cudaFree(r->g[d].pooled);
 	}
+	free(r->in_latent);
+	free(r->in_text);
+	free(r->in_pooled);
+	free(r->sigmas);
 	free(r);
 }
 
@@ -253,8 +318,53 @@ extern "C" int ts_dit_request_steps_done(const struct ts_dit_request *r)
 	return r->done;
 }
 
-/* Latent and conditioning on GPU dev; a fresh request's latent is the
- * seeded noise, the same on every GPU. */
+/* A malloc'ed copy of n floats into *dst (NULL src: nothing). */
+static int ts_keep_copy(float **dst, const float *src, size_t n, struct ts_error *err)
+{
+	if (!src)
+		return 0;
+	*dst = (float *)malloc(n * sizeof(float));
+	if (!*dst)
+		return ts_err_set(err, TS_ENOMEM, "request inputs: out of host memory");
+	memcpy(*dst, src, n * sizeof(float));
+	return 0;
+}
+
+extern "C" int ts_dit_request_set_inputs(struct ts_dit_request *r, const struct ts_dit_inputs *in,
+					 struct ts_error *err)
+{
+	const struct ts_dit_config *c = &r->e->cfg;
+	if (r->allocated || r->done)
+		return ts_err_set(err, TS_EINVAL, "request inputs: set them before the first step or move");
+	TS_TRY(ts_keep_copy(&r->in_latent, in->latent, (size_t)ts_dit_request_latent_size(r), err));
+	TS_TRY(ts_keep_copy(&r->in_text, in->text, (size_t)r->batch * c->text_tokens * c->text_dim, err));
+	return ts_keep_copy(&r->in_pooled, in->pooled, (size_t)r->batch * c->pooled_dim, err);
+}
+
+extern "C" int ts_dit_request_set_schedule(struct ts_dit_request *r, const float *sigmas,
+					   float guidance, struct ts_error *err)
+{
+	for (int i = 0; i <= r->steps; i++)
+		if (!isfinite(sigmas[i]))
+			return ts_err_set(err, TS_EINVAL, "schedule: sigma %d is not finite", i);
+	if (!isfinite(guidance))
+		return ts_err_set(err, TS_EINVAL, "schedule: the guidance scale is not finite");
+	free(r->sigmas);
+	r->sigmas = NULL;
+	TS_TRY(ts_keep_copy(&r->sigmas, sigmas, (size_t)r->steps + 1, err));
+	r->guidance = guidance;
+	return 0;
+}
+
+float ts_dit_sigma(int i, int steps)
+{
+	const float shift = 3.0f;
+	float t = 1.0f - (float)i / (float)steps;
+	return shift * t / (1.0f + (shift - 1.0f) * t);
+}
+
+/* Latent and conditioning on GPU dev: the request's inputs, or for a fresh
+ * request the seeded noise and conditioning, the same on every GPU. */
 int ts_request_alloc(struct ts_dit_request *r, int dev, struct ts_error *err)
 {
 	if (r->allocated >> dev & 1)
@@ -265,8 +375,12 @@ int ts_request_alloc(struct ts_dit_request *r, int dev, struct ts_error *err)
 	TS_CUDA(cudaSetDevice(dev), err);
 	TS_CUDA(cudaMalloc(&rg->latent, n * sizeof(float)), err);
 	r->allocated |= 1ULL << dev;
-	TS_TRY(ts_dit_cond_create(rg, &r->e->cfg, r->batch, r->seed, st, err));
-	if (r->done == 0)
+	TS_TRY(ts_dit_cond_create(rg, &r->e->cfg, r->batch, r->seed, r->in_text, r->in_pooled, st,
+				  err));
+	if (r->done == 0 && r->in_latent)
+		TS_CUDA(cudaMemcpyAsync(rg->latent, r->in_latent, n * sizeof(float),
+					cudaMemcpyHostToDevice, st), err);
+	else if (r->done == 0)
 		TS_TRY(ts_k_fill_normal_f32(rg->latent, n, r->seed, st, err));
 	TS_CUDA(cudaStreamSynchronize(st), err);
 	return 0;
@@ -303,6 +417,9 @@ int ts_check_batch(const struct ts_dit_engine *e, struct ts_dit_request *const *
 		if (r->done >= r->steps)
 			return ts_err_set(err, TS_ERANGE, "step: all %d steps already ran%s", r->steps,
 					  n > 1 ? " (a request of the batch)" : "");
+		if (r->guidance != reqs[0]->guidance) /* one guidance value a step */
+			return ts_err_set(err, TS_EINVAL, "batch step: request %d has guidance %g, request 0 %g",
+					  i, r->guidance, reqs[0]->guidance);
 		*batch += r->batch;
 	}
 	if (*batch > TS_MAX_BATCH)

@@ -31,6 +31,7 @@ struct ts_dit_gpu {
 	/* per sample slot of the staging: whose conditioning it holds
 	 * (ts_cond_key of a request's sample), 0: none or unknown */
 	uint64_t staged_cond[TS_MAX_BATCH];
+	uint64_t output_of;    /* request whose step output ws holds, 0: none */
 };
 
 /* Where a step key stands: seen never, once (ran eagerly), captured, or
@@ -83,6 +84,10 @@ struct ts_dit_request {
 	uint64_t holders;   /* GPUs whose latent is current */
 	uint64_t allocated; /* GPUs with state allocated */
 	struct ts_dit_req_gpu g[TS_MAX_GPUS];
+	/* ts_dit_request_set_inputs(): host copies, NULL: seeded */
+	float *in_latent, *in_text, *in_pooled;
+	float *sigmas; /* steps + 1 noise levels, NULL: ts_dit_sigma() */
+	float guidance;
 };
 
 /* How a step runs. */
@@ -132,6 +137,9 @@ int ts_group_get(struct ts_dit_engine *e, uint64_t mask, struct ts_dit_group **o
 void ts_group_abort(struct ts_dit_engine *e, struct ts_dit_group *g);
 
 /* ---- ts_dit_engine.cu ---- */
+
+/* The default schedule: sigma of step i of `steps` (flow matching, shift 3). */
+float ts_dit_sigma(int i, int steps);
 
 /* Latent and conditioning on GPU dev; a fresh request's latent is the
  * seeded noise, the same on every GPU. */

@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "core/ts_types.h" /* TS_MAX_BATCH */
+#include "model/dit_diffusers.h"
 #include "ts_dit.h"
 #include "ts_attention.h"
 #include "ts_gemm.h"
@@ -44,7 +45,8 @@ struct ts_dit_linear {
 	int64_t out, in;
 };
 
-/* One stream (image or text) of a joint block. */
+/* One stream (image or text) of a joint block; a text stream that ends
+ * after the attention (ts_dit_text_pre_only) has no proj, fc1, fc2. */
 struct ts_dit_stream_w {
 	struct ts_dit_linear qkv, proj, fc1, fc2;
 	bf16 *qn, *kn; /* NULL without q/k RMSNorm */
@@ -66,20 +68,31 @@ struct ts_dit_weights {
 	void *base;
 	size_t bytes;
 	struct ts_dit_linear img_in, txt_in, t1, t2, g1, g2, v1, v2, mod, out;
+	bf16 *pos; /* SD3's position table [pos_embed_max^2][hidden], else NULL */
 	struct ts_dit_double_w *dbl;
 	struct ts_dit_single_w *sgl;
 };
 
-/* Columns of the modulation vector of one sample (every block's adaLN
- * shifts, scales and gates, and the final layer's), and offsets into it. */
-int64_t ts_dit_mod_columns(const struct ts_dit_config *c);
-int64_t ts_dit_mod_double(const struct ts_dit_config *c, int block, int txt);
-int64_t ts_dit_mod_single(const struct ts_dit_config *c, int block);
-int64_t ts_dit_mod_final(const struct ts_dit_config *c);
+/* The modulation layout (ts_dit_mod_columns() and the offsets of each
+ * block's rows) is common/model/dit_config.h's. */
 
-/* Allocates and generates the weights on the current device. */
+/* Allocates and generates synthetic weights on the current device. */
 int ts_dit_weights_create(struct ts_dit_weights *w, const struct ts_dit_config *c,
 			  uint64_t seed, cudaStream_t st, struct ts_error *err);
+
+/* Allocates the weights on the current device and sets every pointer,
+ * leaving the values to ts_dit_weights_upload(). */
+int ts_dit_weights_place(struct ts_dit_weights *w, const struct ts_dit_config *c,
+			 struct ts_error *err);
+
+/* Fills the placed weights w[0..ngpus-1] (one per GPU, same layout) from
+ * checkpoint ck: each tensor is converted once into pinned host memory, in
+ * chunks, and copied to every GPU. The checkpoint's errors name the tensor
+ * and file (model/dit_diffusers.h). */
+int ts_dit_weights_upload(struct ts_dit_weights *const *w, int ngpus,
+			  const struct ts_dit_config *c, struct ts_dit_ckpt *ck,
+			  struct ts_error *err);
+
 void ts_dit_weights_free(struct ts_dit_weights *w);
 
 /* Activation buffers of one GPU, grown on demand, reused by every step.
@@ -115,9 +128,12 @@ struct ts_dit_req_gpu {
 	bf16 *pooled;    /* [batch][pooled_dim] */
 };
 
-/* Generates the request's text conditioning on the current device. */
+/* The request's text conditioning on the current device: copied from host
+ * text [batch][text_tokens][text_dim] and pooled [batch][pooled_dim] where
+ * given (rounded to bf16), else generated from seed; pad rows 0. */
 int ts_dit_cond_create(struct ts_dit_req_gpu *rg, const struct ts_dit_config *c, int batch,
-		       uint64_t seed, cudaStream_t st, struct ts_error *err);
+		       uint64_t seed, const float *text, const float *pooled, cudaStream_t st,
+		       struct ts_error *err);
 
 /* One GPU's share of one denoising step. */
 struct ts_dit_rank_step {

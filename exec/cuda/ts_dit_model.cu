@@ -178,13 +178,13 @@ static int ts_step_conditioning(const struct ts_dit_rank_step *rs, struct ts_err
 	int64_t d = c->hidden;
 	const float *scal = (const float *)rs->ws->buf[TS_B_SCAL];
 	TS_TRY(ts_k_timestep_embed_dev(WS(TS_B_TEMB), scal + TS_SCAL_SIGMA, TS_SCAL_COUNT, b, 256,
-				       1000.0f, rs->st, err));
+				       1000.0f, c->timestep_bf16, rs->st, err));
 	TS_TRY(ts_lin(rs, WS(TS_B_VTMP), d, WS(TS_B_TEMB), 256, &w->t1, b, TS_EPI_BIAS, 0, err));
 	TS_TRY(ts_k_silu(WS(TS_B_VTMP), WS(TS_B_VTMP), (size_t)b * d, rs->st, err));
 	TS_TRY(ts_lin(rs, WS(TS_B_VEC), d, WS(TS_B_VTMP), d, &w->t2, b, TS_EPI_BIAS, 0, err));
 	if (c->guidance) {
 		TS_TRY(ts_k_timestep_embed_dev(WS(TS_B_TEMB), scal + TS_SCAL_GUIDANCE, TS_SCAL_COUNT, b,
-					       256, 1000.0f, rs->st, err));
+					       256, 1000.0f, c->timestep_bf16, rs->st, err));
 		TS_TRY(ts_lin(rs, WS(TS_B_VTMP), d, WS(TS_B_TEMB), 256, &w->g1, b, TS_EPI_BIAS, 0, err));
 		TS_TRY(ts_k_silu(WS(TS_B_VTMP), WS(TS_B_VTMP), (size_t)b * d, rs->st, err));
 		TS_TRY(ts_lin(rs, WS(TS_B_VEC), d, WS(TS_B_VTMP), d, &w->g2, b, TS_EPI_BIAS, 1, err));
@@ -198,7 +198,8 @@ static int ts_step_conditioning(const struct ts_dit_rank_step *rs, struct ts_err
 		      err);
 }
 
-/* Text and image tokens of this rank into the hidden width. */
+/* Text and image tokens of this rank into the hidden width (plus SD3's
+ * position table). */
 static int ts_step_embed(const struct ts_dit_rank_step *rs, const struct ts_geo *g,
 			 struct ts_error *err)
 {
@@ -212,8 +213,13 @@ static int ts_step_embed(const struct ts_dit_rank_step *rs, const struct ts_geo 
 	struct ts_patch_geom pg = {rs->batch, c->latent_channels, g->lh, g->lw, c->patch};
 	TS_TRY(ts_k_patchify(WS(TS_B_TOK), rs->rg->latent, &pg, rs->rank * g->img_loc, g->img_loc,
 			     rs->st, err));
-	return ts_lin(rs, WS(TS_B_IMG), d, WS(TS_B_TOK), g->feat, &rs->w->img_in, g->ri, TS_EPI_BIAS,
-		      0, err);
+	TS_TRY(ts_lin(rs, WS(TS_B_IMG), d, WS(TS_B_TOK), g->feat, &rs->w->img_in, g->ri, TS_EPI_BIAS,
+		      0, err));
+	if (!rs->w->pos)
+		return 0;
+	struct ts_pos_geom pos = {rs->batch, g->lh / c->patch, g->lw / c->patch, c->pos_embed_max,
+				  (int)d, rs->rank * g->img_loc, g->img_loc};
+	return ts_k_add_pos_embed(WS(TS_B_IMG), rs->w->pos, &pos, rs->st, err);
 }
 
 /* Sends chunk r of each buffer to rank r and receives chunk r from it. */
@@ -344,7 +350,8 @@ static int ts_double_block(const struct ts_dit_rank_step *rs, const struct ts_ge
 	bf16 *attn_txt = WS(TS_B_ATTN), *attn_img = WS(TS_B_ATTN) + g->rt * d;
 	TS_TRY(ts_step_attention(rs, g, &src, bw->txt.qn, bw->txt.kn, bw->img.qn, bw->img.kn,
 				 attn_txt, attn_img, d, err));
-	TS_TRY(ts_stream_tail(rs, &bw->txt, WS(TS_B_TXT), attn_txt, g->rt, g->txt_loc, mt, err));
+	if (!ts_dit_text_pre_only(rs->cfg, i)) /* SD3's last text stream ends here */
+		TS_TRY(ts_stream_tail(rs, &bw->txt, WS(TS_B_TXT), attn_txt, g->rt, g->txt_loc, mt, err));
 	return ts_stream_tail(rs, &bw->img, WS(TS_B_IMG), attn_img, g->ri, g->img_loc, mi, err);
 }
 

@@ -16,14 +16,6 @@ extern "C" {
 #include "ts_kernels.h"
 }
 
-/* Flow-matching schedule: sigma(t) with the SD3 shift 3 over t = 1 - i/S. */
-static float ts_sigma(int i, int steps)
-{
-	const float shift = 3.0f;
-	float t = 1.0f - (float)i / (float)steps;
-	return shift * t / (1.0f + (shift - 1.0f) * t);
-}
-
 /* What the ranks of one step share: a count of finished ranks and failures,
  * so the caller can abort the group when one rank fails and the others stay
  * blocked in a collective waiting for it; and the capture barrier of a
@@ -347,11 +339,12 @@ static void ts_rank_sigmas(struct ts_dit_rank_step *rs, struct ts_dit_request *c
 	for (int i = 0; i < n; i++) {
 		const struct ts_dit_request *r = reqs[i];
 		for (int k = 0; k < r->batch; k++, s++) {
-			rs->sigma[s] = ts_sigma(r->done, r->steps);
-			rs->sigma_next[s] = ts_sigma(r->done + 1, r->steps);
+			rs->sigma[s] = r->sigmas ? r->sigmas[r->done] : ts_dit_sigma(r->done, r->steps);
+			rs->sigma_next[s] = r->sigmas ? r->sigmas[r->done + 1]
+						      : ts_dit_sigma(r->done + 1, r->steps);
 		}
 	}
-	rs->guidance = 3.5f;
+	rs->guidance = reqs[0]->guidance; /* equal in a batch (ts_check_batch) */
 }
 
 /* The members of job j on GPU d: the requests' buffers there, their
@@ -519,6 +512,14 @@ static void ts_note_peak(struct ts_dit_engine *e, uint64_t gpus)
 	}
 }
 
+/* Marks the step output of `gpus` as that of `serial` (0: none). */
+static void ts_set_output_of(struct ts_dit_engine *e, uint64_t gpus, uint64_t serial)
+{
+	for (int d = 0; d < e->ngpus; d++)
+		if (gpus >> d & 1)
+			e->gpu[d].output_of = serial;
+}
+
 extern "C" int ts_dit_batch_step(struct ts_dit_engine *e, struct ts_dit_request *const *reqs,
 				 int n, uint64_t gpus, struct ts_error *err)
 {
@@ -536,11 +537,14 @@ extern "C" int ts_dit_batch_step(struct ts_dit_engine *e, struct ts_dit_request 
 	if (!jobs)
 		return ts_err_set(err, TS_ENOMEM, "step: out of host memory");
 	ts_jobs_fill(e, reqs, n, batch, gpus, grp, jobs);
+	ts_set_output_of(e, gpus, 0); /* a failed step leaves no output */
 	rc = ts_step_jobs(e, gpus, grp, jobs, k, err);
 	free(jobs);
 	if (rc)
 		return rc;
 	ts_note_peak(e, gpus);
+	/* the output stays readable after a step of one request only */
+	ts_set_output_of(e, gpus, n == 1 ? reqs[0]->serial : 0);
 	for (int i = 0; i < n; i++) {
 		reqs[i]->holders = gpus;
 		reqs[i]->done++;
@@ -563,5 +567,23 @@ extern "C" int ts_dit_request_latent(const struct ts_dit_request *r, float *out,
 	TS_CUDA(cudaSetDevice(src), err);
 	TS_CUDA(cudaMemcpy(out, r->g[src].latent, (size_t)ts_dit_request_latent_size(r) * sizeof(float),
 			   cudaMemcpyDeviceToHost), err);
+	return 0;
+}
+
+extern "C" int ts_dit_request_output(struct ts_dit_engine *e, const struct ts_dit_request *r,
+				     float *out, struct ts_error *err)
+{
+	if (!r->done || !r->holders)
+		return ts_err_set(err, TS_EINVAL, "output: the request has run no step yet");
+	int src = __builtin_ctzll(r->holders);
+	const struct ts_dit_gpu *g = &e->gpu[src];
+	if (g->output_of != r->serial)
+		return ts_err_set(err, TS_EINVAL, "output: a step of another request has run on GPU %d since this request's last step",
+				  src);
+	size_t bytes = (size_t)ts_dit_request_latent_size(r) * sizeof(float);
+	if (g->ws.cap[TS_B_VIMG] < bytes)
+		return ts_err_set(err, TS_EINVAL, "output: GPU %d's workspace holds no output of this size", src);
+	TS_CUDA(cudaSetDevice(src), err);
+	TS_CUDA(cudaMemcpy(out, g->ws.buf[TS_B_VIMG], bytes, cudaMemcpyDeviceToHost), err);
 	return 0;
 }

@@ -251,10 +251,10 @@ extern "C" int ts_k_silu(void *out, const void *in, size_t n, void *stream,
 
 /* ---- timestep embedding -------------------------------------------------- */
 
-/* Every sample's t is the value at device address t_dev (read when the
- * kernel runs, so a captured CUDA graph sees each step's value). */
+/* Sample b's t is t_dev[b * t_stride] (read when the kernel runs, so a
+ * captured CUDA graph sees each step's values). */
 __global__ static void k_timestep_embed(bf16 *out, const float *t_dev, int64_t t_stride,
-					int batch, int dim, float factor)
+					int batch, int dim, float factor, int round_bf16)
 {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	int half = dim / 2;
@@ -262,13 +262,18 @@ __global__ static void k_timestep_embed(bf16 *out, const float *t_dev, int64_t t
 		return;
 	int b = i / half, j = i % half;
 	float freq = expf(-logf(10000.0f) * (float)j / (float)half);
-	float arg = t_dev[b * t_stride] * factor * freq;
+	float tb = t_dev[b * t_stride];
+	float t = round_bf16 ? __bfloat162float(__float2bfloat16(
+				       __bfloat162float(__float2bfloat16(tb)) * factor)) :
+			       tb * factor;
+	float arg = t * freq;
 	out[b * dim + j] = __float2bfloat16(cosf(arg));
 	out[b * dim + half + j] = __float2bfloat16(sinf(arg));
 }
 
 extern "C" int ts_k_timestep_embed_dev(void *out, const float *t, int64_t t_stride, int batch,
-				       int dim, float time_factor, void *stream, struct ts_error *err)
+				       int dim, float time_factor, int round_bf16, void *stream,
+				       struct ts_error *err)
 {
 	if (!t || t_stride < 0)
 		return ts_err_set(err, TS_EINVAL, "timestep_embed: NULL device timestep or stride %lld < 0",
@@ -278,7 +283,8 @@ extern "C" int ts_k_timestep_embed_dev(void *out, const float *t, int64_t t_stri
 				  batch, dim);
 	int n = batch * dim / 2;
 	k_timestep_embed<<<(n + TS_THREADS - 1) / TS_THREADS, TS_THREADS, 0,
-			   (cudaStream_t)stream>>>((bf16 *)out, t, t_stride, batch, dim, time_factor);
+			   (cudaStream_t)stream>>>((bf16 *)out, t, t_stride, batch, dim, time_factor,
+						   round_bf16);
 	TS_CUDA_LAUNCHED("k_timestep_embed", err);
 	return 0;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "test_util.h"
-#include "ts_bf16.h"
+#include "core/ts_bf16.h"
 #include "ts_device.h"
 
 #define TS_SKIP 77

@@ -108,24 +108,83 @@ static void test_timestep_embed(void)
 	DEV(ts_dev_alloc(&dt, sizeof(t), &err));
 	DEV(ts_dev_upload(dt, t, sizeof(t), &err));
 	double ref[3 * 256];
-	for (int shared = 0; shared < 2; shared++) {
-		DEV(ts_k_timestep_embed_dev(d, dt, shared ? 0 : stride, batch, dim, 1000.0f, NULL, &err));
+	/* shared: 0 per-sample values at a stride, 1 one value; round: FLUX's bf16 rounding */
+	for (int mode = 0; mode < 4; mode++) {
+		int shared = mode & 1, round = mode >> 1;
+		DEV(ts_k_timestep_embed_dev(d, dt, shared ? 0 : stride, batch, dim, 1000.0f, round, NULL,
+					    &err));
 		float *out = gt_from_dev_bf16(d, (size_t)batch * dim);
 		for (int b = 0; b < batch; b++)
 			for (int j = 0; j < dim / 2; j++) {
 				float tb = t[shared ? 0 : b * stride];
-				double arg = (double)(tb * 1000.0f) * exp(-log(10000.0) * j / (dim / 2));
+				float scaled = round ? ts_bf16_to_float(ts_bf16_from_float(
+							       ts_bf16_to_float(ts_bf16_from_float(tb)) * 1000.0f))
+						     : tb * 1000.0f;
+				double arg = (double)scaled * exp(-log(10000.0) * j / (dim / 2));
 				ref[b * dim + j] = cos(arg);
 				ref[b * dim + dim / 2 + j] = sin(arg);
 			}
 		double e = gt_rel_err(out, ref, (size_t)batch * dim);
-		TS_CHECK_MSG(e < ELT_TOL, "timestep_embed (stride %d) rel err %g", shared ? 0 : stride, e);
+		TS_CHECK_MSG(e < ELT_TOL, "timestep_embed (stride %d, round %d) rel err %g",
+			     shared ? 0 : stride, round, e);
 		free(out);
 	}
-	TS_CHECK(ts_k_timestep_embed_dev(d, dt, 0, 9, dim, 1.0f, NULL, &err) == TS_EINVAL);
-	TS_CHECK(ts_k_timestep_embed_dev(d, NULL, 0, batch, dim, 1.0f, NULL, &err) == TS_EINVAL);
-	TS_CHECK(ts_k_timestep_embed_dev(d, dt, -1, batch, dim, 1.0f, NULL, &err) == TS_EINVAL);
+	TS_CHECK(ts_k_timestep_embed_dev(d, dt, 0, 9, dim, 1.0f, 0, NULL, &err) == TS_EINVAL);
+	TS_CHECK(ts_k_timestep_embed_dev(d, NULL, 0, batch, dim, 1.0f, 0, NULL, &err) == TS_EINVAL);
+	TS_CHECK(ts_k_timestep_embed_dev(d, dt, -1, batch, dim, 1.0f, 0, NULL, &err) == TS_EINVAL);
 	ts_dev_free(d), ts_dev_free(dt);
+}
+
+/* FLUX's rounding: t = bf16(bf16(0.6) * 1000) = 600, not 600.0000238. */
+static void test_timestep_embed_bf16(void)
+{
+	const int dim = 256;
+	const float t = 0.6f;
+	void *d = gt_dev_poisoned((size_t)dim * 2), *dt = NULL;
+	DEV(ts_dev_alloc(&dt, sizeof(t), &err));
+	DEV(ts_dev_upload(dt, &t, sizeof(t), &err));
+	DEV(ts_k_timestep_embed_dev(d, dt, 0, 1, dim, 1000.0f, 1, NULL, &err));
+	float *out = gt_from_dev_bf16(d, (size_t)dim);
+	float tr = ts_bf16_to_float(ts_bf16_from_float(ts_bf16_to_float(ts_bf16_from_float(t)) * 1000.0f));
+	TS_CHECK(tr == 600.0f);
+	double ref[256];
+	for (int j = 0; j < dim / 2; j++) {
+		double arg = (double)tr * exp(-log(10000.0) * j / (dim / 2));
+		ref[j] = cos(arg);
+		ref[dim / 2 + j] = sin(arg);
+	}
+	double e = gt_rel_err(out, ref, (size_t)dim);
+	TS_CHECK_MSG(e < ELT_TOL, "timestep_embed (bf16 timestep) rel err %g", e);
+	free(out);
+	ts_dev_free(d), ts_dev_free(dt);
+}
+
+/* SD3's cropped position table added to a rank's tokens 4..16 of a 3 x 5
+ * grid in an 8 x 8 table (top 2, left 1); tokens 15, 16 are padding. */
+static void test_pos_embed(void)
+{
+	const int batch = 2, dim = 16, max = 8;
+	const int64_t tok0 = 4, ntok = 13, nx = batch * ntok * dim;
+	uint64_t seed = 5;
+	float *x = gt_random((size_t)nx, 1.0f, &seed), *tab = gt_random((size_t)max * max * dim, 1.0f, &seed);
+	void *dx = gt_to_dev_bf16(x, (size_t)nx), *dtab = gt_to_dev_bf16(tab, (size_t)max * max * dim);
+	struct ts_pos_geom g = {batch, 3, 5, max, dim, tok0, ntok};
+	DEV(ts_k_add_pos_embed(dx, dtab, &g, NULL, &err));
+	float *out = gt_from_dev_bf16(dx, (size_t)nx);
+	int bad = 0;
+	for (int64_t i = 0; i < nx; i++) {
+		int64_t t = tok0 + i / dim % ntok, c = i % dim;
+		float want = x[i];
+		if (t < 15)
+			want = ts_bf16_to_float(ts_bf16_from_float(
+				x[i] + tab[((2 + t / 5) * max + 1 + t % 5) * dim + c]));
+		bad += out[i] != want;
+	}
+	TS_CHECK_MSG(bad == 0, "add_pos_embed: %d of %lld values differ", bad, (long long)nx);
+	g.rows = 9;
+	TS_CHECK(ts_k_add_pos_embed(dx, dtab, &g, NULL, &err) == TS_EINVAL);
+	free(x), free(tab), free(out);
+	ts_dev_free(dx), ts_dev_free(dtab);
 }
 
 /* Patchify a random latent, compare with the CPU packing; unpatchify the
@@ -407,6 +466,8 @@ int main(void)
 	test_gated_residual();
 	test_activations();
 	test_timestep_embed();
+	test_timestep_embed_bf16();
+	test_pos_embed();
 	test_patchify_roundtrip();
 	test_qkv_prepare_and_unscatter();
 	test_gemm();

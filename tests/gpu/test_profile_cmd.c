@@ -33,6 +33,9 @@ static void check_usage_errors(void)
 	TS_CHECK(run(3, db) == 2);
 	TS_CHECK(run(3, bad_seed) == 2);
 	TS_CHECK(run(13, bad_attn) == 2);
+	const char *bad_weights[] = {"profile", "--model", "flux-dev", "--weights", "no/such/folder",
+				     "--res", "256", "--sp", "1", "--gpus", "1", "--out", "/dev/null"};
+	TS_CHECK(run(13, bad_weights) == 2); /* its config.json is read before anything runs */
 }
 
 /* Bad cell values are refused before anything is measured or written: an
