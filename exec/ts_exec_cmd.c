@@ -16,11 +16,13 @@
 #include "ts_dit.h"
 #include "ts_exec_dit.h"
 
-enum { XO_WARMUP = TS_RUN_CMD_OWN, XO_WARM_COMMS, XO_WSEED };
+enum { XO_WARMUP = TS_RUN_CMD_OWN, XO_WARM_COMMS, XO_NO_WARM_COMMS, XO_NO_PREALLOC, XO_WSEED };
 
 static const struct option exec_own_options[] = {
 	{ "warmup-steps", required_argument, NULL, XO_WARMUP },
 	{ "warm-comms", no_argument, NULL, XO_WARM_COMMS },
+	{ "no-warm-comms", no_argument, NULL, XO_NO_WARM_COMMS },
+	{ "no-prealloc", no_argument, NULL, XO_NO_PREALLOC },
 	{ "weight-seed", required_argument, NULL, XO_WSEED },
 	{ NULL, 0, NULL, 0 },
 };
@@ -45,7 +47,11 @@ static void exec_usage(FILE *f)
 		"Executor options:\n"
 		"  --model M          engine model preset: flux-dev or sd3-medium (default flux-dev)\n"
 		"  --warmup-steps K   steps per resolution and degree before the runs, not timed (default 1)\n"
-		"  --warm-comms       create the NCCL communicators of every aligned GPU set up front\n"
+		"  --no-warm-comms    do not create the NCCL communicators of every aligned GPU set up\n"
+		"                     front (by default they are: a first use inside a run costs 0.1-1 s)\n"
+		"  --no-prealloc      do not open every request and take its device memory on every GPU\n"
+		"                     before each run's clock starts (by default it is: the first launch\n"
+		"                     of a request then allocates nothing)\n"
 		"  --weight-seed S    seed of the synthetic weights (default 1234; same as --seed)\n"
 		"Batching is off (tetriserve runs with batching=off): the engine batches images of one\n"
 		"request object, never separate requests with their own latents.\n");
@@ -62,6 +68,8 @@ static int exec_set_own(void *ctx, int val, const char *arg, struct ts_error *er
 		x->x.warmup_steps = (int)ll;
 		return 0;
 	case XO_WARM_COMMS: x->x.warm_comms = true; return 0;
+	case XO_NO_WARM_COMMS: x->x.warm_comms = false; return 0;
+	case XO_NO_PREALLOC: x->x.prealloc = false; return 0;
 	case XO_WSEED:
 		if (ts_cli_parse_int(arg, 0, INT64_MAX, &ll, "--weight-seed", err))
 			return TS_EINVAL;
@@ -170,7 +178,8 @@ int ts_cmd_exec(int argc, char **argv)
 		.own = exec_own_options, .set_own = exec_set_own, .usage = exec_usage,
 		.prepare = exec_prepare, .on_failure = exec_on_failure,
 	};
-	struct exec_cmd x = { .rc = &rc, .x = { .dev = &ts_exec_dit_ops, .warmup_steps = 1 } };
+	struct exec_cmd x = { .rc = &rc, .x = { .dev = &ts_exec_dit_ops, .warmup_steps = 1, .warm_comms = true,
+						.prealloc = true } };
 	rc.ctx = &x;
 	rc.backend = ts_exec_factory(&x.x);
 	ts_run_config_defaults(&rc.cfg);

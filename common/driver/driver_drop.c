@@ -29,7 +29,7 @@ int ts_drv_apply_plan_drops(struct driver *d, struct ts_error *err)
 			return ts_err_set(err, TS_EPOLICY, "drop of request %lld, which is %s",
 					  (long long)d->view.req[r].id,
 					  s->steps_inflight > 0 ? "running" : "finished or dropped");
-		int rc = ts_drv_drop(d, r, d->view.now, err);
+		int rc = ts_drv_drop(d, r, ts_drv_wall(d), err);
 		if (rc)
 			return rc;
 	}
@@ -72,7 +72,7 @@ static int cancel_one(struct driver *d, int32_t r, struct ts_error *err)
 	if (ts_req_done(s))
 		return 0;
 	if (s->steps_inflight == 0)
-		return ts_drv_drop(d, r, d->view.now, err);
+		return ts_drv_drop(d, r, ts_drv_wall(d), err);
 	int32_t id = slot_of(d, r);
 	/* alone in its launch: cut it at the next step boundary; in a batch the
 	 * others go on, and r leaves when the batch ends (driver_launch.c) */
