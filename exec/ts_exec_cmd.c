@@ -11,10 +11,9 @@
 
 #include "cli/cli_util.h"
 #include "cli/run_cmd.h"
-#include "core/clock.h"
-#include "core/gpuset.h"
 #include "ts_dit.h"
 #include "ts_exec_dit.h"
+#include "ts_exec_engine.h"
 
 enum { XO_WARMUP = TS_RUN_CMD_OWN, XO_WARM_COMMS, XO_NO_WARM_COMMS, XO_NO_PREALLOC, XO_WSEED };
 
@@ -79,87 +78,16 @@ static int exec_set_own(void *ctx, int val, const char *arg, struct ts_error *er
 	return ts_err_set(err, TS_EINVAL, "unknown option");
 }
 
-/* Every request must be of the engine's model. */
-static int check_models(const struct ts_trace *t, const char *model, struct ts_error *err)
-{
-	for (int32_t m = 0; m < t->nmodels; m++)
-		for (size_t i = 0; i < t->n; i++)
-			if (t->req[i].model == m && strcmp(t->models[m], model))
-				return ts_err_set(err, TS_EINVAL,
-						  "%s: request %lld is of model '%s' but the engine runs '%s' (--model)",
-						  t->path ? t->path : "trace", (long long)t->req[i].id,
-						  t->models[m], model);
-	return 0;
-}
-
-/* Runs k steps of an h x w request on GPU set `set` (first kernel
- * launches, cuBLASLt heuristics, the communicator of that set). */
-static int warm_cell(struct ts_dit_engine *e, int h, int w, uint64_t set, int steps, struct ts_error *err)
-{
-	struct ts_dit_request *r = NULL;
-	int rc = ts_dit_request_open(e, &r, h, w, 1, steps, 1, err);
-	for (int s = 0; !rc && s < steps; s++)
-		rc = ts_dit_request_step(e, r, set, err);
-	ts_dit_request_close(r);
-	return rc ? ts_err_prefix(err, "warm-up %dx%d on GPUs 0x%llx", h, w, (unsigned long long)set) : 0;
-}
-
-/* Warm-up steps for every resolution of the trace at every degree the
- * profile has a cell for, on every aligned GPU block of that degree (each
- * block's communicator, workspaces and GEMM plans are made here, not inside
- * a timed run); not part of any run's clock. */
-static int warm_up(const struct exec_cmd *x, const struct ts_run_inputs *in, struct ts_error *err)
-{
-	int heads = ts_dit_engine_config(x->engine)->heads, gpus = x->rc->cfg.gpus;
-	for (int32_t c = 0; c < in->cls.n && x->x.warmup_steps > 0; c++) {
-		const struct ts_class *k = &in->cls.cls[c];
-		for (int deg = 1; deg <= gpus; deg *= 2) {
-			if (heads % deg || ts_class_step(&in->cls, c, deg, 1) < 0)
-				continue;
-			for (int j = 0; j + deg <= gpus; j += deg) {
-				int rc = warm_cell(x->engine, k->height, k->width, ts_gpus_block(j, deg),
-						   x->x.warmup_steps, err);
-				if (rc)
-					return rc;
-			}
-		}
-	}
-	return 0;
-}
-
-static void note(const struct exec_cmd *x, const char *what, int64_t since_ns)
-{
-	if (!x->rc->quiet)
-		fprintf(stderr, "%s in %.1f s\n", what, (double)(ts_clock_ns() - since_ns) / 1e9);
-}
-
-/* Checks the models, opens the engine, creates the communicators
- * (--warm-comms), warms up. */
+/* Opens the engine and warms it up (ts_exec_engine.h). */
 static int exec_prepare(void *ctx, const struct ts_run_inputs *in, struct ts_error *err)
 {
 	struct exec_cmd *x = ctx;
 	const struct ts_run_config *c = &x->rc->cfg;
-	int64_t t0 = ts_clock_ns();
-	int rc = check_models(&in->trace, c->model, err);
-	if (!rc)
-		rc = ts_dit_engine_open(&x->engine, c->model, c->gpus, c->seed, err);
-	if (rc)
-		return rc;
+	struct ts_exec_engine_opts eo = { .model = c->model, .gpus = c->gpus, .seed = c->seed,
+					  .warmup_steps = x->x.warmup_steps, .warm_comms = x->x.warm_comms,
+					  .quiet = x->rc->quiet };
+	int rc = ts_exec_engine_prepare(&x->engine, &eo, in, err);
 	x->x.dev_self = x->engine;
-	note(x, "engine opened", t0);
-	if (x->x.warm_comms) {
-		double ms;
-		int groups;
-		rc = ts_exec_warm_comms(&ts_exec_dit_ops, x->engine, c->gpus, &ms, &groups, err);
-		if (rc)
-			return rc;
-		if (!x->rc->quiet)
-			fprintf(stderr, "communicators of %d aligned GPU sets created in %.1f ms\n", groups, ms);
-	}
-	t0 = ts_clock_ns();
-	rc = warm_up(x, in, err);
-	if (!rc && x->x.warmup_steps)
-		note(x, "warm-up", t0);
 	return rc;
 }
 
