@@ -206,11 +206,12 @@ void ts_compare_cause_text(const struct ts_comparison *c, const struct ts_cmp_re
 	const struct ts_cmp_launch *l = longest_launch(c, p->id);
 	const struct ts_cmp_cell *k = l ? cell_of(c, l) : NULL;
 	if (fabs(p->dx) >= fabs(p->dq) && k && !isnan(k->a_ms)) {
-		snprintf(buf, len, "execution: its steps took %+.1f ms longer in the exec run; %dx%d at SP %d batch %d: "
-			 "sim %.2f ms, exec %.2f ms a step (%+.1f%%)", -1e3 * p->dx, k->height, k->width,
+		snprintf(buf, len, "execution: its steps took %.1f ms %s in the exec run; %dx%d at SP %d batch %d: "
+			 "sim %.2f ms, exec %.2f ms a step (%+.1f%%)", 1e3 * fabs(p->dx),
+			 p->dx <= 0 ? "longer" : "less", k->height, k->width,
 			 k->degree, k->batch, k->a_ms, k->b_ms, 100 * (k->b_ms - k->a_ms) / k->a_ms);
 		return;
 	}
-	snprintf(buf, len, "queueing: it started %+.4f s later in the exec run (the launches before it on its "
-		 "GPUs ended later)", -p->dq);
+	snprintf(buf, len, "queueing: it started %.4f s %s in the exec run (the launches before it on its "
+		 "GPUs ended %s)", fabs(p->dq), p->dq <= 0 ? "later" : "earlier", p->dq <= 0 ? "later" : "earlier");
 }
