@@ -34,10 +34,10 @@ struct outcome {
 	struct ts_run_result res;
 };
 
-/* The scheduling delays of a loaded CI machine (two cores, other test
- * programs and builds) reach several ms; the window here is wider than the
- * default so that the test checks the mechanism, not the machine. */
-static const struct ts_window test_window = { .abs_ns = 20 * TS_NS_PER_MS, .rel = 0.1 };
+/* The scheduling delays of a loaded CI machine (two cores shared with
+ * builds) reach tens of ms; the window here is far wider than the default
+ * so that the test checks the rule, not the machine. */
+static const struct ts_window test_window = { .abs_ns = 80 * TS_NS_PER_MS, .rel = 0.25 };
 
 static int run_on(const char *spec, const struct ts_trace *t, const struct ts_classes *cs,
 		  struct ts_backend be, struct outcome *o)
