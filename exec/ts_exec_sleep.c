@@ -77,7 +77,7 @@ static void dry_close(struct ts_exec_factory_ctx *x)
 }
 
 const struct ts_validate_device ts_validate_dry_run = {
-	.what = "dry run (no GPU: each step sleeps its profile time)",
+	.what = "dry run (no GPU: each step sleeps its profile time; no batched launches, so batching is off)",
 	.open = dry_open,
 	.close = dry_close,
 };

@@ -55,6 +55,9 @@ struct ts_validate_device {
 		    struct ts_exec_factory_ctx *x, struct ts_error *err);
 	void (*on_failure)(struct ts_exec_factory_ctx *x); /* may be NULL */
 	void (*close)(struct ts_exec_factory_ctx *x);
+	/* runs batched launches; when false, policies that batch run with
+	 * batching=off on both sides and the report says so */
+	bool batches;
 };
 
 /* The dry-run device: steps sleep their profile time (ts_exec_sleep.h). */

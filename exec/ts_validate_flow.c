@@ -80,7 +80,9 @@ static int measure(struct flow *fl, struct ts_error *err)
 	return 0;
 }
 
-/* The plan: what fits the budget left after the device's setup. */
+/* The plan: what fits the budget left after the device's setup. A device
+ * that runs no batched launch gets batching=off in every spec (both sides
+ * run the edited specs). */
 static int plan(struct flow *fl, struct ts_error *err)
 {
 	struct ts_validate_opts *o = fl->o;
@@ -88,6 +90,8 @@ static int plan(struct flow *fl, struct ts_error *err)
 	struct ts_run_inputs full;
 	o->cfg.trace = o->trace;
 	o->cfg.profile = o->profile;
+	if (!fl->dev->batches && ts_policy_list_apply_named(&o->policies, "no-batching", NULL, err))
+		return err->code;
 	int rc = ts_run_inputs_load(&full, &o->cfg, err);
 	if (rc)
 		return rc;
@@ -98,11 +102,16 @@ static int plan(struct flow *fl, struct ts_error *err)
 		.min_requests = o->min_requests,
 	};
 	ts_run_inputs_free(&full);
+	if (b.seconds <= 0)
+		return ts_err_set(err, TS_ERANGE, "--max-minutes %g leaves no time to run: %.0f s have passed and "
+				  "the %s's setup is estimated at %.0f s", o->max_minutes, elapsed_s(fl),
+				  fl->dev->what, setup);
 	rc = fl->sim->make(NULL, o->cfg.seed, &simf, err);
-	if (!rc)
-		rc = ts_validate_plan_make(&o->cfg, (const char *const *)o->policies.spec, o->policies.n, &simf,
-					   &b, &fl->plan, err);
-	if (fl->sim->release && !rc)
+	if (rc)
+		return rc;
+	rc = ts_validate_plan_make(&o->cfg, (const char *const *)o->policies.spec, o->policies.n, &simf, &b,
+				   &fl->plan, err);
+	if (fl->sim->release)
 		fl->sim->release(&simf);
 	if (rc)
 		return rc;

@@ -79,7 +79,7 @@ static void gpu_close(struct ts_exec_factory_ctx *x)
 }
 
 static const struct ts_validate_device gpu_device = {
-	.what = "GPUs (DiT engine)",
+	.what = "GPUs (DiT engine; it runs no batched launch of separate requests, so batching is off)",
 	.measure = gpu_measure,
 	.setup_s = gpu_setup_s,
 	.per_request_s = 0.003,
