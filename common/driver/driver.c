@@ -111,7 +111,7 @@ int ts_driver_run(const struct ts_driver_config *cfg, struct ts_run_result *res,
 	struct driver d = {
 		.cfg = cfg,
 		.res = res,
-		.view = { .now = cfg->backend.ops->now(cfg->backend.self), .gpus = cfg->gpus,
+		.view = { .now = 0, .gpus = cfg->gpus, /* model time starts at 0, as the backend's clock */
 			  .req = cfg->trace->req, .st = res->st, .cls = cfg->cls, .nreq = n },
 		.wake_at = -1,
 		.window = cfg->window,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`tetriserve validate` as a user runs it, without a GPU: bad usage is
-refused naming the cause; --dry-run runs the whole flow (plan within
+refused naming the cause; a build without CUDA says how to get one; --dry-run runs the whole flow (plan within
 --max-minutes, executor runs whose steps sleep their profile time,
 simulations of the same configurations, one results file, the comparisons
 and the markdown table); every policy makes the same launches in both; the
@@ -38,6 +38,11 @@ def usage_errors():
     r = run("--help")
     check(r.returncode == 0 and "--max-minutes" in r.stdout and "--db F --sim RUN --exec RUN" in r.stdout,
           f"--help names both forms: {r.stdout}")
+    no_cuda = "no CUDA executor" in subprocess.run([EXE, "exec", "--help"], capture_output=True, text=True).stdout
+    if no_cuda:  # the GPU form says how to get a build that has it
+        r = run("--trace", "t.csv", "--profile", PROFILE)
+        check(r.returncode == 1 and "-Dcuda=enabled" in r.stderr and "--dry-run" in r.stderr,
+              f"without CUDA: {r.returncode} {r.stderr}")
 
 
 def dry_run(tmp):
