@@ -55,7 +55,7 @@ ts_ns ts_drv_next_cancel(const struct driver *d)
 /* The launch slot of running request r, -1 when none. */
 static int32_t slot_of(const struct driver *d, int32_t r)
 {
-	for (int32_t i = 0; i < TS_MAX_GPUS; i++) {
+	for (int32_t i = 0; i < d->cfg->gpus; i++) {
 		const struct inflight *f = &d->slot[i];
 		for (int j = 0; f->used && j < f->l.nreq; j++)
 			if (f->l.req[j] == r)

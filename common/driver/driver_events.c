@@ -19,7 +19,7 @@ static ts_ns model_end(const struct driver *d, const struct inflight *f)
 /* Holds completion c: its launch ends at its model end. */
 static int hold(struct driver *d, const struct ts_completion *c, struct ts_error *err)
 {
-	if (c->launch_id < 0 || c->launch_id >= TS_MAX_GPUS || !d->slot[c->launch_id].used ||
+	if (c->launch_id < 0 || c->launch_id >= d->cfg->gpus || !d->slot[c->launch_id].used ||
 	    d->slot[c->launch_id].ended)
 		return ts_err_set(err, TS_EINVAL, "backend reported unknown launch %d", c->launch_id);
 	struct inflight *f = &d->slot[c->launch_id];
@@ -29,21 +29,15 @@ static int hold(struct driver *d, const struct ts_completion *c, struct ts_error
 	f->c = *c;
 	f->ended = true;
 	f->end = model_end(d, f);
+	d->held++;
 	return 0;
-}
-
-/* The end of launch f's window on the backend's clock. */
-static ts_ns window_end(const struct driver *d, const struct inflight *f)
-{
-	ts_ns modelled = f->due - f->start;
-	return f->wall + modelled + ts_window_ns(&d->window, modelled);
 }
 
 /* The earliest held end, INT64_MAX when none. */
 static ts_ns first_held_end(const struct driver *d)
 {
 	ts_ns t = INT64_MAX;
-	for (int32_t i = 0; i < TS_MAX_GPUS; i++)
+	for (int32_t i = 0; d->held && i < d->cfg->gpus; i++)
 		if (d->slot[i].used && d->slot[i].ended && d->slot[i].end < t)
 			t = d->slot[i].end;
 	return t;
@@ -55,13 +49,12 @@ static ts_ns first_held_end(const struct driver *d)
 static ts_ns wait_bound(const struct driver *d, ts_ns t)
 {
 	ts_ns until = -1;
-	for (int32_t i = 0; i < TS_MAX_GPUS; i++) {
+	for (int32_t i = 0; i < d->cfg->gpus; i++) {
 		const struct inflight *f = &d->slot[i];
 		if (!f->used || f->ended || f->overdue || f->due > t)
 			continue;
-		ts_ns w = window_end(d, f);
-		if (until < 0 || w < until)
-			until = w;
+		if (until < 0 || f->bound < until)
+			until = f->bound;
 	}
 	return until;
 }
@@ -70,9 +63,9 @@ static ts_ns wait_bound(const struct driver *d, ts_ns t)
 static void mark_overdue(struct driver *d)
 {
 	ts_ns now = ts_drv_wall(d);
-	for (int32_t i = 0; i < TS_MAX_GPUS; i++) {
+	for (int32_t i = 0; i < d->cfg->gpus; i++) {
 		struct inflight *f = &d->slot[i];
-		if (f->used && !f->ended && window_end(d, f) <= now)
+		if (f->used && !f->ended && f->bound <= now)
 			f->overdue = true;
 	}
 }
@@ -90,12 +83,23 @@ static int wait_once(struct driver *d, ts_ns until, struct ts_error *err)
 	return rc;
 }
 
+/* Holds what the backend has already reported, without waiting: 1 when
+ * something came, 0 when nothing did. */
+static int poll_once(struct driver *d, struct ts_error *err)
+{
+	struct ts_completion c;
+	int rc = d->cfg->backend.ops->wait(d->cfg->backend.self, ts_drv_wall(d), &c, err);
+	if (rc == 1 && (rc = hold(d, &c, err)) == 0)
+		rc = 1;
+	return rc;
+}
+
 /* Ends every held launch that ends at model time t, in launch order. */
 static int finish_instant(struct driver *d, ts_ns t, struct ts_error *err)
 {
-	for (;;) {
+	while (d->held) {
 		int32_t next = -1;
-		for (int32_t i = 0; i < TS_MAX_GPUS; i++) {
+		for (int32_t i = 0; i < d->cfg->gpus; i++) {
 			const struct inflight *f = &d->slot[i];
 			if (f->used && f->ended && f->end == t && (next < 0 || f->seq < d->slot[next].seq))
 				next = i;
@@ -106,6 +110,7 @@ static int finish_instant(struct driver *d, ts_ns t, struct ts_error *err)
 		if (rc)
 			return rc;
 	}
+	return 0;
 }
 
 int ts_drv_advance(struct driver *d, struct ts_error *err)
@@ -128,7 +133,7 @@ int ts_drv_advance(struct driver *d, struct ts_error *err)
 			rc = wait_once(d, INT64_MAX, err);   /* only launches past their window */
 		else if (t == deadline && ts_drv_wall(d) < t)
 			rc = wait_once(d, t, err);           /* an arrival, cancel or timer: its time must come */
-		else if ((rc = wait_once(d, ts_drv_wall(d), err)) == 0) {
+		else if ((rc = poll_once(d, err)) == 0) {
 			/* nothing more has ended on the backend: take instant t */
 			d->view.now = t;
 			return finish_instant(d, t, err);

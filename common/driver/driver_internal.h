@@ -10,8 +10,9 @@
 #include "core/heap.h"
 #include "driver/driver.h"
 
-/* A launch in flight; at most one per GPU, so TS_MAX_GPUS slots suffice.
- * Its completion is held (ended) until model time reaches its end. */
+/* A launch in flight; at most one per GPU, so a slot per GPU suffices (a
+ * launch takes the lowest free one: slots >= gpus are never used). Its
+ * completion is held (ended) until model time reaches its end. */
 struct inflight {
 	struct ts_launch l;
 	int64_t seq;     /* launch order: the ends of one instant are taken in it */
@@ -20,6 +21,7 @@ struct inflight {
 	ts_ns move;      /* modelled latent move, 0 when none */
 	ts_ns step;      /* the profile's step time of the launch */
 	ts_ns due;       /* modelled end: start + move + nsteps x step */
+	ts_ns bound;     /* the end of its window on the backend's clock */
 	ts_ns end;       /* model time of its end, once its completion came */
 	struct ts_completion c;
 	bool used;
@@ -36,6 +38,7 @@ struct driver {
 	size_t next_arrival;     /* index of the next request to arrive */
 	int64_t active;          /* arrived, not finished, not dropped */
 	int32_t inflight;
+	int32_t held;            /* launches in flight whose completion came (ended) */
 	ts_ns wake_at;
 	struct ts_heap cancels;  /* key: when a client gives up; val: request index */
 	struct ts_window window;

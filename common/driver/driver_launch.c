@@ -72,7 +72,7 @@ static int check_launch(const struct driver *d, const struct ts_launch *l, uint6
 
 static int32_t alloc_slot(struct driver *d)
 {
-	for (int32_t i = 0; i < TS_MAX_GPUS; i++)
+	for (int32_t i = 0; i < d->cfg->gpus; i++)
 		if (!d->slot[i].used)
 			return i;
 	return -1; /* unreachable: every launch holds at least one GPU */
@@ -101,8 +101,10 @@ int ts_drv_start_launch(struct driver *d, const struct ts_launch *l, struct ts_e
 		s->gpus = l->gpus;
 		s->inflight_end = due;
 	}
+	ts_ns modelled = due - d->view.now;
 	d->slot[id] = (struct inflight){ .l = *l, .seq = d->seq++, .start = d->view.now, .wall = wall,
-					 .move = move, .step = step, .due = due, .used = true };
+					 .move = move, .step = step, .due = due, .used = true,
+					 .bound = wall + modelled + ts_window_ns(&d->window, modelled) };
 	d->view.busy |= l->gpus;
 	d->inflight++;
 	d->res->launches++;
@@ -181,6 +183,7 @@ int ts_drv_finish_launch(struct driver *d, int32_t id, struct ts_error *err)
 	const struct ts_launch l = f->l;
 	ts_ns end = f->end;
 	f->used = false;
+	d->held--;
 	d->view.busy &= ~l.gpus;
 	d->inflight--;
 	d->res->busy_gpu_ns += (int64_t)ts_gpus_count(l.gpus) * (c.end - c.start);
