@@ -4,8 +4,9 @@
  * tetriserve: no GPU runs two segments at once, every request runs exactly
  * its steps in order, the device ran launches on disjoint GPU sets at the
  * same time without harm, and every final latent equals that of a plain
- * SP=1 run of the same request (same seed) within bf16 bounds. Exit 77
- * without a GPU. */
+ * SP=1 run of the same request (same seed) within bf16 bounds; the same
+ * for tetriserve with every request's memory reserved on every GPU before
+ * the run (the executor's preallocation). Exit 77 without a GPU. */
 #include <string.h>
 
 #include "../sim/sim_fixture.h"
@@ -91,19 +92,19 @@ static int check_steps(const struct ts_trace *t, const struct ts_run_result *res
 	return bad;
 }
 
-static void serve(struct ts_dit_engine *e, int gpus, const char *spec, const struct ts_trace *t,
-		  const struct ts_classes *cs, const struct reference *ref)
+static void serve(struct ts_dit_engine *e, int gpus, const char *spec, bool prealloc,
+		  const struct ts_trace *t, const struct ts_classes *cs, const struct reference *ref)
 {
-	char what[64];
+	char what[96];
 	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs };
 	struct fx_sink sink = { 0 };
 	struct ts_run_result res = { 0 };
 	struct ts_policy pol = { 0 };
 	void *be = NULL;
-	snprintf(what, sizeof(what), "%s on %d GPUs", spec, gpus);
+	snprintf(what, sizeof(what), "%s on %d GPUs%s", spec, gpus, prealloc ? ", preallocated" : "");
 	int rc = ts_policy_build(spec, &env, &pol, &err);
 	struct ts_exec_config xc = { .dev = &ts_exec_dit_ops, .dev_self = e, .trace = t, .gpus = gpus,
-				     .keep_finished = true };
+				     .keep_finished = true, .prealloc = prealloc };
 	if (!rc)
 		rc = ts_exec_create(&be, &xc, &err);
 	if (!rc) {
@@ -152,7 +153,11 @@ int main(void)
 	for (int g = 1; !rc && g <= ngpu; g *= 2)
 		for (int p = 0; p < 4; p++)
 			if (p != 1 || g >= 2)
-				serve(e, g, specs[p], &t, &cs, &ref);
+				serve(e, g, specs[p], false, &t, &cs, &ref);
+	/* memory reserved on every GPU before the run (the executor's default):
+	 * a request's first step anywhere starts from the same noise */
+	for (int g = 1; !rc && g <= ngpu; g *= 2)
+		serve(e, g, specs[3], true, &t, &cs, &ref);
 	for (int i = 0; i < NREQ; i++) {
 		free(ref.x0[i]);
 		free(ref.x[i]);
