@@ -57,6 +57,9 @@ static void table(FILE *f, const struct flow *fl)
 	fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n");
 	for (int i = 0; i < fl->npairs; i++)
 		table_row(f, &fl->pair[i]);
+	if (!fl->npairs)
+		fprintf(f, "| (none) | - | - | - | - | - | - | - | - | no executor run started: see the messages of "
+			   "this case |\n");
 }
 
 static int append_markdown(const struct flow *fl, struct ts_error *err)

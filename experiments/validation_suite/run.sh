@@ -114,5 +114,9 @@ fi
 run_case batch $S/traces/batch.csv "$batch_policies" "$scale" 0.17 "${rest[@]}"
 run_case burst $S/traces/burst.csv "$burst_policies" 1 0.27 "${rest[@]}"
 
+# Readers leave SQLite's -wal and -shm files beside the results file; one
+# read-write connection closing last folds them back in.
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA wal_checkpoint(TRUNCATE)"); c.close()' \
+	"$db" 2>/dev/null
 echo "results: $md"
 exit $status
