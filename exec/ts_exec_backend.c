@@ -277,6 +277,30 @@ static int start_workers(struct exec_backend *b, struct ts_error *err)
 	return 0;
 }
 
+/* Closes every open request handle; only while no worker runs. */
+static void close_handles(struct exec_backend *b)
+{
+	for (size_t r = 0; r < b->cfg.trace->n; r++)
+		if (b->handle[r])
+			b->cfg.dev->close(b->cfg.dev_self, b->handle[r]);
+}
+
+/* Opens every request and reserves its memory on every GPU, one GPU at a
+ * time (any single GPU is a valid set for every model). */
+static int preallocate(struct exec_backend *b, struct ts_error *err)
+{
+	const struct ts_exec_device_ops *dev = b->cfg.dev;
+	for (size_t r = 0; r < b->cfg.trace->n; r++) {
+		const struct ts_request *q = &b->cfg.trace->req[r];
+		int rc = dev->open(b->cfg.dev_self, q, &b->handle[r], err);
+		for (int g = 0; !rc && dev->reserve && g < b->cfg.gpus; g++)
+			rc = dev->reserve(b->cfg.dev_self, b->handle[r], 1ULL << g, err);
+		if (rc)
+			return ts_err_prefix(err, "exec: preallocating request %lld", (long long)q->id);
+	}
+	return 0;
+}
+
 int ts_exec_create(void **self, const struct ts_exec_config *cfg, struct ts_error *err)
 {
 	*self = NULL;
@@ -288,6 +312,7 @@ int ts_exec_create(void **self, const struct ts_exec_config *cfg, struct ts_erro
 	if (!b)
 		return ts_err_set(err, TS_ENOMEM, "exec: out of host memory");
 	b->cfg = *cfg;
+	b->cfg.keep_finished |= cfg->prealloc;
 	if (!b->cfg.abort_after)
 		b->cfg.abort_after = EXEC_ABORT_AFTER_DEFAULT;
 	atomic_init(&b->cancel, false);
@@ -302,6 +327,11 @@ int ts_exec_create(void **self, const struct ts_exec_config *cfg, struct ts_erro
 	if (init_sync(b)) {
 		free_backend(b);
 		return ts_err_set(err, TS_ENOMEM, "exec: cannot create the backend's condition variables");
+	}
+	if (b->cfg.prealloc && (rc = preallocate(b, err))) {
+		close_handles(b);
+		free_backend(b);
+		return rc;
 	}
 	b->t0 = ts_clock_ns();
 	rc = start_workers(b, err);
@@ -450,9 +480,7 @@ static void exec_close(void *self)
 	pthread_mutex_unlock(&b->mu);
 	for (int i = 0; i < b->nworkers; i++)
 		pthread_join(b->w[i].th, NULL);
-	for (size_t r = 0; r < b->cfg.trace->n; r++)
-		if (b->handle[r])
-			b->cfg.dev->close(b->cfg.dev_self, b->handle[r]);
+	close_handles(b);
 	free_backend(b);
 }
 
@@ -488,30 +516,45 @@ int ts_exec_warm_comms(const struct ts_exec_device_ops *dev, void *dev_self, int
 	return 0;
 }
 
+static ts_ns exec_move_ns(void *self, const struct ts_launch *l, const struct ts_sched_view *v)
+{
+	return ts_launch_move_ns(&((struct exec_backend *)self)->cfg.move, l, v);
+}
+
 const struct ts_backend_ops ts_exec_backend = {
 	.name = "exec",
 	.now = exec_now,
 	.launch = exec_launch,
 	.wait = exec_wait,
 	.cancel = exec_cancel,
+	.move_ns = exec_move_ns,
 	.close = exec_close,
 };
 
 static int factory_create(void *ctx, const struct ts_run_inputs *in, int gpus,
 			  volatile sig_atomic_t *stop, struct ts_backend *out, struct ts_error *err)
 {
-	const struct ts_exec_factory_ctx *x = ctx;
+	struct ts_exec_factory_ctx *x = ctx;
 	struct ts_exec_config cfg = { .dev = x->dev, .dev_self = x->dev_self, .trace = &in->trace,
-				      .gpus = gpus, .stop = stop };
+				      .gpus = gpus, .stop = stop, .prealloc = x->prealloc };
+	ts_move_model_defaults(&cfg.move);
 	out->ops = &ts_exec_backend;
-	return ts_exec_create(&out->self, &cfg, err);
+	int64_t t0 = ts_clock_ns();
+	int rc = ts_exec_create(&out->self, &cfg, err);
+	x->prealloc_ms = (double)(ts_clock_ns() - t0) / 1e6;
+	return rc;
 }
 
 static int factory_describe(void *ctx, json_t *options)
 {
 	const struct ts_exec_factory_ctx *x = ctx;
-	return ts_run_options_add(options, json_pack("{s:i, s:b, s:s?}", "warmup_steps", x->warmup_steps,
-						     "warm_comms", x->warm_comms, "weights", x->weights));
+	struct ts_move_model m;
+	ts_move_model_defaults(&m);
+	return ts_run_options_add(options, json_pack("{s:i, s:b, s:b, s:b, s:f, s:f, s:s?}",
+						     "warmup_steps", x->warmup_steps, "warm_comms",
+						     x->warm_comms, "prealloc", x->prealloc, "move_cost",
+						     m.on, "move_us", (double)m.fixed_ns / 1e3, "move_gbps",
+						     m.gbps, "weights", x->weights));
 }
 
 struct ts_backend_factory ts_exec_factory(struct ts_exec_factory_ctx *ctx)

@@ -11,6 +11,7 @@
 
 #include "driver/backend.h"
 #include "driver/run.h"
+#include "driver/timing.h"
 #include "io/trace.h"
 
 /* What the backend asks of a device. Each request handle is used by one
@@ -31,6 +32,11 @@ struct ts_exec_device_ops {
 	int (*step_batch)(void *dev, void *const *handles, int n, uint64_t gpus, struct ts_error *err);
 	/* Frees the request's state; only called while no step runs anywhere. */
 	void (*close)(void *dev, void *handle);
+	/* Takes the device memory of request handle (opened, never stepped) on
+	 * the GPUs of `gpus` now, with its initial latent there, so that its
+	 * first launch there allocates and fills nothing; called once per GPU,
+	 * and only before the first step; may be NULL. */
+	int (*reserve)(void *dev, void *handle, uint64_t gpus, struct ts_error *err);
 	/* Creates (and caches) the communicator of GPU set gpus now; may be NULL. */
 	int (*warm_group)(void *dev, uint64_t gpus, struct ts_error *err);
 	/* Makes blocked collectives return (ncclCommAbort); may be NULL. */
@@ -44,13 +50,17 @@ struct ts_exec_config {
 	int gpus;                       /* GPUs of the node, 1..64: one worker thread each */
 	volatile sig_atomic_t *stop;    /* when set, wait() returns TS_EINTR; may be NULL */
 	bool keep_finished;             /* keep finished requests' handles until close (tests read latents) */
+	bool prealloc;                  /* open every request and reserve its memory on every GPU at create (implies keep_finished) */
+	struct ts_move_model move;      /* the modelled latent moves the driver plans with (zeros: free) */
 	ts_ns abort_after;              /* close(): abort collectives when workers are still busy this long; 0 = 10 s */
 };
 
-/* Creates the backend and starts its worker threads. The clock starts now:
- * now() is monotonic wall time since this call. Returns TS_EINVAL for a bad
- * GPU count or a device without open/step/move/close, TS_ENOMEM when a
- * thread cannot start. */
+/* Creates the backend and starts its worker threads. With prealloc, first
+ * opens every request of the trace and reserves its device memory on every
+ * GPU (dev->reserve, when the device has it); a failure names the request.
+ * The clock starts after that: now() is monotonic wall time since then.
+ * Returns TS_EINVAL for a bad GPU count or a device without
+ * open/step/move/close, TS_ENOMEM when a thread cannot start. */
 int ts_exec_create(void **self, const struct ts_exec_config *cfg, struct ts_error *err);
 
 /* The ops table. launch() runs a batch (nreq > 1: the policy's selective
@@ -74,13 +84,18 @@ int ts_exec_warm_comms(const struct ts_exec_device_ops *dev, void *dev_self, int
 		       int *groups, struct ts_error *err);
 
 /* The executor as the run module's backend factory (name "exec"): each
- * run gets a fresh backend (its clock starts then) over ctx's device. */
+ * run gets a fresh backend (its clock starts then) over ctx's device, with
+ * the default move model (timing.h). Its options in the run's options:
+ * warmup_steps, warm_comms, prealloc, and the move model as move_cost,
+ * move_us and move_gbps (the keys the simulator reads back). */
 struct ts_exec_factory_ctx {
 	const struct ts_exec_device_ops *dev;
 	void *dev_self;
 	int warmup_steps;   /* what the command did before the runs, recorded with each */
 	bool warm_comms;
 	const char *weights; /* the checkpoint folder the engine loaded, NULL: synthetic */
+	bool prealloc;      /* see ts_exec_config */
+	double prealloc_ms; /* set by each create: the wall time preallocation took */
 };
 struct ts_backend_factory ts_exec_factory(struct ts_exec_factory_ctx *ctx);
 

@@ -11,16 +11,18 @@
 
 #include "cli/cli_util.h"
 #include "cli/run_cmd.h"
-#include "core/clock.h"
-#include "core/gpuset.h"
 #include "ts_dit.h"
 #include "ts_exec_dit.h"
+#include "ts_exec_engine.h"
 
-enum { XO_WARMUP = TS_RUN_CMD_OWN, XO_WARM_COMMS, XO_WSEED, XO_WEIGHTS };
+enum { XO_WARMUP = TS_RUN_CMD_OWN, XO_WARM_COMMS, XO_NO_WARM_COMMS, XO_NO_PREALLOC, XO_WSEED,
+       XO_WEIGHTS };
 
 static const struct option exec_own_options[] = {
 	{ "warmup-steps", required_argument, NULL, XO_WARMUP },
 	{ "warm-comms", no_argument, NULL, XO_WARM_COMMS },
+	{ "no-warm-comms", no_argument, NULL, XO_NO_WARM_COMMS },
+	{ "no-prealloc", no_argument, NULL, XO_NO_PREALLOC },
 	{ "weight-seed", required_argument, NULL, XO_WSEED },
 	{ "weights", required_argument, NULL, XO_WEIGHTS },
 	{ NULL, 0, NULL, 0 },
@@ -49,7 +51,11 @@ static void exec_usage(FILE *f)
 		"                     with --weights the name the trace's requests carry\n"
 		"  --warmup-steps K   steps per resolution, degree and batch size of the profile before\n"
 		"                     the runs, not timed (default 1)\n"
-		"  --warm-comms       create the NCCL communicators of every aligned GPU set up front\n"
+		"  --no-warm-comms    do not create the NCCL communicators of every aligned GPU set up\n"
+		"                     front (by default they are: a first use inside a run costs 0.1-1 s)\n"
+		"  --no-prealloc      do not open every request and take its device memory on every GPU\n"
+		"                     before each run's clock starts (by default it is: the first launch\n"
+		"                     of a request then allocates nothing)\n"
 		"  --weight-seed S    seed of the synthetic weights (default 1234; same as --seed)\n"
 		"  --weights DIR      a diffusers transformer folder (config.json and\n"
 		"                     diffusion_pytorch_model*.safetensors) of a FluxTransformer2DModel\n"
@@ -70,6 +76,8 @@ static int exec_set_own(void *ctx, int val, const char *arg, struct ts_error *er
 		return 0;
 	case XO_WARM_COMMS: x->x.warm_comms = true; return 0;
 	case XO_WEIGHTS: x->x.weights = arg; return 0;
+	case XO_NO_WARM_COMMS: x->x.warm_comms = false; return 0;
+	case XO_NO_PREALLOC: x->x.prealloc = false; return 0;
 	case XO_WSEED:
 		if (ts_cli_parse_int(arg, 0, INT64_MAX, &ll, "--weight-seed", err))
 			return TS_EINVAL;
@@ -79,98 +87,16 @@ static int exec_set_own(void *ctx, int val, const char *arg, struct ts_error *er
 	return ts_err_set(err, TS_EINVAL, "unknown option");
 }
 
-/* Every request must be of the engine's model. */
-static int check_models(const struct ts_trace *t, const char *model, struct ts_error *err)
-{
-	for (int32_t m = 0; m < t->nmodels; m++)
-		for (size_t i = 0; i < t->n; i++)
-			if (t->req[i].model == m && strcmp(t->models[m], model))
-				return ts_err_set(err, TS_EINVAL,
-						  "%s: request %lld is of model '%s' but the engine runs '%s' (--model)",
-						  t->path ? t->path : "trace", (long long)t->req[i].id,
-						  t->models[m], model);
-	return 0;
-}
-
-/* Runs k steps of `batch` h x w requests together (one alone when batch is
- * 1) on GPU set `set`: first kernel launches, cuBLASLt heuristics, cuDNN
- * plans, workspace and staging buffers, the communicator of that set. */
-static int warm_cell(struct ts_dit_engine *e, int h, int w, uint64_t set, int batch, int steps,
-		     struct ts_error *err)
-{
-	struct ts_dit_request *r[TS_MAX_BATCH] = { NULL };
-	int rc = 0, opened = 0;
-	for (; !rc && opened < batch; opened++)
-		rc = ts_dit_request_open(e, &r[opened], h, w, 1, steps, 1 + (uint64_t)opened, err);
-	for (int s = 0; !rc && s < steps; s++)
-		rc = ts_dit_batch_step(e, r, batch, set, err);
-	for (int i = 0; i < opened; i++)
-		ts_dit_request_close(r[i]);
-	return rc ? ts_err_prefix(err, "warm-up %dx%d batch %d on GPUs 0x%llx", h, w, batch,
-				  (unsigned long long)set)
-		  : 0;
-}
-
-/* Warm-up steps for every resolution of the trace at every degree and
- * batch size the profile has a cell for, on every aligned GPU block of that
- * degree (each block's communicator, workspaces, staging buffers and GEMM
- * plans are made here, not inside a timed run); not part of any run's
- * clock. */
-static int warm_up(const struct exec_cmd *x, const struct ts_run_inputs *in, struct ts_error *err)
-{
-	int heads = ts_dit_engine_config(x->engine)->heads, gpus = x->rc->cfg.gpus;
-	for (int32_t c = 0; c < in->cls.n && x->x.warmup_steps > 0; c++) {
-		const struct ts_class *k = &in->cls.cls[c];
-		for (int deg = 1; deg <= gpus; deg *= 2) {
-			for (int b = 1; b <= TS_MAX_BATCH; b *= 2) {
-				if (heads % deg || ts_class_step(&in->cls, c, deg, b) < 0)
-					continue;
-				for (int j = 0; j + deg <= gpus; j += deg) {
-					int rc = warm_cell(x->engine, k->height, k->width, ts_gpus_block(j, deg),
-							   b, x->x.warmup_steps, err);
-					if (rc)
-						return rc;
-				}
-			}
-		}
-	}
-	return 0;
-}
-
-static void note(const struct exec_cmd *x, const char *what, int64_t since_ns)
-{
-	if (!x->rc->quiet)
-		fprintf(stderr, "%s in %.1f s\n", what, (double)(ts_clock_ns() - since_ns) / 1e9);
-}
-
-/* Checks the models, opens the engine, creates the communicators
- * (--warm-comms), warms up. */
+/* Opens the engine and warms it up (ts_exec_engine.h). */
 static int exec_prepare(void *ctx, const struct ts_run_inputs *in, struct ts_error *err)
 {
 	struct exec_cmd *x = ctx;
 	const struct ts_run_config *c = &x->rc->cfg;
-	int64_t t0 = ts_clock_ns();
-	int rc = check_models(&in->trace, c->model, err);
-	struct ts_dit_engine_opts o = { c->model, x->x.weights, c->gpus, c->seed, 0 };
-	if (!rc)
-		rc = ts_dit_engine_open_opts(&x->engine, &o, err);
-	if (rc)
-		return rc;
+	struct ts_exec_engine_opts eo = { .model = c->model, .weights = x->x.weights, .gpus = c->gpus,
+					  .seed = c->seed, .warmup_steps = x->x.warmup_steps,
+					  .warm_comms = x->x.warm_comms, .quiet = x->rc->quiet };
+	int rc = ts_exec_engine_prepare(&x->engine, &eo, in, err);
 	x->x.dev_self = x->engine;
-	note(x, "engine opened", t0);
-	if (x->x.warm_comms) {
-		double ms;
-		int groups;
-		rc = ts_exec_warm_comms(&ts_exec_dit_ops, x->engine, c->gpus, &ms, &groups, err);
-		if (rc)
-			return rc;
-		if (!x->rc->quiet)
-			fprintf(stderr, "communicators of %d aligned GPU sets created in %.1f ms\n", groups, ms);
-	}
-	t0 = ts_clock_ns();
-	rc = warm_up(x, in, err);
-	if (!rc && x->x.warmup_steps)
-		note(x, "warm-up", t0);
 	return rc;
 }
 
@@ -190,7 +116,8 @@ int ts_cmd_exec(int argc, char **argv)
 		.own = exec_own_options, .set_own = exec_set_own, .usage = exec_usage,
 		.prepare = exec_prepare, .on_failure = exec_on_failure,
 	};
-	struct exec_cmd x = { .rc = &rc, .x = { .dev = &ts_exec_dit_ops, .warmup_steps = 1 } };
+	struct exec_cmd x = { .rc = &rc, .x = { .dev = &ts_exec_dit_ops, .warmup_steps = 1, .warm_comms = true,
+						.prealloc = true } };
 	rc.ctx = &x;
 	rc.backend = ts_exec_factory(&x.x);
 	ts_run_config_defaults(&rc.cfg);

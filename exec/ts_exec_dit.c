@@ -17,6 +17,15 @@ static int dit_move(void *dev, void *handle, uint64_t gpus, struct ts_error *err
 	return ts_dit_request_move(dev, handle, gpus, &ms, err);
 }
 
+/* A fresh request's move allocates its latent and conditioning on every
+ * GPU of the set and fills the seeded noise there (ts_dit.h): the first
+ * step on any subset then copies nothing. */
+static int dit_reserve(void *dev, void *handle, uint64_t gpus, struct ts_error *err)
+{
+	double ms;
+	return ts_dit_request_move(dev, handle, gpus, &ms, err);
+}
+
 static int dit_step(void *dev, void *handle, uint64_t gpus, struct ts_error *err)
 {
 	return ts_dit_request_step(dev, handle, gpus, err);
@@ -49,6 +58,7 @@ const struct ts_exec_device_ops ts_exec_dit_ops = {
 	.step = dit_step,
 	.step_batch = dit_step_batch,
 	.close = dit_close,
+	.reserve = dit_reserve,
 	.warm_group = dit_warm_group,
 	.abort = dit_abort,
 };

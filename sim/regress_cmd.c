@@ -181,32 +181,11 @@ static const char *member_text(const json_t *obj, const char *key)
 	return json_string_value(json_object_get(obj, key));
 }
 
-/* The number member key of obj into *out when present. */
-static void member_num(const json_t *obj, const char *key, double *out)
-{
-	const json_t *v = json_object_get(obj, key);
-	if (json_is_number(v))
-		*out = json_number_value(v);
-}
-
-static bool member_true(const json_t *obj, const char *key)
-{
-	return json_is_true(json_object_get(obj, key));
-}
-
 /* The run's, the simulator's and (recorded before policies owned their
  * options) the policy's options of a run, from runs.options. */
 static int apply_options(struct regress_config *rc, const json_t *o, struct ts_error *err)
 {
-	struct ts_run_config *c = &rc->cfg;
-	double x = 0;
-	member_num(o, "slo_scale", &c->slo_scale);
-	member_num(o, "time_scale", &c->time_scale);
-	member_num(o, "max_requests", &x);
-	c->max_requests = (long long)x;
-	c->interpolate = member_true(o, "interpolate");
-	c->model = member_text(o, "model");
-	c->gpu_type = member_text(o, "gpu_type");
+	ts_run_config_from_json(&rc->cfg, o);
 	ts_sim_opts_from_json(&rc->sim, o);
 	return ts_policy_spec_apply_legacy(&rc->policy, o, err);
 }

@@ -30,22 +30,19 @@ struct sim {
 
 void ts_sim_opts_defaults(struct ts_sim_opts *o)
 {
-	*o = (struct ts_sim_opts){ .noise = false, .seed = 1, .move_cost = true, .move_fixed_ns = 30 * TS_NS_PER_US,
-				   .move_gbps = 50.0 };
+	*o = (struct ts_sim_opts){ .noise = false, .seed = 1 };
+	ts_move_model_defaults(&o->move);
 }
 
 ts_ns ts_sim_move_ns(const struct ts_sim_opts *o, int32_t height, int32_t width)
 {
-	if (!o->move_cost)
-		return 0;
-	double bytes = (double)(height / 8) * (width / 8) * 16 * 2;
-	return o->move_fixed_ns + (ts_ns)(bytes / o->move_gbps + 0.5); /* GB/s == bytes/ns */
+	return ts_move_ns(&o->move, height, width);
 }
 
 int ts_sim_create(void **self, const struct ts_sim_opts *o, const struct ts_classes *cls,
 		  struct ts_error *err)
 {
-	if (!(o->move_gbps > 0) || o->move_fixed_ns < 0)
+	if (!(o->move.gbps > 0) || o->move.fixed_ns < 0)
 		return ts_err_set(err, TS_EINVAL, "latent move cost needs bandwidth > 0 and fixed cost >= 0");
 	struct sim *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -82,15 +79,9 @@ static ts_ns steps_time(struct sim *s, ts_ns step, double cv, int n)
 
 /* The latent is on every GPU of a request's last set, so only GPUs outside
  * it need a copy: running on a subset moves nothing. */
-static ts_ns move_time(const struct sim *s, const struct ts_launch *l, const struct ts_sched_view *v)
+static ts_ns sim_move_ns(void *self, const struct ts_launch *l, const struct ts_sched_view *v)
 {
-	const struct ts_request *q = &v->req[l->req[0]];
-	for (int i = 0; i < l->nreq; i++) {
-		uint64_t prev = v->st[l->req[i]].gpus;
-		if (prev && (l->gpus & ~prev))
-			return ts_sim_move_ns(&s->o, q->height, q->width);
-	}
-	return 0;
+	return ts_launch_move_ns(&((struct sim *)self)->o.move, l, v);
 }
 
 static int sim_launch(void *self, int32_t id, const struct ts_launch *l,
@@ -104,7 +95,7 @@ static int sim_launch(void *self, int32_t id, const struct ts_launch *l,
 		return ts_err_set(err, TS_EINVAL, "sim: launch %d of request %lld at sp %d batch %d: no step time",
 				  id, (long long)q->id, k, l->nreq);
 	double cv = s->cls->cls[q->cls].cv[ts_deg_index(l->nreq)][ts_deg_index(k)];
-	ts_ns steps_start = s->now + move_time(s, l, v);
+	ts_ns steps_start = s->now + sim_move_ns(s, l, v);
 	struct sim_launch *x = &s->launch[id];
 	*x = (struct sim_launch){ .start = s->now, .steps_start = steps_start, .nsteps = l->nsteps,
 				  .end = steps_start + steps_time(s, step, cv, l->nsteps), .gen = x->gen + 1 };
@@ -169,6 +160,7 @@ const struct ts_backend_ops ts_sim_backend = {
 	.launch = sim_launch,
 	.wait = sim_wait,
 	.cancel = sim_cancel,
+	.move_ns = sim_move_ns,
 	.close = sim_close,
 };
 
@@ -184,8 +176,8 @@ static int factory_describe(void *ctx, json_t *options)
 {
 	const struct ts_sim_opts *o = ctx;
 	return ts_run_options_add(options, json_pack("{s:b, s:b, s:f, s:f}", "noise", o->noise, "move_cost",
-						     o->move_cost, "move_us", (double)o->move_fixed_ns / 1e3,
-						     "move_gbps", o->move_gbps));
+						     o->move.on, "move_us", (double)o->move.fixed_ns / 1e3,
+						     "move_gbps", o->move.gbps));
 }
 
 struct ts_backend_factory ts_sim_factory(const struct ts_sim_opts *o)
@@ -200,9 +192,9 @@ void ts_sim_opts_from_json(struct ts_sim_opts *o, const json_t *options)
 	if (json_is_boolean(v = json_object_get(options, "noise")))
 		o->noise = json_is_true(v);
 	if (json_is_boolean(v = json_object_get(options, "move_cost")))
-		o->move_cost = json_is_true(v);
+		o->move.on = json_is_true(v);
 	if (json_is_number(v = json_object_get(options, "move_us")))
-		o->move_fixed_ns = (ts_ns)llround(json_number_value(v) * 1e3);
+		o->move.fixed_ns = (ts_ns)llround(json_number_value(v) * 1e3);
 	if (json_is_number(v = json_object_get(options, "move_gbps")))
-		o->move_gbps = json_number_value(v);
+		o->move.gbps = json_number_value(v);
 }

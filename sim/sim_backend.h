@@ -11,20 +11,19 @@
 
 #include "driver/backend.h"
 #include "driver/run.h"
+#include "driver/timing.h"
 
 struct ts_sim_opts {
-	bool noise;            /* draw launch times around the mean using the profile's CV */
-	uint64_t seed;         /* seed of the noise stream */
-	bool move_cost;        /* charge a latent move when a launch needs GPUs lacking the latent; default true */
-	ts_ns move_fixed_ns;   /* fixed cost of a latent move (launch + sync); default 30 us */
-	double move_gbps;      /* latent move bandwidth in GB/s; default 50 */
+	bool noise;                 /* draw launch times around the mean using the profile's CV */
+	uint64_t seed;              /* seed of the noise stream */
+	struct ts_move_model move;  /* latent moves (driver/timing.h); default 30 us + bytes / 50 GB/s */
 };
 
 /* Fills the documented defaults: no noise, seed 1, moves cost 30 us + bytes / 50 GB/s. */
 void ts_sim_opts_defaults(struct ts_sim_opts *o);
 
 /* Cost of moving the bf16 latent of an h x w image ((h/8)(w/8) x 16 values)
- * to another GPU set under o (0 when o->move_cost is off). */
+ * to another GPU set under o: ts_move_ns(&o->move, ...). */
 ts_ns ts_sim_move_ns(const struct ts_sim_opts *o, int32_t height, int32_t width);
 
 /* Creates a simulator over the class tables cls (not copied: must outlive

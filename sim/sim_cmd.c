@@ -44,13 +44,13 @@ static int sim_set_own(void *ctx, int val, const char *arg, struct ts_error *err
 	double d;
 	switch (val) {
 	case SO_NOISE: o->noise = true; return 0;
-	case SO_NO_MOVE: o->move_cost = false; return 0;
+	case SO_NO_MOVE: o->move.on = false; return 0;
 	case SO_MOVE_US:
 		if (ts_cli_parse_double(arg, 0, 1e9, &d, "--move-us", err))
 			return TS_EINVAL;
-		o->move_fixed_ns = (ts_ns)(d * TS_NS_PER_US);
+		o->move.fixed_ns = (ts_ns)(d * TS_NS_PER_US);
 		return 0;
-	case SO_MOVE_GBPS: return ts_cli_parse_double(arg, 1e-6, 1e9, &o->move_gbps, "--move-gbps", err);
+	case SO_MOVE_GBPS: return ts_cli_parse_double(arg, 1e-6, 1e9, &o->move.gbps, "--move-gbps", err);
 	}
 	return ts_err_set(err, TS_EINVAL, "unknown option");
 }

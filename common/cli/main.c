@@ -15,15 +15,6 @@ static void usage(FILE *f)
 	fprintf(f, "  --version  print the version\n");
 }
 
-static const struct ts_command *find_command(const char *name)
-{
-	for (int t = 0; ts_command_tables[t]; t++)
-		for (const struct ts_command *c = ts_command_tables[t]; c->name; c++)
-			if (!strcmp(c->name, name))
-				return c;
-	return NULL;
-}
-
 /* A two-word command ("profile model") when argv starts with one: its
  * table entry, else NULL. */
 static const struct ts_command *find_two_word_command(int argc, char **argv)
@@ -31,7 +22,7 @@ static const struct ts_command *find_two_word_command(int argc, char **argv)
 	char name[128];
 	if (argc < 3 || snprintf(name, sizeof(name), "%s %s", argv[1], argv[2]) >= (int)sizeof(name))
 		return NULL;
-	return find_command(name);
+	return ts_command_find(name);
 }
 
 /* A command this build lacks: say why; --help is answered on stdout with 0. */
@@ -55,7 +46,7 @@ int main(int argc, char **argv)
 	const struct ts_command *c = find_two_word_command(argc, argv);
 	if (c) /* argv[0] of the command is its second word */
 		return c->run ? c->run(argc - 2, argv + 2) : unavailable(c, argc - 2, argv + 2);
-	c = find_command(argv[1]);
+	c = ts_command_find(argv[1]);
 	if (!c) {
 		fprintf(stderr, "tetriserve: unknown command '%s'\n", argv[1]);
 		usage(stderr);

@@ -11,7 +11,7 @@
 
 enum {
 	RO_TRACE = 256, RO_PROFILE, RO_GPUS, RO_POLICY, RO_SLO, RO_DB, RO_NODB, RO_MODEL, RO_GPU_TYPE,
-	RO_INTERP, RO_LABEL, RO_JSON, RO_QUIET, RO_MAX_REQ, RO_TIME_SCALE, RO_SEED, RO_HELP,
+	RO_INTERP, RO_LABEL, RO_JSON, RO_QUIET, RO_MAX_REQ, RO_MAX_STEPS, RO_TIME_SCALE, RO_SEED, RO_HELP,
 	RO_PROGRESS,
 };
 
@@ -31,6 +31,7 @@ static const struct option shared_options[] = {
 	{ "quiet", no_argument, NULL, RO_QUIET },
 	{ "progress", required_argument, NULL, RO_PROGRESS },
 	{ "max-requests", required_argument, NULL, RO_MAX_REQ },
+	{ "max-steps", required_argument, NULL, RO_MAX_STEPS },
 	{ "time-scale", required_argument, NULL, RO_TIME_SCALE },
 	{ "seed", required_argument, NULL, RO_SEED },
 	{ "help", no_argument, NULL, RO_HELP },
@@ -49,6 +50,7 @@ void ts_run_cmd_help(FILE *f)
 		"                     every policy's options: docs/SCHEDULER.md)\n"
 		"  --slo-scale X      multiply every request's SLO by X (default 1.0)\n"
 		"  --max-requests M   run only the first M requests of the trace\n"
+		"  --max-steps K      run at most K denoising steps of each request; SLOs are not scaled\n"
 		"  --time-scale X     multiply arrival times by X (0 < X <= 1); SLOs are not scaled\n"
 		"  --seed S           seed of the backend's random streams, 0..4294967295 (default 1)\n"
 		"  --db F             SQLite results file (default results.db); --no-db to skip\n"
@@ -77,6 +79,11 @@ static int set_number_option(struct ts_run_cmd *rc, int opt, const char *val, st
 		return 0;
 	case RO_SLO: return ts_cli_parse_double(val, 1e-9, 1e9, &rc->cfg.slo_scale, "--slo-scale", err);
 	case RO_MAX_REQ: return ts_cli_parse_int(val, 1, INT64_MAX, &rc->cfg.max_requests, "--max-requests", err);
+	case RO_MAX_STEPS:
+		if (ts_cli_parse_int(val, 1, 100000, &ll, "--max-steps", err))
+			return TS_EINVAL;
+		rc->cfg.max_steps = (int)ll;
+		return 0;
 	case RO_TIME_SCALE: return ts_cli_parse_double(val, 1e-6, 1, &rc->cfg.time_scale, "--time-scale", err);
 	case RO_PROGRESS:
 		rc->progress_set = true;
@@ -208,9 +215,12 @@ static void on_sigint(int sig)
 
 static void print_table(const struct ts_run_cmd *rc, size_t nreq, const struct ts_run_outcome *out)
 {
-	char scale[48] = "";
+	char scale[96] = "";
 	if (rc->cfg.time_scale != 1.0)
 		snprintf(scale, sizeof(scale), ", time scale %g", rc->cfg.time_scale);
+	if (rc->cfg.max_steps > 0)
+		snprintf(scale + strlen(scale), sizeof(scale) - strlen(scale), ", at most %d steps each",
+			 rc->cfg.max_steps);
 	char modelled[96] = "";
 	if (out[0].sum.modelled_cells > 0)
 		snprintf(modelled, sizeof(modelled), " (%lld step times MODELLED, not measured)",

@@ -36,6 +36,11 @@ struct ts_backend_ops {
 	 * run by then. A launch past that boundary already is left alone. May
 	 * be NULL: a cancelled request then leaves when its launch ends. */
 	int (*cancel)(void *self, int32_t id, ts_ns at, struct ts_error *err);
+	/* The modelled latent move of launch l (timing.h: ts_launch_move_ns
+	 * under the backend's move model), asked before launch() with the same
+	 * arguments; the driver models the launch as this plus its steps at the
+	 * profile's step time. May be NULL: moves are modelled as free. */
+	ts_ns (*move_ns)(void *self, const struct ts_launch *l, const struct ts_sched_view *v);
 	void (*close)(void *self);
 };
 

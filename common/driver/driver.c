@@ -59,58 +59,17 @@ static int run_plan(struct driver *d, struct ts_error *err)
 	return 0;
 }
 
-/* The next time the driver must act without a completion: an arrival, the
- * policy's timer, or a client's cancel time. */
-static ts_ns next_deadline(const struct driver *d)
+ts_ns ts_drv_next_external(const struct driver *d)
 {
 	ts_ns until = ts_drv_next_cancel(d);
 	if (d->next_arrival < d->view.nreq && d->view.req[d->next_arrival].arrival < until)
 		until = d->view.req[d->next_arrival].arrival;
-	if (d->wake_at > d->view.now && d->wake_at < until)
-		until = d->wake_at;
 	return until;
 }
 
-/* How long to wait, after launches predicted to end by `due` have ended,
- * for the others in flight that the profile says end by `due` too: each
- * gets up to one of its steps past its predicted end. On hardware, launches
- * the profile says end together (same start, steps and step time) finish a
- * fraction of a millisecond apart, in either order; planning at the first
- * would decide on part of the GPUs that the simulator, where they end at
- * the same instant, decides on together. Returns -1 when none is pending.
- * The caller stops settling at the next arrival, policy timer or cancel. */
-static ts_ns settle_until(const struct driver *d, ts_ns due)
+ts_ns ts_drv_wall(const struct driver *d)
 {
-	ts_ns until = -1;
-	for (int32_t i = 0; i < TS_MAX_GPUS; i++) {
-		const struct inflight *f = &d->slot[i];
-		if (f->used && f->due <= due && f->due + f->step > until)
-			until = f->due + f->step;
-	}
-	return until;
-}
-
-static int drain_completions(struct driver *d, ts_ns until, struct ts_error *err)
-{
-	const struct ts_driver_config *cfg = d->cfg;
-	struct ts_completion c;
-	ts_ns due = INT64_MIN;
-	int rc = cfg->backend.ops->wait(cfg->backend.self, until, &c, err);
-	while (rc == 1) {
-		d->view.now = cfg->backend.ops->now(cfg->backend.self);
-		rc = ts_drv_finish_launch(d, &c, &due, err);
-		if (rc)
-			return rc;
-		/* before planning, take every other completion of the same
-		 * instant and those of the launches predicted to end with these */
-		ts_ns settle = settle_until(d, due), stop = next_deadline(d);
-		if (settle > stop)
-			settle = stop; /* an arrival, the policy's timer or a cancel ends settling */
-		rc = cfg->backend.ops->wait(cfg->backend.self, settle > d->view.now ? settle : d->view.now,
-					&c, err);
-	}
-	d->view.now = cfg->backend.ops->now(cfg->backend.self);
-	return rc;
+	return d->cfg->backend.ops->now(d->cfg->backend.self);
 }
 
 static int driver_loop(struct driver *d, struct ts_error *err)
@@ -129,12 +88,7 @@ static int driver_loop(struct driver *d, struct ts_error *err)
 			return rc;
 		if (d->next_arrival == d->view.nreq && d->active == 0 && d->inflight == 0)
 			return 0;
-		ts_ns until = next_deadline(d);
-		if (d->inflight == 0 && until == INT64_MAX)
-			return ts_err_set(err, TS_EPOLICY,
-					  "policy %s left %lld requests waiting with every GPU idle and no timer at t=%.6f s",
-					  cfg->policy.ops->name, (long long)d->active, ts_ns_to_s(d->view.now));
-		rc = drain_completions(d, until, err);
+		rc = ts_drv_advance(d, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -157,10 +111,13 @@ int ts_driver_run(const struct ts_driver_config *cfg, struct ts_run_result *res,
 	struct driver d = {
 		.cfg = cfg,
 		.res = res,
-		.view = { .now = cfg->backend.ops->now(cfg->backend.self), .gpus = cfg->gpus,
+		.view = { .now = 0, .gpus = cfg->gpus, /* model time starts at 0, as the backend's clock */
 			  .req = cfg->trace->req, .st = res->st, .cls = cfg->cls, .nreq = n },
 		.wake_at = -1,
+		.window = cfg->window,
 	};
+	if (d.window.abs_ns <= 0 && d.window.rel <= 0)
+		d.window = (struct ts_window){ .abs_ns = TS_WINDOW_ABS_NS, .rel = TS_WINDOW_REL };
 	int rc = driver_loop(&d, err);
 	free(d.plan.launch);
 	free(d.plan.drop);

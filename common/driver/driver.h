@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include "driver/backend.h"
+#include "driver/timing.h"
 #include "io/trace.h"
 #include "sched/policy.h"
 
@@ -19,6 +20,7 @@ struct ts_driver_config {
 	const struct ts_sink_ops *sink;         /* may be NULL */
 	void *sink_self;
 	volatile sig_atomic_t *stop;            /* when set (e.g. by SIGINT), the run ends with TS_EINTR; may be NULL */
+	struct ts_window window;                /* zeros: TS_WINDOW_ABS_NS, TS_WINDOW_REL */
 };
 
 struct ts_run_result {
@@ -44,13 +46,24 @@ struct ts_run_result {
  * steps within what remains, a profile cell for the degree and batch);
  * a violation ends the run with TS_EPOLICY naming the rule. Also TS_EPOLICY
  * when the policy leaves requests waiting with all GPUs idle and no timer.
- * Completions are taken in batches before each plan call: every completion
- * of the same instant, and those of the launches in flight whose predicted
- * end (launch time + steps x profile step) is no later than that of a
- * launch already ended in the batch, waiting for each at most one of its
- * steps past its predicted end and never past the next arrival or policy
- * timer. So launches the profile says end together
- * are planned on together on hardware too, where they finish a little apart.
+ *
+ * Model time: the policy sees (view.now) and every decision of the driver
+ * uses the model time of events, not the backend's clock. A launch made at
+ * model time t is modelled to end at t + its modelled move (the backend's
+ * move_ns) + steps x profile step. When its completion comes, its model
+ * end is that, if the duration the backend observed (from the launch call
+ * to its end) lies within the window (timing.h) of the modelled one; else
+ * t + the observed duration. Events are taken in model-time order: before
+ * an instant is planned on, the driver waits for every launch modelled to
+ * end by then, up to the end of its window on the backend's clock (one
+ * that runs past it is not waited for again: its end comes when it comes);
+ * it takes an arrival, a cancel or the policy's timer only once the
+ * backend's clock has reached it too; and every completion the backend has
+ * already reported is held first. The ends of one instant are taken in
+ * launch order before one plan call. So the same sequence of events gives the same decisions
+ * whatever the backend, its clock's jitter and its host overhead within
+ * the window; and on the simulator without noise, model time is its clock.
+ * Recorded times (segments, starts, finishes, drops) are the backend's.
  * On success and on failure *res holds the state reached (free it with
  * ts_run_result_free). */
 int ts_driver_run(const struct ts_driver_config *cfg, struct ts_run_result *res,

@@ -29,7 +29,7 @@ int ts_drv_apply_plan_drops(struct driver *d, struct ts_error *err)
 			return ts_err_set(err, TS_EPOLICY, "drop of request %lld, which is %s",
 					  (long long)d->view.req[r].id,
 					  s->steps_inflight > 0 ? "running" : "finished or dropped");
-		int rc = ts_drv_drop(d, r, d->view.now, err);
+		int rc = ts_drv_drop(d, r, ts_drv_wall(d), err);
 		if (rc)
 			return rc;
 	}
@@ -55,7 +55,7 @@ ts_ns ts_drv_next_cancel(const struct driver *d)
 /* The launch slot of running request r, -1 when none. */
 static int32_t slot_of(const struct driver *d, int32_t r)
 {
-	for (int32_t i = 0; i < TS_MAX_GPUS; i++) {
+	for (int32_t i = 0; i < d->cfg->gpus; i++) {
 		const struct inflight *f = &d->slot[i];
 		for (int j = 0; f->used && j < f->l.nreq; j++)
 			if (f->l.req[j] == r)
@@ -72,7 +72,7 @@ static int cancel_one(struct driver *d, int32_t r, struct ts_error *err)
 	if (ts_req_done(s))
 		return 0;
 	if (s->steps_inflight == 0)
-		return ts_drv_drop(d, r, d->view.now, err);
+		return ts_drv_drop(d, r, ts_drv_wall(d), err);
 	int32_t id = slot_of(d, r);
 	/* alone in its launch: cut it at the next step boundary; in a batch the
 	 * others go on, and r leaves when the batch ends (driver_launch.c) */

@@ -72,7 +72,7 @@ static int check_launch(const struct driver *d, const struct ts_launch *l, uint6
 
 static int32_t alloc_slot(struct driver *d)
 {
-	for (int32_t i = 0; i < TS_MAX_GPUS; i++)
+	for (int32_t i = 0; i < d->cfg->gpus; i++)
 		if (!d->slot[i].used)
 			return i;
 	return -1; /* unreachable: every launch holds at least one GPU */
@@ -81,15 +81,18 @@ static int32_t alloc_slot(struct driver *d)
 int ts_drv_start_launch(struct driver *d, const struct ts_launch *l, struct ts_error *err)
 {
 	const struct ts_driver_config *cfg = d->cfg;
+	const struct ts_backend_ops *be = cfg->backend.ops;
 	int rc = check_launch(d, l, d->view.busy, err);
 	if (rc)
 		return rc;
 	int32_t id = alloc_slot(d);
-	rc = cfg->backend.ops->launch(cfg->backend.self, id, l, &d->view, err);
+	ts_ns move = be->move_ns ? be->move_ns(cfg->backend.self, l, &d->view) : 0;
+	ts_ns wall = ts_drv_wall(d);
+	rc = be->launch(cfg->backend.self, id, l, &d->view, err);
 	if (rc)
 		return rc;
 	ts_ns step = ts_class_step(cfg->cls, d->view.req[l->req[0]].cls, ts_gpus_count(l->gpus), l->nreq);
-	ts_ns due = d->view.now + step * l->nsteps;
+	ts_ns due = d->view.now + move + step * l->nsteps;
 	for (int i = 0; i < l->nreq; i++) {
 		struct ts_req_state *s = &d->res->st[l->req[i]];
 		if (s->gpus && (l->gpus & ~s->gpus))
@@ -98,7 +101,10 @@ int ts_drv_start_launch(struct driver *d, const struct ts_launch *l, struct ts_e
 		s->gpus = l->gpus;
 		s->inflight_end = due;
 	}
-	d->slot[id] = (struct inflight){ .l = *l, .due = due, .step = step, .used = true };
+	ts_ns modelled = due - d->view.now;
+	d->slot[id] = (struct inflight){ .l = *l, .seq = d->seq++, .start = d->view.now, .wall = wall,
+					 .move = move, .step = step, .due = due, .used = true,
+					 .bound = wall + modelled + ts_window_ns(&d->window, modelled) };
 	d->view.busy |= l->gpus;
 	d->inflight++;
 	d->res->launches++;
@@ -143,11 +149,11 @@ static ts_ns cancel_time(const struct driver *d, int32_t r)
 	return q->cancel_after > 0 ? q->arrival + q->cancel_after : INT64_MAX;
 }
 
-/* Where request r stands after its part of completion c: finished (its last
- * step ended by its client's cancel time, if any), dropped (the launch ended
- * at or after the cancel time without finishing it by then), or waiting for
- * more steps. */
-static int settle_request(struct driver *d, int32_t r, const struct ts_completion *c,
+/* Where request r stands after its part of the launch that ended at model
+ * time end with completion c: finished (its last step ended by its client's
+ * cancel time, if any), dropped (the launch ended at or after the cancel
+ * time without finishing it by then), or waiting for more steps. */
+static int settle_request(struct driver *d, int32_t r, const struct ts_completion *c, ts_ns end,
 			  struct ts_error *err)
 {
 	const struct ts_driver_config *cfg = d->cfg;
@@ -158,7 +164,7 @@ static int settle_request(struct driver *d, int32_t r, const struct ts_completio
 	s->steps_inflight = 0;
 	s->inflight_end = -1;
 	bool complete = s->steps_done == d->view.req[r].steps;
-	if (cancel_time(d, r) <= c->end && !(complete && c->end == cancel_time(d, r)))
+	if (cancel_time(d, r) <= end && !(complete && end == cancel_time(d, r)))
 		return ts_drv_drop(d, r, c->end, err);
 	if (complete) {
 		s->finish = c->end;
@@ -169,29 +175,25 @@ static int settle_request(struct driver *d, int32_t r, const struct ts_completio
 	return 0;
 }
 
-int ts_drv_finish_launch(struct driver *d, const struct ts_completion *c, ts_ns *due,
-			 struct ts_error *err)
+int ts_drv_finish_launch(struct driver *d, int32_t id, struct ts_error *err)
 {
 	const struct ts_driver_config *cfg = d->cfg;
-	if (c->launch_id < 0 || c->launch_id >= TS_MAX_GPUS || !d->slot[c->launch_id].used)
-		return ts_err_set(err, TS_EINVAL, "backend reported unknown launch %d", c->launch_id);
-	struct ts_launch l = d->slot[c->launch_id].l;
-	if (c->nsteps < 0 || c->nsteps > l.nsteps)
-		return ts_err_set(err, TS_EINVAL, "backend reported %d steps of launch %d of %d steps",
-				  c->nsteps, c->launch_id, l.nsteps);
-	if (d->slot[c->launch_id].due > *due)
-		*due = d->slot[c->launch_id].due;
-	d->slot[c->launch_id].used = false;
+	struct inflight *f = &d->slot[id];
+	const struct ts_completion c = f->c;
+	const struct ts_launch l = f->l;
+	ts_ns end = f->end;
+	f->used = false;
+	d->held--;
 	d->view.busy &= ~l.gpus;
 	d->inflight--;
-	d->res->busy_gpu_ns += (int64_t)ts_gpus_count(l.gpus) * (c->end - c->start);
-	if (c->end > d->res->makespan)
-		d->res->makespan = c->end;
+	d->res->busy_gpu_ns += (int64_t)ts_gpus_count(l.gpus) * (c.end - c.start);
+	if (c.end > d->res->makespan)
+		d->res->makespan = c.end;
 	for (int i = 0; i < l.nreq; i++) {
 		int32_t r = l.req[i];
-		int rc = emit_segments(d, r, &l, c, err);
+		int rc = emit_segments(d, r, &l, &c, err);
 		if (!rc)
-			rc = settle_request(d, r, c, err);
+			rc = settle_request(d, r, &c, end, err);
 		if (rc)
 			return rc;
 		if (cfg->policy.ops->on_launch_end)

@@ -26,8 +26,9 @@ static int apply_slo_scale(struct ts_trace *t, double scale, struct ts_error *er
 	return 0;
 }
 
-/* Keeps the first max_requests requests and multiplies arrivals by the time
- * scale; deadlines stay arrival + SLO, so only idle gaps shrink. */
+/* Keeps the first max_requests requests, multiplies arrivals by the time
+ * scale (deadlines stay arrival + SLO, so only idle gaps shrink) and caps
+ * the steps of each request at max_steps. */
 static void shape_trace(struct ts_trace *t, const struct ts_run_config *c)
 {
 	if (c->max_requests > 0 && (size_t)c->max_requests < t->n)
@@ -36,6 +37,9 @@ static void shape_trace(struct ts_trace *t, const struct ts_run_config *c)
 		t->req[i].arrival = (ts_ns)llround((double)t->req[i].arrival * c->time_scale);
 		t->req[i].deadline = t->req[i].arrival + t->req[i].slo;
 	}
+	for (size_t i = 0; i < t->n && c->max_steps > 0; i++)
+		if (t->req[i].steps > c->max_steps)
+			t->req[i].steps = c->max_steps;
 }
 
 int ts_run_inputs_load(struct ts_run_inputs *in, const struct ts_run_config *c, struct ts_error *err)
@@ -85,10 +89,36 @@ int ts_run_check_policy(const char *spec, const struct ts_run_config *c,
 
 json_t *ts_run_options_json(const struct ts_run_config *c)
 {
-	return json_pack("{s:f, s:f, s:I, s:b, s:s?, s:s?, s:s?}", "slo_scale", c->slo_scale,
-			 "time_scale", c->time_scale, "max_requests", (json_int_t)c->max_requests,
-			 "interpolate", c->interpolate, "model", c->model, "gpu_type", c->gpu_type,
-			 "label", c->label);
+	json_t *o = json_pack("{s:f, s:f, s:I, s:b, s:s?, s:s?, s:s?}", "slo_scale", c->slo_scale,
+			      "time_scale", c->time_scale, "max_requests", (json_int_t)c->max_requests,
+			      "interpolate", c->interpolate, "model", c->model, "gpu_type", c->gpu_type,
+			      "label", c->label);
+	if (o && c->max_steps > 0 && json_object_set_new(o, "max_steps", json_integer(c->max_steps))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+void ts_run_config_from_json(struct ts_run_config *c, const json_t *options)
+{
+	const json_t *v;
+	if (json_is_number(v = json_object_get(options, "slo_scale")))
+		c->slo_scale = json_number_value(v);
+	if (json_is_number(v = json_object_get(options, "time_scale")))
+		c->time_scale = json_number_value(v);
+	if (json_is_number(v = json_object_get(options, "max_requests")))
+		c->max_requests = (long long)json_number_value(v);
+	if (json_is_number(v = json_object_get(options, "max_steps")))
+		c->max_steps = (int)json_number_value(v);
+	if (json_is_boolean(v = json_object_get(options, "interpolate")))
+		c->interpolate = json_is_true(v);
+	if (json_is_string(v = json_object_get(options, "model")))
+		c->model = json_string_value(v);
+	if (json_is_string(v = json_object_get(options, "gpu_type")))
+		c->gpu_type = json_string_value(v);
+	if (json_is_string(v = json_object_get(options, "label")))
+		c->label = json_string_value(v);
 }
 
 int ts_run_options_add(json_t *options, json_t *mine)

@@ -27,6 +27,7 @@ struct ts_run_config {
 	uint64_t seed;                /* stored as the run's seed (the backend's random streams) */
 	long long max_requests;       /* serve only the first M requests; 0 = all */
 	double time_scale;            /* arrivals multiplied by this, 0 < x <= 1 (SLOs are not) */
+	int max_steps;                /* run at most this many steps of each request; 0 = all */
 	/* Told of every segment, finished or dropped request and round as the
 	 * run goes, after the store (the progress line); not stored. NULL: none. */
 	const struct ts_sink_ops *watch;
@@ -45,7 +46,7 @@ struct ts_run_inputs {
 
 /* Loads trace and profile, applies the SLO scale, builds the step tables
  * (of the whole trace), keeps the first max_requests requests, applies the
- * time scale.
+ * time scale and the step cap (SLOs unchanged).
  * Errors name the file and line (see ts_trace_load, ts_profile_load). */
 int ts_run_inputs_load(struct ts_run_inputs *in, const struct ts_run_config *c, struct ts_error *err);
 
@@ -94,8 +95,13 @@ int ts_run_policy(const char *spec, const struct ts_run_config *c, const struct 
 int ts_run_options_add(json_t *options, json_t *mine);
 
 /* The options of a run as stored in runs.options (without the backend's):
- * slo_scale, time_scale, max_requests, interpolate, model, gpu_type, label.
- * A new reference, NULL when out of memory. */
+ * slo_scale, time_scale, max_requests, max_steps, interpolate, model,
+ * gpu_type, label. A new reference, NULL when out of memory. */
 json_t *ts_run_options_json(const struct ts_run_config *c);
+
+/* Reads those options back from a run's options object into *c (absent
+ * members keep *c's values; model, gpu_type and label point into
+ * `options`, valid while it lives). */
+void ts_run_config_from_json(struct ts_run_config *c, const json_t *options);
 
 #endif

@@ -6,26 +6,8 @@
 #include <string.h>
 
 #include "core/gpuset.h"
+#include "report/compare_internal.h"
 #include "report/summary.h"
-
-/* A growable array of fixed-size items. */
-struct vec {
-	void *a;
-	size_t n, cap, size;
-};
-
-static void *vec_push(struct vec *v)
-{
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? 2 * v->cap : 256;
-		void *p = realloc(v->a, cap * v->size);
-		if (!p)
-			return NULL;
-		v->a = p;
-		v->cap = cap;
-	}
-	return (char *)v->a + v->size * v->n++;
-}
 
 static int push_request(void *ctx, const struct ts_request_row *row, struct ts_error *err)
 {
@@ -36,7 +18,7 @@ static int push_request(void *ctx, const struct ts_request_row *row, struct ts_e
 	return 0;
 }
 
-static int by_id(const void *x, const void *y)
+int ts_cmp_row_by_id(const void *x, const void *y)
 {
 	int64_t a = ((const struct ts_request_row *)x)->request_id;
 	int64_t b = ((const struct ts_request_row *)y)->request_id;
@@ -49,7 +31,7 @@ static int load_requests(struct ts_reader *r, int64_t run, struct vec *v, struct
 	*v = (struct vec){ .size = sizeof(struct ts_request_row) };
 	int rc = ts_reader_each_request(r, run, push_request, v, err);
 	if (!rc)
-		qsort(v->a, v->n, v->size, by_id);
+		qsort(v->a, v->n, v->size, ts_cmp_row_by_id);
 	return rc;
 }
 
@@ -113,8 +95,14 @@ static void outcomes(const struct vec *va, const struct vec *vb, struct ts_cmp_o
 		o->count[x[i].status][y[i].status]++;
 		if (x[i].status == y[i].status)
 			continue;
-		if (o->ndiffer++ == 0)
+		if (o->ndiffer == 0)
 			o->first_id = x[i].request_id, o->first_a = x[i].status, o->first_b = y[i].status;
+		if (o->ndiffer < TS_CMP_MAX_LISTED) {
+			o->id[o->ndiffer] = x[i].request_id;
+			o->a[o->ndiffer] = x[i].status;
+			o->b[o->ndiffer] = y[i].status;
+		}
+		o->ndiffer++;
 	}
 }
 
@@ -174,7 +162,8 @@ static int add_cell_segment(void *ctx, const struct ts_segment *s, struct ts_err
 	if (s->kind != TS_SEG_STEPS)
 		return 0;
 	struct ts_request_row key = { .request_id = s->request_id };
-	const struct ts_request_row *q = bsearch(&key, cr->sizes->a, cr->sizes->n, cr->sizes->size, by_id);
+	const struct ts_request_row *q = bsearch(&key, cr->sizes->a, cr->sizes->n, cr->sizes->size,
+						 ts_cmp_row_by_id);
 	struct cell_sum *c = q ? cell_for(cr, q->height, q->width, ts_gpus_count(s->gpus), s->batch) : NULL;
 	if (q && !c)
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
@@ -222,78 +211,6 @@ static int step_cells(struct ts_reader *r, int64_t a, int64_t b, const struct ve
 	return rc;
 }
 
-static int push_launch(void *ctx, const struct ts_segment *s, struct ts_error *err)
-{
-	if (s->kind != TS_SEG_STEPS)
-		return 0;
-	struct ts_cmp_launch *l = vec_push(ctx);
-	if (!l)
-		return ts_err_set(err, TS_ENOMEM, "out of memory reading segments");
-	*l = (struct ts_cmp_launch){ .req = s->request_id, .gpus = s->gpus, .first = s->first_step,
-				     .nsteps = s->nsteps, .start = s->start };
-	return 0;
-}
-
-static bool same_launch(const struct ts_cmp_launch *a, const struct ts_cmp_launch *b)
-{
-	return a->gpus == b->gpus && a->first == b->first && a->nsteps == b->nsteps;
-}
-
-/* Notes request r's first differing launch pair (either may be NULL). */
-static void note_difference(struct ts_cmp_divergence *d, int64_t r, const struct ts_cmp_launch *a,
-			    const struct ts_cmp_launch *b)
-{
-	ts_ns t = a && (!b || a->start < b->start) ? a->start : b->start;
-	d->nreq++;
-	if (t >= d->t)
-		return;
-	d->t = t;
-	d->req = r;
-	d->has_a = a != NULL;
-	d->has_b = b != NULL;
-	if (a)
-		d->a = *a;
-	if (b)
-		d->b = *b;
-}
-
-/* Walks both runs' launches request by request (both lists sorted by
- * request, then step) and keeps the earliest first difference. */
-static void find_divergence(const struct vec *va, const struct vec *vb, struct ts_cmp_divergence *d)
-{
-	const struct ts_cmp_launch *s = va->a, *e = vb->a;
-	size_t i = 0, j = 0, ns = va->n, ne = vb->n;
-	*d = (struct ts_cmp_divergence){ .t = INT64_MAX };
-	while (i < ns || j < ne) {
-		int64_t r = i < ns && (j >= ne || s[i].req <= e[j].req) ? s[i].req : e[j].req;
-		for (; i < ns && s[i].req == r && j < ne && e[j].req == r; i++, j++)
-			if (!same_launch(&s[i], &e[j]))
-				break;
-		const struct ts_cmp_launch *a = i < ns && s[i].req == r ? &s[i] : NULL;
-		const struct ts_cmp_launch *b = j < ne && e[j].req == r ? &e[j] : NULL;
-		if (a || b)
-			note_difference(d, r, a, b);
-		while (i < ns && s[i].req == r)
-			i++;
-		while (j < ne && e[j].req == r)
-			j++;
-	}
-}
-
-static int divergence(struct ts_reader *r, int64_t a, int64_t b, struct ts_comparison *c,
-		      struct ts_error *err)
-{
-	struct vec la = { .size = sizeof(struct ts_cmp_launch) }, lb = la;
-	int rc = ts_reader_each_segment(r, a, TS_SEG_BY_REQUEST, push_launch, &la, err);
-	if (!rc)
-		rc = ts_reader_each_segment(r, b, TS_SEG_BY_REQUEST, push_launch, &lb, err);
-	if (!rc)
-		find_divergence(&la, &lb, &c->div);
-	free(la.a);
-	free(lb.a);
-	return rc;
-}
-
 int ts_compare_runs(struct ts_reader *r, int64_t a, int64_t b, struct ts_comparison *out,
 		    struct ts_error *err)
 {
@@ -311,7 +228,7 @@ int ts_compare_runs(struct ts_reader *r, int64_t a, int64_t b, struct ts_compari
 	if (!rc)
 		rc = step_cells(r, a, b, &va, out, err);
 	if (!rc)
-		rc = divergence(r, a, b, out, err);
+		rc = ts_cmp_launches(r, a, b, &va, out, err);
 	free(va.a);
 	free(vb.a);
 	if (rc)
@@ -323,5 +240,7 @@ void ts_comparison_free(struct ts_comparison *c)
 {
 	free(c->req);
 	free(c->cell);
+	free(c->diff);
+	free(c->launch_b);
 	memset(c, 0, sizeof(*c));
 }

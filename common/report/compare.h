@@ -21,12 +21,14 @@ struct ts_cmp_cell {
 	int64_t b_steps;     /* steps run there by run b */
 };
 
-/* One launch (a steps segment) of a request. */
+/* One launch of a request: a steps segment and the latent move before it. */
 struct ts_cmp_launch {
 	int64_t req;
+	int32_t height, width;
 	uint64_t gpus;
-	int32_t first, nsteps;
-	ts_ns start;
+	int32_t first, nsteps, batch;
+	ts_ns start, end;    /* of its steps */
+	ts_ns move;          /* duration of the move before it, 0 when none */
 };
 
 /* Where the schedules first differ: request `req`, where run a has launch
@@ -41,13 +43,32 @@ struct ts_cmp_divergence {
 };
 
 /* How the two runs' requests ended: count[status in a][status in b]
- * (enum ts_request_status), and the first request (by id) whose status
- * differs. */
+ * (enum ts_request_status), and the requests (by id) whose status differs. */
+#define TS_CMP_MAX_LISTED 32
+
 struct ts_cmp_outcomes {
 	int64_t count[4][4];
 	int64_t ndiffer;
 	int64_t first_id;
 	enum ts_request_status first_a, first_b;
+	/* the first TS_CMP_MAX_LISTED of them (by id) */
+	int64_t id[TS_CMP_MAX_LISTED];
+	enum ts_request_status a[TS_CMP_MAX_LISTED], b[TS_CMP_MAX_LISTED];
+};
+
+/* The first differing launch pair of one request (either may be absent). */
+struct ts_cmp_reqdiff {
+	int64_t req;
+	struct ts_cmp_launch a, b;
+	bool has_a, has_b;
+};
+
+/* A launch of run b whose duration (its move and steps) fell outside the
+ * driver's window (driver/timing.h) around the modelled one: its steps at
+ * run a's mean step time of the cell, its move at the default move model. */
+struct ts_cmp_offwindow {
+	struct ts_cmp_launch l;
+	double observed_ms, modelled_ms;
 };
 
 struct ts_comparison {
@@ -58,6 +79,13 @@ struct ts_comparison {
 	struct ts_cmp_cell *cell;    /* by pixels, degree, batch */
 	size_t ncell;
 	struct ts_cmp_divergence div;
+	struct ts_cmp_reqdiff *diff; /* the requests whose launches differ, by id */
+	size_t ndiff;
+	struct ts_cmp_launch *launch_b;  /* run b's launches, by request then first step */
+	size_t nlaunch_b;
+	int64_t offwindow;           /* launches of run b outside the window (cells run a used) */
+	bool has_cause;              /* cause: the last of them that ended before the schedules diverged */
+	struct ts_cmp_offwindow cause;
 };
 
 /* Compares runs a and b of the file. TS_EINVAL naming a request when they
@@ -66,6 +94,16 @@ struct ts_comparison {
  * run and a pre-scaled trace file round differently). */
 int ts_compare_runs(struct ts_reader *r, int64_t a, int64_t b, struct ts_comparison *out,
 		    struct ts_error *err);
+
+/* Why request p differs between the runs, as one line into buf: its first
+ * differing launch (schedule), else its own steps (execution: the cell of
+ * its longest launch of run b and both runs' mean step time there), else
+ * its start (queueing: launches before it ended later). */
+void ts_compare_cause_text(const struct ts_comparison *c, const struct ts_cmp_request *p, char *buf,
+			   size_t len);
+
+/* "4 steps from step 9 on GPUs 0,1,2,3 at 19.7018 s", or "no launch". */
+void ts_compare_launch_text(const struct ts_cmp_launch *l, bool has, char *buf, size_t len);
 
 /* Frees what ts_compare_runs made; safe on a zeroed struct. */
 void ts_comparison_free(struct ts_comparison *c);

@@ -1,12 +1,17 @@
 /* bench_exec.c: the figures of exec/NOTES.md, side by side: attention
  * TFLOP/s of both kernel variants against the cuBLASLt GEMM ceiling at the
  * DiT's own shapes, all-to-all bus bandwidth (nccl-tests convention) at the
- * Ulysses message sizes, and the cost of moving a latent between GPUs.
- * Usage: bench_exec [attn] [gemm] [comm] [move] (all by default). Exit 77
- * without a GPU. Inputs are random (never zeros), times are medians. */
+ * Ulysses message sizes, the cost of moving a latent between GPUs, and what
+ * the executor does that the simulator does not model: a request's first
+ * launch allocating its memory, its preallocation, creating a GPU set's
+ * communicators (docs/EXEC.md, "Costs the simulator does not model").
+ * Usage: bench_exec [attn] [gemm] [comm] [move] [alloc] (all by default).
+ * Exit 77 without a GPU. Inputs are random (never zeros), times are medians. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
+#include "core/gpuset.h"
 #include "gpu_test.h"
 #include "ts_attention.h"
 #include "ts_comm_bench.h"
@@ -193,6 +198,76 @@ out:
 	ts_dit_engine_close(e);
 }
 
+static double step_ms(struct ts_dit_engine *e, struct ts_dit_request *r, uint64_t gpus)
+{
+	int64_t t0 = ts_clock_ns();
+	if (ts_dit_request_step(e, r, gpus, &err)) {
+		fprintf(stderr, "bench: %s\n", err.msg);
+		exit(1);
+	}
+	return (double)(ts_clock_ns() - t0) / 1e6;
+}
+
+/* A fresh request's first step on GPU 0 against its second (the first
+ * allocates its latent and conditioning and fills the noise), and the same
+ * with the memory reserved beforehand as the executor's preallocation does
+ * (ts_dit_request_move of a fresh request), after a warm-up request of the
+ * shape (cuDNN and cuBLASLt plans are made there). */
+static void alloc_case(struct ts_dit_engine *e, int res)
+{
+	struct ts_dit_request *w = NULL, *a = NULL, *b = NULL;
+	double reserve = 0;
+	if (ts_dit_request_open(e, &w, res, res, 1, 2, 7, &err) || ts_dit_request_open(e, &a, res, res, 1, 3, 8, &err) ||
+	    ts_dit_request_open(e, &b, res, res, 1, 3, 9, &err)) {
+		fprintf(stderr, "bench: %s\n", err.msg);
+		exit(1);
+	}
+	step_ms(e, w, 0x1);
+	step_ms(e, w, 0x1);
+	double a1 = step_ms(e, a, 0x1), a2 = step_ms(e, a, 0x1);
+	int64_t t0 = ts_clock_ns();
+	if (ts_dit_request_move(e, b, 0x1, &reserve, &err)) {
+		fprintf(stderr, "bench: %s\n", err.msg);
+		exit(1);
+	}
+	reserve = (double)(ts_clock_ns() - t0) / 1e6;
+	double b1 = step_ms(e, b, 0x1), b2 = step_ms(e, b, 0x1);
+	printf("first launch %dx%d on GPU 0: step 1 %.3f ms, step 2 %.3f ms (allocation %+.3f ms); "
+	       "preallocated (%.3f ms before the run): step 1 %.3f ms, step 2 %.3f ms (%+.3f ms)\n", res, res, a1, a2,
+	       a1 - a2, reserve, b1, b2, b1 - b2);
+	ts_dit_request_close(w);
+	ts_dit_request_close(a);
+	ts_dit_request_close(b);
+}
+
+/* The communicators of every aligned GPU set of 2.. GPUs, created once. */
+static void comm_case(struct ts_dit_engine *e, int ngpu)
+{
+	for (int k = 2; k <= ngpu; k *= 2) {
+		int64_t t0 = ts_clock_ns();
+		if (ts_dit_engine_warm_group(e, ts_gpus_block(0, k), &err)) {
+			fprintf(stderr, "bench: %s\n", err.msg);
+			return;
+		}
+		printf("communicators of GPUs 0..%d created in %.1f ms\n", k - 1,
+		       (double)(ts_clock_ns() - t0) / 1e6);
+	}
+}
+
+static void bench_alloc(int ngpu)
+{
+	struct ts_dit_engine *e = NULL;
+	static const int res[] = { 256, 512, 1024, 2048 };
+	if (ts_dit_engine_open(&e, "flux-dev", ngpu, 1, &err)) {
+		fprintf(stderr, "bench: %s\n", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++)
+		alloc_case(e, res[i]);
+	comm_case(e, ngpu);
+	ts_dit_engine_close(e);
+}
+
 static int wanted(int argc, char **argv, const char *what)
 {
 	if (argc < 2)
@@ -221,5 +296,7 @@ int main(int argc, char **argv)
 		bench_comm(ngpu);
 	if (ngpu >= 2 && wanted(argc, argv, "move"))
 		bench_move(ngpu);
+	if (wanted(argc, argv, "alloc"))
+		bench_alloc(ngpu);
 	return 0;
 }

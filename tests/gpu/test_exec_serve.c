@@ -6,8 +6,9 @@
  * batched): no GPU runs two segments at once, every request runs exactly
  * its steps in order, the device ran launches on disjoint GPU sets at the
  * same time without harm, and every final latent equals that of a plain
- * SP=1 run of the same request (same seed) within bf16 bounds. Exit 77
- * without a GPU. */
+ * SP=1 run of the same request (same seed) within bf16 bounds; the same
+ * for tetriserve with every request's memory reserved on every GPU before
+ * the run (the executor's preallocation). Exit 77 without a GPU. */
 #include <string.h>
 
 #include "../sim/sim_fixture.h"
@@ -101,19 +102,19 @@ static int count_batched(const struct fx_sink *k)
 	return n;
 }
 
-static void serve(struct ts_dit_engine *e, int gpus, const char *spec, const struct ts_trace *t,
-		  const struct ts_classes *cs, const struct reference *ref)
+static void serve(struct ts_dit_engine *e, int gpus, const char *spec, bool prealloc,
+		  const struct ts_trace *t, const struct ts_classes *cs, const struct reference *ref)
 {
-	char what[64];
+	char what[96];
 	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs };
 	struct fx_sink sink = { 0 };
 	struct ts_run_result res = { 0 };
 	struct ts_policy pol = { 0 };
 	void *be = NULL;
-	snprintf(what, sizeof(what), "%s on %d GPUs", spec, gpus);
+	snprintf(what, sizeof(what), "%s on %d GPUs%s", spec, gpus, prealloc ? ", preallocated" : "");
 	int rc = ts_policy_build(spec, &env, &pol, &err);
 	struct ts_exec_config xc = { .dev = &ts_exec_dit_ops, .dev_self = e, .trace = t, .gpus = gpus,
-				     .keep_finished = true };
+				     .keep_finished = true, .prealloc = prealloc };
 	if (!rc)
 		rc = ts_exec_create(&be, &xc, &err);
 	if (!rc) {
@@ -169,7 +170,13 @@ int main(void)
 	for (int g = 1; !rc && g <= ngpu; g *= 2)
 		for (int p = 0; p < 5; p++)
 			if (p != 1 || g >= 2)
-				serve(e, g, specs[p], &t, &cs, &ref);
+				serve(e, g, specs[p], false, &t, &cs, &ref);
+	/* memory reserved on every GPU before the run (the executor's default):
+	 * a request's first step anywhere starts from the same noise */
+	for (int g = 1; !rc && g <= ngpu; g *= 2) {
+		serve(e, g, specs[3], true, &t, &cs, &ref);
+		serve(e, g, specs[4], true, &t, &cs, &ref); /* batched launches, preallocated */
+	}
 	for (int i = 0; i < NREQ; i++) {
 		free(ref.x0[i]);
 		free(ref.x[i]);

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """`tetriserve validate` names where two schedules of one trace first differ:
-the same run twice gives "the same launches"; a run against a noisy one
+the same run twice gives "the same launches", and so does a run with noise
+within the driver's window (decisions are made on model time); a run whose
+1024x1024 steps take 10% longer (a profile edited so) differs, and validate
 names the request and time that an independent walk over the segments
 tables finds as the earliest differing launch (GPU set, first step, steps)."""
 import os
@@ -48,23 +50,40 @@ def first_difference(db, a, b):
     return best
 
 
+def slower_profile(path):
+    """The test profile with every 1024x1024 step 10% longer."""
+    out = []
+    with open(PROFILE) as f:
+        for line in f:
+            p = line.rstrip("\n").split(",")
+            if len(p) == 7 and p[2] == "1024":
+                p[5] = str(float(p[5]) * 1.1)
+            out.append(",".join(p))
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         trace = os.path.join(tmp, "t.csv")
         db = os.path.join(tmp, "v.db")
+        slow = os.path.join(tmp, "slow.csv")
+        slower_profile(slow)
         r = run("trace", "gen", "--out", trace, "--count", "60", "--seed", "5", "--rate", "12")
         check(r.returncode == 0, f"trace gen: {r.stderr}")
-        for extra in ([], ["--noise", "--seed", "3"], []):
+        for extra in ([], ["--noise", "--seed", "3"], [], ["--profile", slow]):
             r = run("sim", "--trace", trace, "--profile", PROFILE, "--gpus", "4", "--policy", "tetriserve",
                     "--db", db, "--quiet", *extra)
             check(r.returncode == 0, f"sim {extra}: {r.stderr}")
         r = run("validate", "--db", db, "--sim", "1", "--exec", "3")
         check(r.returncode == 0 and "the same launches" in r.stdout, f"a run against its replay: {r.stdout}")
         r = run("validate", "--db", db, "--sim", "1", "--exec", "2")
+        check(r.returncode == 0 and "the same launches" in r.stdout, f"a run against a noisy one: {r.stdout}")
+        r = run("validate", "--db", db, "--sim", "1", "--exec", "4")
         m = re.search(r"schedules differ for (\d+) request\(s\); first at t=([0-9.]+) s, request (\d+):", r.stdout)
         check(r.returncode == 0 and m is not None, f"validate against the noisy run: {r.stdout}{r.stderr}")
-        expect = first_difference(db, 1, 2)
-        check(expect is not None, "the noisy run's schedule differs (else the test proves nothing)")
+        expect = first_difference(db, 1, 4)
+        check(expect is not None, "the slower run's schedule differs (else the test proves nothing)")
         if m and expect:
             check(int(m.group(3)) == expect[1], f"first differing request {m.group(3)}, expected {expect[1]}")
             check(abs(float(m.group(2)) - expect[0] / 1e9) < 1e-4,
