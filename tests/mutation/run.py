@@ -103,7 +103,8 @@ def check_pinned(m, root, name):
 
 
 def scratch_copy(root, dest):
-    """Copies the checkout's tracked and untracked-but-not-ignored files."""
+    """Copies the checkout's tracked and untracked-but-not-ignored files
+    (what .ci/run tests) to dest/src."""
     files = subprocess.run(["git", "-C", root, "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                            capture_output=True, check=True).stdout.split(b"\0")
     tar = os.path.join(dest, "src.tar")
@@ -116,6 +117,9 @@ def scratch_copy(root, dest):
     with tarfile.open(tar) as t:
         t.extractall(src)
     os.remove(tar)
+    # a repository of its own, so tests that ask git for the files see them
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"]):
+        subprocess.run(cmd, cwd=src, check=True, capture_output=True)
     return src
 
 
