@@ -1,12 +1,16 @@
 /* gpu_test.h: helpers shared by the GPU tests: skipping without a GPU,
- * seeded random inputs, bf16 device buffers, relative error. */
+ * whether cuDNN must be used, seeded random inputs, bf16 device buffers,
+ * relative error. */
 #ifndef TS_GPU_TEST_H
 #define TS_GPU_TEST_H
 
+#include <dlfcn.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test_util.h"
 #include "core/ts_bf16.h"
@@ -20,6 +24,32 @@ static inline int gt_gpus(void)
 	int n = 0;
 	ts_dev_count(&n);
 	return n;
+}
+
+/* Whether the cuDNN attention path must be taken here: libcudnn.so.9 loads
+ * and is 9.13 or later (the fused SDPA operation), or TS_REQUIRE_CUDNN=1.
+ * Found out on its own, not by asking the engine, so an engine or build that
+ * misses a cuDNN that is there fails the GPU tests instead of skipping its
+ * path quietly. *what says which (for the message). The library stays
+ * loaded, as the engine keeps it. */
+static inline bool gt_cudnn_expected(char *what, size_t size)
+{
+	const char *req = getenv("TS_REQUIRE_CUDNN");
+	void *lib = dlopen("libcudnn.so.9", RTLD_NOW | RTLD_LOCAL);
+	size_t (*version)(void) = NULL;
+	if (lib)
+		*(void **)&version = dlsym(lib, "cudnnGetVersion");
+	size_t v = version ? version() : 0;
+	if (v >= 91300) {
+		snprintf(what, size, "libcudnn.so.9 %zu loads", v);
+		return true;
+	}
+	if (req && !strcmp(req, "1")) {
+		snprintf(what, size, "TS_REQUIRE_CUDNN=1");
+		return true;
+	}
+	snprintf(what, size, lib ? "libcudnn.so.9 is %zu, older than 9.13" : "libcudnn.so.9 does not load", v);
+	return false;
 }
 
 /* xorshift64* stream for test inputs. */

@@ -72,8 +72,8 @@ static void test_attention_case(int D, int chunks, int64_t ct, int64_t txt, int6
 }
 
 /* cuDNN's fused attention against the same reference, where libcudnn.so.9
- * loads (TS_REQUIRE_CUDNN=1 makes its absence a failure, for GPU machines
- * that have it). Masked SP shapes run on gathered valid keys; several
+ * loads (and then it must: gt_cudnn_expected; TS_REQUIRE_CUDNN=1 makes its
+ * absence a failure too). Masked SP shapes run on gathered valid keys; several
  * samples over several chunks are refused and AUTO runs an own kernel for
  * them. Each shape runs twice: the second call takes the cached plan (and
  * gather buffer) with new pointers. */
@@ -145,13 +145,14 @@ static void test_cudnn_pack_and_auto(void)
 static void test_attention_cudnn(void)
 {
 	const char *why = NULL;
-	const char *req = getenv("TS_REQUIRE_CUDNN");
+	char expected[128];
+	bool must = gt_cudnn_expected(expected, sizeof(expected));
 	struct ts_attn_args none = {NULL, NULL, NULL, NULL, 1, 2, 64, 1, 8, 0, 0, 8, 0.125f,
 				    TS_ATTN_CUDNN, NULL};
 	TS_CHECK(ts_attention(&none, NULL, &err) == TS_EINVAL); /* no context */
 	if (!ts_attn_cudnn_available(&why)) {
-		TS_CHECK_MSG(!(req && !strcmp(req, "1")), "TS_REQUIRE_CUDNN=1 but %s", why);
-		printf("attention: %s; cuDNN not tested\n", why);
+		TS_CHECK_MSG(!must, "%s, but the cuDNN path is off: %s", expected, why);
+		printf("attention: %s (%s); cuDNN not tested\n", why, expected);
 		return;
 	}
 	DEV(ts_attn_cudnn_create(&cudnn_ctx, &err));

@@ -106,8 +106,8 @@ out:
 
 /* The attention kernel choice: an engine forced to the own wgmma kernel
  * (or mma.sync where wgmma is not built) computes the step's update as the
- * default (cuDNN where it loads; TS_REQUIRE_CUDNN=1 makes its absence a
- * failure, else the check compares a kernel with itself) does, within bf16
+ * default (cuDNN where it loads, and then it must: gt_cudnn_expected; else
+ * the check compares a kernel with itself) does, within bf16
  * bounds; bad choices, and any once requests have been opened, are
  * refused. */
 static void check_attention_choice(const char *model, int res)
@@ -117,13 +117,21 @@ static void check_attention_choice(const char *model, int res)
 	int64_t n = (int64_t)16 * (res / 8) * (res / 8);
 	float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
 	float *x0 = malloc(sizeof(float) * n);
-	const char *req = getenv("TS_REQUIRE_CUDNN"), *why = NULL;
-	TS_CHECK_MSG(!(req && !strcmp(req, "1")) || ts_attn_cudnn_available(&why),
-		     "TS_REQUIRE_CUDNN=1 but %s", why);
+	const char *why = NULL;
+	char expected[128];
+	bool must = gt_cudnn_expected(expected, sizeof(expected));
+	TS_CHECK_MSG(!must || ts_attn_cudnn_available(&why), "%s, but the cuDNN path is off: %s",
+		     expected, why);
 	if (ts_dit_engine_open(&own, model, 1, 1234, &err) ||
 	    ts_dit_engine_open(&dflt, model, 1, 1234, &err)) {
 		TS_CHECK_MSG(0, "%s", err.msg);
 		goto out;
+	}
+	/* the default engine holds a cuDNN context where cuDNN is expected */
+	if (must) {
+		TS_CHECK_MSG(ts_dit_engine_set_attention(dflt, TS_ATTN_CUDNN, &err) == 0,
+			     "%s, but the engine has no cuDNN: %s", expected, err.msg);
+		TS_CHECK(ts_dit_engine_set_attention(dflt, TS_ATTN_AUTO, &err) == 0);
 	}
 	TS_CHECK(ts_dit_engine_set_attention(own, 9, &err) == TS_EINVAL);
 	int kern = ts_attention_has_wgmma() ? TS_ATTN_WGMMA : TS_ATTN_MMA_32;

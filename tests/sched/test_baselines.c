@@ -179,6 +179,34 @@ static void test_late(void)
 	free(t.req);
 }
 
+/* The late test at equality: one GPU, 256^2 (30 ms a step); A runs 0-300
+ * ms; B (5 steps) can end at 450 ms if it starts when A ends. A deadline
+ * of exactly 450 ms is met, so late=drop serves B (300-450); 1 ns less and
+ * B is dropped at 300 ms. */
+static void test_late_boundary(void)
+{
+	for (int tighter = 0; tighter < 2; tighter++) {
+		struct ts_trace t = { 0 };
+		struct ts_run_result res;
+		struct fx_sink sink;
+		fx_add(&t, 0, 0.000, 0, 10, 5);
+		fx_add(&t, 1, 0.010, 0, 5, 0.44);
+		t.req[1].deadline -= tighter;
+		TS_CHECK(t.req[1].deadline == ms(450) - tighter);
+		if (run("fixed-sp:1:late=drop", 1, &t, &res, &sink) == 0) {
+			if (tighter)
+				TS_CHECK(res.st[1].dropped == ms(300) && res.st[1].finish < 0);
+			else
+				TS_CHECK_MSG(res.st[1].dropped < 0 && res.st[1].finish == ms(450),
+					     "deadline met exactly: dropped at %lld, finish %lld",
+					     (long long)res.st[1].dropped, (long long)res.st[1].finish);
+			ts_run_result_free(&res);
+			free(sink.seg);
+		}
+		free(t.req);
+	}
+}
+
 /* rssp's late option at the head of its strict queue: on 2 GPUs, 1024^2
  * (degree 2 by the map, 105 ms a step) A runs 0-1050 ms; B (1024^2, 4
  * steps, deadline 1.2 s) cannot make it by 1050 + 420; it is dropped and C
@@ -204,6 +232,7 @@ int main(void)
 {
 	fx_classes(&cs);
 	test_late();
+	test_late_boundary();
 	test_rssp_late();
 	test_fixed_groups();
 	test_fixed_orders();

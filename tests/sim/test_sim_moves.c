@@ -1,10 +1,13 @@
 /* test_sim_moves.c: the simulator charges a latent move only when a launch
  * uses GPUs outside the request's last GPU set (every GPU of that set holds
  * the latent, as in the executor): a narrower launch on a subset moves
- * nothing; a wider one, or one on other GPUs, pays ts_sim_move_ns(). */
+ * nothing; a wider one, or one on other GPUs, pays ts_sim_move_ns(), whose
+ * values are written out here from the documented formula; the GPU time of
+ * such a run (utilisation's numerator) counts the moves, worked by hand. */
 #include <stdint.h>
 #include <string.h>
 
+#include "report/summary.h"
 #include "sim_fixture.h"
 #include "test_util.h"
 
@@ -41,6 +44,20 @@ static const struct ts_policy_ops walk_ops = {
 	.name = "walker", .init = walk_init, .plan = walk_plan, .close = walk_close,
 };
 
+/* The GPU time of the walk below, by hand, moves included: steps of 105,
+ * 190, 60, 105, 105 and 105 ms on 2, 1, 4, 2, 2 and 2 GPUs, and moves of
+ * 40486 ns on 4 and on 2 GPUs; the summary's utilisation over 4 GPUs. */
+static void check_gpu_time(const struct ts_trace *t, const struct ts_run_result *res)
+{
+	struct ts_summary sum;
+	struct ts_error err = { 0 };
+	TS_CHECK_MSG(res->busy_gpu_ns == 1270 * TS_NS_PER_MS + 6 * 40486, "busy GPU time %lld ns",
+		     (long long)res->busy_gpu_ns);
+	TS_CHECK(res->makespan == 670 * TS_NS_PER_MS + 2 * 40486);
+	TS_CHECK(ts_summary_compute(&sum, t, res, 4, &err) == 0);
+	TS_CHECK_NEAR(sum.gpu_util, 1270.242916 / (4 * 670.080972), 1e-12);
+}
+
 static void test_moves_only_to_gpus_lacking_the_latent(void)
 {
 	/* {0,1} -> {0} subset -> {0..3} wider -> {2,3} subset -> {0,1} other GPUs
@@ -66,7 +83,7 @@ static void test_moves_only_to_gpus_lacking_the_latent(void)
 					.sink_self = &sink };
 	TS_CHECK_MSG(ts_driver_run(&cfg, &res, &err) == 0, "driver: %s", err.msg);
 	ts_ns move = ts_sim_move_ns(&so, 1024, 1024);
-	TS_CHECK(move > 0);
+	TS_CHECK(move == 40486); /* test_move_formula */
 	ts_ns launch_at = 0;
 	size_t i = 0;
 	for (int k = 0; k < n; k++) {
@@ -92,6 +109,7 @@ static void test_moves_only_to_gpus_lacking_the_latent(void)
 	TS_CHECK(i == sink.n);
 	/* the driver still counts every change of GPU set */
 	TS_CHECK(res.moves == 2); /* the driver counts as the backend charges */
+	check_gpu_time(&t, &res);
 	ts_run_result_free(&res);
 	ts_sim_backend.close(sim);
 	free(sink.seg);
@@ -99,8 +117,29 @@ static void test_moves_only_to_gpus_lacking_the_latent(void)
 	free(cs.cls);
 }
 
+/* The move cost written out: a bf16 latent of (H/8)(W/8) x 16 values,
+ * 30 us + bytes / (50 GB/s), rounded to the ns; the options change both. */
+static void test_move_formula(void)
+{
+	struct ts_sim_opts so;
+	ts_sim_opts_defaults(&so);
+	/* 128 x 128 x 16 x 2 = 524288 bytes: 10485.76 ns at 50 bytes/ns */
+	TS_CHECK(ts_sim_move_ns(&so, 1024, 1024) == 30000 + 10486);
+	/* 256 x 256 x 32 = 2097152 bytes: 41943.04 ns */
+	TS_CHECK(ts_sim_move_ns(&so, 2048, 2048) == 30000 + 41943);
+	/* 64 x 128 x 32 = 262144 bytes: 5242.88 ns, either orientation */
+	TS_CHECK(ts_sim_move_ns(&so, 512, 1024) == 30000 + 5243);
+	TS_CHECK(ts_sim_move_ns(&so, 1024, 512) == 30000 + 5243);
+	so.move.fixed_ns = 0;
+	so.move.gbps = 100;
+	TS_CHECK(ts_sim_move_ns(&so, 1024, 1024) == 5243);
+	so.move.on = false;
+	TS_CHECK(ts_sim_move_ns(&so, 1024, 1024) == 0);
+}
+
 int main(void)
 {
+	test_move_formula();
 	test_moves_only_to_gpus_lacking_the_latent();
 	return ts_test_result("sim_moves");
 }

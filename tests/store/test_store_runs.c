@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "store/store_read.h"
 #include "store_test_db.h"
 #include "test_util.h"
 
@@ -206,6 +207,25 @@ static void write_second_run(const char *db)
 	TS_CHECK(is_null);
 }
 
+/* What a report reads back of run 1, worked out from its rows: GPU time
+ * of the move (2 GPUs x 0.5 ms) and of the steps row of a batch of 2 (64
+ * GPUs x 1.4995 s, halved: a batch writes one row per request), the last
+ * end, one launch, one move, one round. */
+static void check_totals(const char *db)
+{
+	struct ts_error err = { 0 };
+	struct ts_reader *r = NULL;
+	struct ts_run_totals t;
+	TS_CHECK_MSG(ts_reader_open(&r, db, &err) == 0, "%s", err.msg);
+	if (!r)
+		return;
+	TS_CHECK_MSG(ts_reader_run_totals(r, 1, &t, &err) == 0, "%s", err.msg);
+	TS_CHECK_MSG(t.busy_gpu_ns == 2 * 500000LL + 64 * 1499500000LL / 2, "busy GPU time %lld ns",
+		     (long long)t.busy_gpu_ns);
+	TS_CHECK(t.makespan == ts_ns_from_s(3.0) && t.launches == 1 && t.moves == 1 && t.rounds == 1);
+	ts_reader_close(r);
+}
+
 int main(void)
 {
 	char dir[512], db[600];
@@ -221,6 +241,7 @@ int main(void)
 		check_schema(db);
 		check_first_run(db);
 		check_segments(db);
+		check_totals(db);
 		write_second_run(db);
 	}
 	store_test_rmdir(dir);

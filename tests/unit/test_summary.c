@@ -42,6 +42,10 @@ static void test_summary(void)
 	TS_CHECK_NEAR(s.res[1].sar, 0.5, 1e-12);
 	TS_CHECK_NEAR(s.gpu_util, 30.0 / 40.0, 1e-12);
 	TS_CHECK_NEAR(s.lat_p50_s, 10e-9, 1e-15); /* latencies 2, 10, 11 ns */
+	/* linear between ranks, as numpy: p95 at rank 0.95 x 2 = 1.9, p99 at 1.98 */
+	TS_CHECK_NEAR(s.lat_p95_s, 10.9e-9, 1e-15);
+	TS_CHECK_NEAR(s.lat_p99_s, 10.98e-9, 1e-15);
+	TS_CHECK_NEAR(s.lat_mean_s, 23e-9 / 3, 1e-15); /* over the 3 that finished */
 	char *text = ts_json_text(ts_summary_to_json(&s, "p \"quoted\""));
 	TS_CHECK(text && strstr(text, "\"sar\":0.5,") && strstr(text, "\"256x256\"") &&
 		 strstr(text, "\"policy\":\"p \\\"quoted\\\"\""));
