@@ -114,7 +114,7 @@ static void test_elastic(void)
 
 	world_begin(&w, false);
 	tf_add(&w.t, 0, 2, 50, 30.0);
-	TS_CHECK(world_start(&w, 8, 0, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 8, 0, "solo=off", NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0);
 	TS_CHECK(w.plan.n == 1 && w.plan.launch[0].gpus == 0xFF);
 	/* q steps back to back: as many 38 ms steps as fit a 275 ms round */
@@ -182,7 +182,8 @@ static void test_batching(void)
 }
 
 /* The queue empties on the last launch end; a due boundary waits for a
- * launch about to end; the next arrival starts a fresh round. */
+ * launch about to end; the next arrival starts a fresh round (solo launches
+ * off: the last request is alone). */
 static void test_rounds(void)
 {
 	struct world w;
@@ -192,7 +193,7 @@ static void test_rounds(void)
 	tf_add(&w.t, 0, 2, 50, 30.0);
 	tf_add(&w.t, 0, 0, 10, 30.0);
 	tf_add(&w.t, 5.0, 0, 10, 30.0);
-	TS_CHECK(world_start(&w, 8, 0, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 8, 0, "solo=off", NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0 && w.plan.round && w.plan.wake_at == tau);
 	/* both run; request 0 is expected to end just after the boundary */
 	w.v.busy = 0xFF;
