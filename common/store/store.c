@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "io/profile.h"
@@ -120,6 +121,28 @@ static int prepare_statements(struct ts_store *s, struct ts_error *err)
 	return ts_store_rows_prepare(&s->rows, s->db, s->path, err);
 }
 
+/* Before SQLite tries: a writer needs to write the file and its folder (the
+ * WAL and its index live beside it), and SQLite's own words for a refusal
+ * ("unable to open database file", "attempt to write a readonly database")
+ * do not say which. */
+static int check_writable(const char *path, struct ts_error *err)
+{
+	char *copy = strdup(path);
+	const char *dir = copy ? dirname(copy) : ".";
+	struct stat st;
+	int ret = 0;
+
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) != 0)
+		ret = ts_err_set(err, TS_EIO, "%s: cannot write results store: directory '%s' is not "
+				 "writable (%s); report, timeline, validate and merge can still read "
+				 "results there", path, dir, strerror(errno));
+	else if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+		ret = ts_err_set(err, TS_EIO, "%s: cannot write results store: the file is read-only "
+				 "(%s)", path, strerror(errno));
+	free(copy);
+	return ret;
+}
+
 int ts_store_open(struct ts_store **out, const char *path, struct ts_error *err)
 {
 	int ret;
@@ -129,6 +152,9 @@ int ts_store_open(struct ts_store **out, const char *path, struct ts_error *err)
 	*out = NULL;
 	if (!path || !*path)
 		return ts_err_set(err, TS_EINVAL, "results store: empty database path");
+	ret = check_writable(path, err);
+	if (ret)
+		return ret;
 	struct ts_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return ts_err_set(err, TS_ENOMEM, "%s: out of memory opening results store", path);

@@ -85,10 +85,13 @@ struct ts_merge_counts {
  * at out (created if needed), with its requests, segments, rounds and
  * profile cells, skipping runs out already holds (same backend, policy and
  * parameters, trace and profile content hashes, GPU count, seed and
- * options) and incomplete runs. Each input is first migrated to the current
- * schema, then merged in one transaction: all of it or nothing. Every input
+ * options) and incomplete runs. An input of an older schema is first
+ * migrated to the current one (that needs write access to it); one of the
+ * current schema is only read (read-only, immutable on read-only storage).
+ * Each input is merged in one transaction: all of it or nothing. Every input
  * is checked to be readable before out is created; an input that is out
- * itself is refused. */
+ * itself is refused; a failed merge into a file it created removes that
+ * file. */
 int ts_store_merge(const char *out, const char *const *src, int n, struct ts_merge_counts *mc,
 		   struct ts_error *err);
 

@@ -20,26 +20,10 @@ struct ts_reader {
 	int64_t version;  /* the file's schema version (older files are read as they are) */
 };
 
-/* "file:PATH?mode=ro" (or ...&immutable=1) with the characters a URI
- * reserves escaped; malloc'ed. */
-static char *read_only_uri(const char *path, bool immutable)
-{
-	size_t n = strlen(path);
-	char *uri = malloc(3 * n + 40);
-	if (!uri)
-		return NULL;
-	char *p = uri + sprintf(uri, "file:");
-	for (const char *c = path; *c; c++)
-		p += (*c == '%' || *c == '?' || *c == '#') ? sprintf(p, "%%%02X", (unsigned char)*c)
-							   : sprintf(p, "%c", *c);
-	sprintf(p, "?mode=ro%s", immutable ? "&immutable=1" : "");
-	return uri;
-}
-
 /* Opens and checks the schema version; the connection is usable when 0. */
 static int open_uri(struct ts_reader *r, bool immutable, struct ts_error *err)
 {
-	char *uri = read_only_uri(r->path, immutable);
+	char *uri = ts_store_ro_uri(r->path, immutable);
 	if (!uri)
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
 	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
@@ -56,19 +40,6 @@ static int open_uri(struct ts_reader *r, bool immutable, struct ts_error *err)
 	return rc;
 }
 
-/* The folder of path is not writable (so SQLite cannot make the WAL index). */
-static bool folder_read_only(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return false;
-	char *slash = strrchr(copy, '/');
-	const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
-	bool ro = access(dir, W_OK) != 0;
-	free(copy);
-	return ro;
-}
-
 int ts_reader_open(struct ts_reader **out, const char *path, struct ts_error *err)
 {
 	*out = NULL;
@@ -80,7 +51,7 @@ int ts_reader_open(struct ts_reader **out, const char *path, struct ts_error *er
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
 	}
 	int rc = open_uri(r, false, err);
-	if (rc && folder_read_only(path)) {
+	if (rc && ts_store_folder_read_only(path)) {
 		sqlite3_close(r->db);
 		r->db = NULL;
 		rc = open_uri(r, true, err);
@@ -105,6 +76,11 @@ void ts_reader_close(struct ts_reader *r)
 const char *ts_reader_path(const struct ts_reader *r)
 {
 	return r->path;
+}
+
+int64_t ts_reader_schema_version(const struct ts_reader *r)
+{
+	return r->version;
 }
 
 /* Prepares sql with ?1 = a and (when the statement has it) ?2 = b. */
