@@ -62,7 +62,9 @@ int ts_cli_parse_int(const char *text, long long lo, long long hi, long long *ou
 	char *end;
 	errno = 0;
 	long long v = strtoll(text, &end, 10);
-	if (end == text || *end != '\0' || errno == ERANGE || v < lo || v > hi)
+	/* strtoll skips leading blanks: " 4" is no whole number here */
+	if (end == text || isspace((unsigned char)*text) || *end != '\0' || errno == ERANGE ||
+	    v < lo || v > hi)
 		return ts_err_set(err, TS_EINVAL, "%s needs a whole number in %lld..%lld, got '%s'",
 				  option, lo, hi, text);
 	*out = v;
@@ -75,7 +77,8 @@ int ts_cli_parse_double(const char *text, double lo, double hi, double *out, con
 	char *end;
 	errno = 0;
 	double v = strtod(text, &end);
-	if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+	if (end == text || isspace((unsigned char)*text) || *end != '\0' || errno == ERANGE ||
+	    !isfinite(v) || v < lo || v > hi)
 		return ts_err_set(err, TS_EINVAL, "%s needs a number in %g..%g, got '%s'", option, lo,
 				  hi, text);
 	*out = v;
@@ -107,4 +110,59 @@ int ts_cli_split_policies(char *list, char **spec, int max, struct ts_error *err
 	if (n == 0)
 		return ts_err_set(err, TS_EINVAL, "--policy is empty");
 	return n;
+}
+
+/* A temporary file beside path with mode `mode`, opened on o->f; false
+ * (nothing left behind) when the folder does not let us create one. */
+static bool open_beside(struct ts_cli_out *o, const char *path, mode_t mode)
+{
+	size_t n = strlen(path) + sizeof(".XXXXXX");
+	o->tmp = malloc(n);
+	if (!o->tmp)
+		return false;
+	snprintf(o->tmp, n, "%s.XXXXXX", path);
+	int fd = mkstemp(o->tmp);
+	if (fd >= 0 && fchmod(fd, mode) == 0 && (o->f = fdopen(fd, "w")))
+		return true;
+	if (fd >= 0) {
+		close(fd);
+		unlink(o->tmp);
+	}
+	free(o->tmp);
+	o->tmp = NULL;
+	return false;
+}
+
+int ts_cli_out_open(struct ts_cli_out *o, const char *path, struct ts_error *err)
+{
+	struct stat st;
+	*o = (struct ts_cli_out){ .path = path };
+	bool exists = lstat(path, &st) == 0;
+	if (!exists || S_ISREG(st.st_mode)) {
+		mode_t mask = umask(0);
+		umask(mask);
+		if (open_beside(o, path, exists ? st.st_mode & 07777 : 0666 & ~mask))
+			return 0;
+	}
+	o->f = fopen(path, "w");
+	if (!o->f)
+		return ts_err_set(err, TS_EIO, "%s: cannot write: %s", path, strerror(errno));
+	return 0;
+}
+
+int ts_cli_out_close(struct ts_cli_out *o, bool ok, struct ts_error *err)
+{
+	int rc = 0;
+	if (o->f && fclose(o->f) != 0 && ok) {
+		rc = ts_err_set(err, TS_EIO, "%s: write error: %s", o->path, strerror(errno));
+		ok = false;
+	}
+	if (o->tmp && ok && rename(o->tmp, o->path) != 0)
+		rc = ts_err_set(err, TS_EIO, "%s: cannot put the file in place: %s", o->path,
+				strerror(errno));
+	if (o->tmp && (!ok || rc))
+		unlink(o->tmp);
+	free(o->tmp);
+	*o = (struct ts_cli_out){ 0 };
+	return rc;
 }

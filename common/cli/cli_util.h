@@ -2,6 +2,9 @@
 #ifndef TS_CLI_UTIL_H
 #define TS_CLI_UTIL_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "core/ts_error.h"
 
 /* The bundled inputs, relative to the data folder (ts_cli_data_dir()). */
@@ -36,6 +39,27 @@ int ts_cli_parse_double(const char *text, double lo, double hi, double *out, con
  * with pointers into list and returns their count, or TS_EINVAL (err names
  * --policy) when the list is empty or holds more than max specs. */
 int ts_cli_split_policies(char *list, char **spec, int max, struct ts_error *err);
+
+/* An output file a command writes (--out). A regular file, or a path that
+ * does not exist yet, is written through a temporary file beside it that
+ * ts_cli_out_close() renames over it on success and removes on failure, so
+ * a failed write leaves the old file (or none). Any other path (a device
+ * such as /dev/full, a pipe, a symlink such as /dev/stdout) is written in
+ * place and never removed. */
+struct ts_cli_out {
+	FILE *f;
+	const char *path;
+	char *tmp;   /* the temporary file; NULL when written in place */
+};
+
+/* Opens path for writing as above. Returns 0, or TS_EIO naming the path and
+ * the system error. */
+int ts_cli_out_open(struct ts_cli_out *o, const char *path, struct ts_error *err);
+
+/* Closes o: with ok, puts the temporary file in place; without, removes it
+ * (and nothing else). Returns 0, or TS_EIO (a failed close or rename) when
+ * ok; always 0 when !ok. */
+int ts_cli_out_close(struct ts_cli_out *o, bool ok, struct ts_error *err);
 
 /* Reports an unknown option, or one missing its value, of command `cmd`
  * (e.g. "tetriserve sim") after getopt_long returned '?'; returns 2, the

@@ -366,12 +366,15 @@ static int write_profile(const struct pm_args *a, const struct ts_step_model *m,
 		modelled += rows[i].modelled;
 	char comments[8192];
 	header_comments(a, m, n - modelled, modelled, comments, sizeof(comments));
-	FILE *f = fopen(a->out, "w");
-	if (!f)
-		return ts_err_set(err, TS_EIO, "%s: cannot create the profile", a->out);
-	int rc = ts_profile_write(f, a->out, comments, rows, n, err);
-	if (fclose(f) && !rc)
-		rc = ts_err_set(err, TS_EIO, "%s: write failed", a->out);
+	struct ts_cli_out out;
+	int rc = ts_cli_out_open(&out, a->out, err);
+	if (rc)
+		return rc;
+	rc = ts_profile_write(out.f, a->out, comments, rows, n, err);
+	if (!rc)
+		rc = ts_cli_out_close(&out, true, err);
+	else
+		ts_cli_out_close(&out, false, NULL);
 	if (!rc)
 		printf("wrote %s: %zu measured cells, %zu modelled\n", a->out, n - modelled, modelled);
 	return rc;

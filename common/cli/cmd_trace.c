@@ -362,24 +362,29 @@ static void print_provenance(FILE *f, const struct ts_tracegen_opts *o)
 	fputc('\n', f);
 }
 
-/* Writes the trace to a->out or stdout; returns the exit status. */
+/* Writes the trace to a->out (ts_cli_out: a failure never removes a path
+ * it did not create) or stdout; returns the exit status. */
 static int write_output(const struct gen_args *a, const struct ts_trace *t)
 {
 	struct ts_error err = { 0 };
-	FILE *f = a->out ? fopen(a->out, "w") : stdout;
-	if (!f) {
-		fprintf(stderr, "tetriserve trace gen: --out %s: %s\n", a->out, strerror(errno));
+	struct ts_cli_out out = { .f = stdout };
+	if (a->out && ts_cli_out_open(&out, a->out, &err)) {
+		fprintf(stderr, "tetriserve trace gen: --out %s\n", err.msg);
 		return 1;
 	}
-	print_provenance(f, &a->o);
-	int rc = ts_trace_write(t, f, &err);
-	if (a->out && fclose(f) != 0 && !rc)
-		rc = ts_err_set(&err, TS_EIO, "writing trace: %s", strerror(errno));
+	print_provenance(out.f, &a->o);
+	int rc = ts_trace_write(t, out.f, &err);
+	if (a->out) {
+		struct ts_error cerr = { 0 };
+		int crc = ts_cli_out_close(&out, rc == 0, &cerr);
+		if (!rc && crc) {
+			rc = crc;
+			err = cerr;
+		}
+	}
 	if (!rc)
 		return 0;
 	fprintf(stderr, "tetriserve trace gen: %s: %s\n", a->out ? a->out : "stdout", err.msg);
-	if (a->out)
-		remove(a->out);
 	return 1;
 }
 

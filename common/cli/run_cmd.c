@@ -12,7 +12,7 @@
 enum {
 	RO_TRACE = 256, RO_PROFILE, RO_GPUS, RO_POLICY, RO_SLO, RO_DB, RO_NODB, RO_MODEL, RO_GPU_TYPE,
 	RO_INTERP, RO_LABEL, RO_JSON, RO_QUIET, RO_MAX_REQ, RO_MAX_STEPS, RO_TIME_SCALE, RO_SEED, RO_HELP,
-	RO_PROGRESS,
+	RO_PROGRESS, RO_STORE_ROUNDS,
 };
 
 static const struct option shared_options[] = {
@@ -23,6 +23,7 @@ static const struct option shared_options[] = {
 	{ "slo-scale", required_argument, NULL, RO_SLO },
 	{ "db", required_argument, NULL, RO_DB },
 	{ "no-db", no_argument, NULL, RO_NODB },
+	{ "store-rounds", no_argument, NULL, RO_STORE_ROUNDS },
 	{ "model", required_argument, NULL, RO_MODEL },
 	{ "gpu-type", required_argument, NULL, RO_GPU_TYPE },
 	{ "interpolate", no_argument, NULL, RO_INTERP },
@@ -54,6 +55,8 @@ void ts_run_cmd_help(FILE *f)
 		"  --time-scale X     multiply arrival times by X (0 < X <= 1); SLOs are not scaled\n"
 		"  --seed S           seed of the backend's random streams, 0..4294967295 (default 1)\n"
 		"  --db F             SQLite results file (default results.db); --no-db to skip\n"
+		"  --store-rounds     also store a rounds row per round boundary (time, active\n"
+		"                     requests, launches, plan wall time); else only their count\n"
 		"  --model M          model of requests whose trace has no model column\n"
 		"  --gpu-type G       profile rows of this GPU (when the profile has several)\n"
 		"  --interpolate      estimate missing profile cells (log-log in token count)\n"
@@ -105,6 +108,7 @@ static int set_shared_option(struct ts_run_cmd *rc, int opt, const char *val, st
 	case RO_POLICY: rc->policy_text = val; return 0;
 	case RO_DB: rc->db = val; return 0;
 	case RO_NODB: rc->no_db = true; return 0;
+	case RO_STORE_ROUNDS: rc->cfg.store_rounds = true; return 0;
 	case RO_MODEL: rc->cfg.model = val; return 0;
 	case RO_GPU_TYPE: rc->cfg.gpu_type = val; return 0;
 	case RO_INTERP: rc->cfg.interpolate = true; return 0;

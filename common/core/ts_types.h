@@ -15,6 +15,13 @@ typedef int64_t ts_ns;
 #define TS_NS_PER_MS 1000000LL
 #define TS_NS_PER_US 1000LL
 
+/* The longest simulated time span tetriserve represents: 2^61 ns (73
+ * years). Inputs whose times could pass it are refused when they are
+ * loaded (an arrival or SLO, one request's steps, the work of a whole trace
+ * after its last arrival), so a sum of a few such spans, as the driver and
+ * the policies form them, never overflows int64. */
+#define TS_TIME_MAX ((ts_ns)1 << 61)
+
 /* Seconds (double) to nanoseconds, rounded to nearest. */
 static inline ts_ns ts_ns_from_s(double s)
 {

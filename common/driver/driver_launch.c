@@ -85,14 +85,22 @@ int ts_drv_start_launch(struct driver *d, const struct ts_launch *l, struct ts_e
 	int rc = check_launch(d, l, d->view.busy, err);
 	if (rc)
 		return rc;
+	ts_ns step = ts_class_step(cfg->cls, d->view.req[l->req[0]].cls, ts_gpus_count(l->gpus), l->nreq);
+	ts_ns due;
+	/* inputs are bounded at load (TS_TIME_MAX); a policy that waits past
+	 * them is refused here, never wrapped around */
+	if (__builtin_mul_overflow(step, (ts_ns)l->nsteps, &due) ||
+	    __builtin_add_overflow(due, d->view.now, &due) || due > 2 * TS_TIME_MAX)
+		return ts_err_set(err, TS_ERANGE, "launch of request %lld at t=%.0f s: its %d steps would end "
+				  "past the simulated time tetriserve represents",
+				  (long long)d->view.req[l->req[0]].id, ts_ns_to_s(d->view.now), l->nsteps);
 	int32_t id = alloc_slot(d);
 	ts_ns move = be->move_ns ? be->move_ns(cfg->backend.self, l, &d->view) : 0;
 	ts_ns wall = ts_drv_wall(d);
 	rc = be->launch(cfg->backend.self, id, l, &d->view, err);
 	if (rc)
 		return rc;
-	ts_ns step = ts_class_step(cfg->cls, d->view.req[l->req[0]].cls, ts_gpus_count(l->gpus), l->nreq);
-	ts_ns due = d->view.now + move + step * l->nsteps;
+	due += move; /* the modelled latent move comes first */
 	for (int i = 0; i < l->nreq; i++) {
 		struct ts_req_state *s = &d->res->st[l->req[i]];
 		if (s->gpus && (l->gpus & ~s->gpus))

@@ -186,6 +186,7 @@ static int begin_stored_run(struct ts_store *store, const char *spec, const stru
 
 struct run_sink {
 	struct ts_store *store;             /* may be NULL */
+	bool store_rounds;
 	const struct ts_sink_ops *watch;    /* may be NULL */
 	void *watch_self;
 };
@@ -212,7 +213,7 @@ static int sink_request_done(void *self, const struct ts_request *r, const struc
 static int sink_round(void *self, const struct ts_round_rec *rr, struct ts_error *err)
 {
 	struct run_sink *k = self;
-	int rc = k->store ? ts_store_round(k->store, rr, err) : 0;
+	int rc = k->store && k->store_rounds ? ts_store_round(k->store, rr, err) : 0;
 	if (!rc && k->watch && k->watch->round)
 		rc = k->watch->round(k->watch_self, rr, err);
 	return rc;
@@ -223,6 +224,21 @@ static const struct ts_sink_ops run_sink_ops = {
 	.request_done = sink_request_done,
 	.round = sink_round,
 };
+
+/* Without a taker of rounds (the driver then does not time plan calls). */
+static const struct ts_sink_ops run_sink_ops_no_rounds = {
+	.segment = sink_segment,
+	.request_done = sink_request_done,
+};
+
+static const struct ts_sink_ops *run_sink_of(const struct run_sink *k)
+{
+	if (!k->store && !k->watch)
+		return NULL;
+	if ((k->store && k->store_rounds) || (k->watch && k->watch->round))
+		return &run_sink_ops;
+	return &run_sink_ops_no_rounds;
+}
 
 /* Rows (status unfinished) for the requests that neither finished nor were
  * dropped, the summary, completed = 1. */
@@ -258,10 +274,11 @@ static int drive(const struct ts_run_config *c, const struct ts_run_inputs *in, 
 		 struct ts_backend be, struct ts_store *store, volatile sig_atomic_t *stop,
 		 struct ts_run_outcome *out, struct ts_error *err)
 {
-	struct run_sink sink = { .store = store, .watch = c->watch, .watch_self = c->watch_self };
+	struct run_sink sink = { .store = store, .store_rounds = c->store_rounds, .watch = c->watch,
+				 .watch_self = c->watch_self };
 	struct ts_driver_config cfg = {
 		.trace = &in->trace, .cls = &in->cls, .gpus = c->gpus, .policy = pol, .backend = be,
-		.sink = store || c->watch ? &run_sink_ops : NULL, .sink_self = &sink, .stop = stop,
+		.sink = run_sink_of(&sink), .sink_self = &sink, .stop = stop,
 	};
 	struct ts_run_result res;
 	int rc = ts_driver_run(&cfg, &res, err);

@@ -28,6 +28,8 @@ struct ts_run_config {
 	long long max_requests;       /* serve only the first M requests; 0 = all */
 	double time_scale;            /* arrivals multiplied by this, 0 < x <= 1 (SLOs are not) */
 	int max_steps;                /* run at most this many steps of each request; 0 = all */
+	bool store_rounds;            /* a rounds row per round boundary in the store; else only
+				       * their count (in the summary) */
 	/* Told of every segment, finished or dropped request and round as the
 	 * run goes, after the store (the progress line); not stored. NULL: none. */
 	const struct ts_sink_ops *watch;

@@ -2,6 +2,7 @@
  * height, width) of the trace, step times from the profile's rows, missing
  * cells optionally estimated (see classes.h). */
 #include "io/classes.h"
+#include "io/classes_interp.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,49 +10,117 @@
 
 /* ---- classes: choosing the GPU and the models ---- */
 
-/* Appends the distinct values of the model (or gpu) field, among rows of
- * gpu (any gpu when NULL), to buf as "a, b, c". Returns how many. */
-static int list_distinct(const struct ts_profile *p, bool models, const char *gpu,
-			 char *buf, size_t size)
+/* The profile's rows sorted by (gpu, model, row), so the lookups below
+ * cost O(log n) and the listings O(n log n), whatever the number of names
+ * (tens of thousands of GPU or model names stay fast). */
+struct name_index {
+	const struct ts_profile *p;
+	size_t *ix;
+};
+
+static const struct ts_profile *sort_profile;
+
+static int cmp_names(const void *pa, const void *pb)
 {
-	int count = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; i < p->n; i++) {
-		const struct ts_profile_row *r = &p->rows[i];
-		const char *v = models ? r->model : r->gpu;
-		if (gpu && strcmp(r->gpu, gpu) != 0)
-			continue;
-		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = (!gpu || !strcmp(p->rows[j].gpu, gpu)) &&
-			       !strcmp(models ? p->rows[j].model : p->rows[j].gpu, v);
-		if (seen)
-			continue;
-		size_t used = strlen(buf);
-		snprintf(buf + used, size - used, "%s%s", count ? ", " : "", v);
-		count++;
-	}
-	return count;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	const struct ts_profile_row *x = &sort_profile->rows[a], *y = &sort_profile->rows[b];
+	int c = strcmp(x->gpu, y->gpu);
+	if (!c)
+		c = strcmp(x->model, y->model);
+	return c ? c : (a > b) - (a < b);
 }
 
-static bool profile_has(const struct ts_profile *p, const char *model, const char *gpu)
+static int cmp_size(const void *pa, const void *pb)
 {
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	return (a > b) - (a < b);
+}
+
+static int name_index_build(struct name_index *ni, const struct ts_profile *p, struct ts_error *err)
+{
+	ni->p = p;
+	ni->ix = malloc((p->n ? p->n : 1) * sizeof(*ni->ix));
+	if (!ni->ix)
+		return ts_err_set(err, TS_ENOMEM, "out of memory indexing profile %s", p->path);
 	for (size_t i = 0; i < p->n; i++)
-		if ((!model || !strcmp(p->rows[i].model, model)) && !strcmp(p->rows[i].gpu, gpu))
-			return true;
-	return false;
+		ni->ix[i] = i;
+	sort_profile = p;
+	qsort(ni->ix, p->n, sizeof(*ni->ix), cmp_names);
+	return 0;
+}
+
+/* Compares row r with (gpu, model); model NULL compares the gpu alone. */
+static int cmp_key(const struct ts_profile_row *r, const char *gpu, const char *model)
+{
+	int c = strcmp(r->gpu, gpu);
+	return c || !model ? c : strcmp(r->model, model);
+}
+
+/* The first position in the index at or after (gpu, model). */
+static size_t lower_bound(const struct name_index *ni, const char *gpu, const char *model)
+{
+	size_t lo = 0, hi = ni->p->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cmp_key(&ni->p->rows[ni->ix[mid]], gpu, model) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool profile_has(const struct name_index *ni, const char *model, const char *gpu)
+{
+	size_t i = lower_bound(ni, gpu, model);
+	return i < ni->p->n && cmp_key(&ni->p->rows[ni->ix[i]], gpu, model) == 0;
+}
+
+/* Appends the distinct values of the model (or gpu) field, among rows of
+ * gpu (any gpu when NULL), to buf as "a, b, c" in first-seen order.
+ * Returns how many (or TS_ENOMEM). */
+static int list_distinct(const struct name_index *ni, bool models, const char *gpu, char *buf,
+			 size_t size)
+{
+	const struct ts_profile *p = ni->p;
+	size_t from = gpu ? lower_bound(ni, gpu, NULL) : 0, count = 0;
+	size_t *first = malloc((p->n ? p->n : 1) * sizeof(*first));
+	buf[0] = '\0';
+	if (!first)
+		return TS_ENOMEM;
+	for (size_t i = from; i < p->n && (!gpu || !strcmp(p->rows[ni->ix[i]].gpu, gpu)); i++) {
+		const struct ts_profile_row *r = &p->rows[ni->ix[i]], *prev;
+		prev = i > from ? &p->rows[ni->ix[i - 1]] : NULL;
+		if (prev && !strcmp(prev->gpu, r->gpu) && (!models || !strcmp(prev->model, r->model))) {
+			if (ni->ix[i] < first[count - 1])
+				first[count - 1] = ni->ix[i];   /* a gpu's rows are not in file order */
+			continue;
+		}
+		first[count++] = ni->ix[i];
+	}
+	qsort(first, count, sizeof(*first), cmp_size);
+	for (size_t k = 0; k < count; k++) {
+		size_t used = strlen(buf);
+		const struct ts_profile_row *r = &p->rows[first[k]];
+		snprintf(buf + used, size - used, "%s%s", k ? ", " : "", models ? r->model : r->gpu);
+	}
+	free(first);
+	return (int)count;
 }
 
 /* The GPU whose rows are used: opts->gpu, else the profile's only GPU. */
-static int resolve_gpu(const struct ts_profile *p, const char *want, const char **gpu,
+static int resolve_gpu(const struct name_index *ni, const char *want, const char **gpu,
 		       struct ts_error *err)
 {
+	const struct ts_profile *p = ni->p;
 	char names[512];
-	int n = list_distinct(p, false, NULL, names, sizeof(names));
+	int n = list_distinct(ni, false, NULL, names, sizeof(names));
+	if (n < 0)
+		return ts_err_set(err, TS_ENOMEM, "out of memory reading profile %s", p->path);
 	if (n == 0)
 		return ts_err_set(err, TS_ENOTFOUND, "profile %s has no rows", p->path);
 	if (want) {
-		if (!profile_has(p, NULL, want))
+		if (!profile_has(ni, NULL, want))
 			return ts_err_set(err, TS_ENOTFOUND,
 					  "profile %s has no rows for gpu '%s' (gpus: %s)",
 					  p->path, want, names);
@@ -68,35 +137,39 @@ static int resolve_gpu(const struct ts_profile *p, const char *want, const char 
 
 /* The model of a trace without a model column: opts->model, else the
  * profile's only model for gpu. */
-static int default_model(const struct ts_profile *p, const char *gpu, const char *want,
+static int default_model(const struct name_index *ni, const char *gpu, const char *want,
 			 const char **model, struct ts_error *err)
 {
+	const struct ts_profile *p = ni->p;
 	if (want) {
 		*model = want;
 		return 0;
 	}
 	char names[512];
-	if (list_distinct(p, true, gpu, names, sizeof(names)) > 1)
+	int n = list_distinct(ni, true, gpu, names, sizeof(names));
+	if (n < 0)
+		return ts_err_set(err, TS_ENOMEM, "out of memory reading profile %s", p->path);
+	if (n > 1)
 		return ts_err_set(err, TS_EINVAL,
 				  "profile %s has several models for gpu '%s' (%s): choose one with --model",
 				  p->path, gpu, names);
-	for (size_t i = 0; i < p->n; i++)
-		if (!strcmp(p->rows[i].gpu, gpu)) {
-			*model = p->rows[i].model;
-			return 0;
-		}
+	size_t i = lower_bound(ni, gpu, NULL);
+	if (i < p->n && !strcmp(p->rows[ni->ix[i]].gpu, gpu)) {
+		*model = p->rows[ni->ix[i]].model;
+		return 0;
+	}
 	return ts_err_set(err, TS_ENOTFOUND, "profile %s has no rows for gpu '%s'", p->path, gpu);
 }
 
-static int add_model(struct ts_classes *cs, const struct ts_profile *p, const char *gpu,
+static int add_model(struct ts_classes *cs, const struct name_index *ni, const char *gpu,
 		     const char *name, struct ts_error *err)
 {
-	if (!profile_has(p, name, gpu)) {
+	if (!profile_has(ni, name, gpu)) {
 		char names[512];
-		list_distinct(p, true, gpu, names, sizeof(names));
+		list_distinct(ni, true, gpu, names, sizeof(names));
 		return ts_err_set(err, TS_ENOTFOUND,
 				  "model '%s' is not in profile %s for gpu '%s' (models: %s)",
-				  name, p->path, gpu, names);
+				  name, ni->p->path, gpu, names);
 	}
 	char *copy = strdup(name);
 	if (!copy)
@@ -107,7 +180,7 @@ static int add_model(struct ts_classes *cs, const struct ts_profile *p, const ch
 
 /* Fills cs->models so that its indices match ts_request.model. */
 static int resolve_models(struct ts_classes *cs, const struct ts_trace *t,
-			  const struct ts_profile *p, const char *gpu, const char *want,
+			  const struct name_index *ni, const char *gpu, const char *want,
 			  struct ts_error *err)
 {
 	int32_t n = t->nmodels > 0 ? t->nmodels : 1;
@@ -116,11 +189,11 @@ static int resolve_models(struct ts_classes *cs, const struct ts_trace *t,
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
 	if (t->nmodels == 0) {
 		const char *model;
-		int rc = default_model(p, gpu, want, &model, err);
-		return rc ? rc : add_model(cs, p, gpu, model, err);
+		int rc = default_model(ni, gpu, want, &model, err);
+		return rc ? rc : add_model(cs, ni, gpu, model, err);
 	}
 	for (int32_t i = 0; i < t->nmodels; i++) {
-		int rc = add_model(cs, p, gpu, t->models[i], err);
+		int rc = add_model(cs, ni, gpu, t->models[i], err);
 		if (rc)
 			return rc;
 	}
@@ -274,121 +347,92 @@ out_free:
 
 /* Model index of each profile row usable for this run (right GPU, degree
  * within max_degree), else -1. */
-static int32_t *select_rows(const struct ts_classes *cs, const struct ts_profile *p,
+static int32_t *select_rows(const struct ts_classes *cs, const struct name_index *ni,
 			    const char *gpu, int max_degree)
 {
+	const struct ts_profile *p = ni->p;
 	int32_t *sel = malloc((p->n ? p->n : 1) * sizeof(*sel));
 	if (!sel)
 		return NULL;
-	for (size_t i = 0; i < p->n; i++) {
-		const struct ts_profile_row *r = &p->rows[i];
+	for (size_t i = 0; i < p->n; i++)
 		sel[i] = -1;
-		if (strcmp(r->gpu, gpu) != 0 || (max_degree > 0 && r->sp > max_degree))
-			continue;
-		for (int32_t m = 0; m < cs->nmodels; m++)
-			if (!strcmp(r->model, cs->models[m]))
-				sel[i] = m;
-	}
+	for (int32_t m = 0; m < cs->nmodels; m++)
+		for (size_t i = lower_bound(ni, gpu, cs->models[m]);
+		     i < p->n && !cmp_key(&p->rows[ni->ix[i]], gpu, cs->models[m]); i++)
+			if (max_degree <= 0 || p->rows[ni->ix[i]].sp <= max_degree)
+				sel[ni->ix[i]] = m;
 	return sel;
 }
 
-static ts_ns ns_from_ms(double ms)
+/* The class of (model, height, width) by binary search (the classes are
+ * sorted by cmp_class), NULL when the trace has none. */
+static struct ts_class *find_class(struct ts_classes *cs, int32_t model, int32_t h, int32_t w)
 {
-	return (ts_ns)llround(ms * (double)TS_NS_PER_MS);
+	struct ts_class key = { .model = model, .height = h, .width = w,
+				.tokens = (int64_t)(h / 16) * (w / 16) };
+	return bsearch(&key, cs->cls, (size_t)cs->n, sizeof(*cs->cls), cmp_class);
 }
 
 static void fill_measured(struct ts_classes *cs, const struct ts_profile *p, const int32_t *sel)
 {
-	for (int32_t c = 0; c < cs->n; c++) {
-		struct ts_class *k = &cs->cls[c];
-		for (size_t i = 0; i < p->n; i++) {
-			const struct ts_profile_row *r = &p->rows[i];
-			if (sel[i] != k->model || r->height != k->height || r->width != k->width)
-				continue;
-			int b = ts_deg_index(r->batch), d = ts_deg_index(r->sp);
-			k->step[b][d] = ns_from_ms(r->step_ms);
-			k->cv[b][d] = r->cv;
-			k->modelled[b][d] = r->modelled;
-		}
-	}
-}
-
-/* A measured point of the step-time curve of one (model, sp, batch). */
-struct curve_point {
-	double tokens, log_ms, cv;
-	int n; /* rows merged into this point (same token count) */
-};
-
-static int cmp_point(const void *pa, const void *pb)
-{
-	const struct curve_point *a = pa, *b = pb;
-	return (a->tokens > b->tokens) - (a->tokens < b->tokens);
-}
-
-/* Collects the measured points of (model, sp, batch) sorted by tokens; rows
- * of equal token count (other aspect ratios) merge by geometric mean.
- * Returns the number of distinct points. */
-static size_t gather_curve(const struct ts_profile *p, const int32_t *sel, int32_t model,
-			   int sp, int batch, struct curve_point *pt)
-{
-	size_t n = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct ts_profile_row *r = &p->rows[i];
-		if (sel[i] != model || r->sp != sp || r->batch != batch)
+		struct ts_class *k = sel[i] >= 0 ? find_class(cs, sel[i], r->height, r->width) : NULL;
+		if (!k)
 			continue;
-		pt[n++] = (struct curve_point){ (double)(r->height / 16) * (r->width / 16),
-						log(r->step_ms), r->cv, 1 };
+		int b = ts_deg_index(r->batch), d = ts_deg_index(r->sp);
+		k->step[b][d] = ts_ns_from_ms(r->step_ms);
+		k->cv[b][d] = r->cv;
+		k->modelled[b][d] = r->modelled;
 	}
-	qsort(pt, n, sizeof(*pt), cmp_point);
-	size_t out = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (out > 0 && pt[out - 1].tokens == pt[i].tokens) {
-			struct curve_point *q = &pt[out - 1];
-			q->log_ms = (q->log_ms * q->n + pt[i].log_ms) / (q->n + 1);
-			q->cv = fmax(q->cv, pt[i].cv);
-			q->n++;
-		} else {
-			pt[out++] = pt[i];
-		}
-	}
-	return out;
 }
 
-/* Log-log interpolation at x between the bracketing points, or the two
- * nearest ones at either end. Needs n >= 2. Sets the cv estimate to the
- * larger cv of the two points. */
-static double interpolate_curve(const struct curve_point *pt, size_t n, double x, double *cv)
+/* The slowest step of class k at any degree and batch; 0 without cells. */
+static ts_ns slowest_step(const struct ts_class *k)
 {
-	size_t hi = 1;
-	while (hi < n - 1 && pt[hi].tokens < x)
-		hi++;
-	const struct curve_point *a = &pt[hi - 1], *b = &pt[hi];
-	double slope = (b->log_ms - a->log_ms) / (log(b->tokens) - log(a->tokens));
-	*cv = fmax(a->cv, b->cv);
-	return exp(a->log_ms + slope * (log(x) - log(a->tokens)));
+	ts_ns m = 0;
+	for (int b = 0; b < TS_NBATCH; b++)
+		for (int d = 0; d < TS_NDEG; d++)
+			if (k->step[b][d] > m)
+				m = k->step[b][d];
+	return m;
 }
 
-static int fill_interpolated(struct ts_classes *cs, const struct ts_profile *p,
-			     const int32_t *sel, struct ts_error *err)
+/* Refuses a trace whose simulated time could pass TS_TIME_MAX: a request
+ * whose steps at its slowest cell take longer, or a trace whose requests,
+ * run one after another at their slowest cells from its last arrival, end
+ * later (no schedule of it ends later than that, bar a policy's waits);
+ * on a node of `gpus` GPUs that span is 2^62 / gpus at most, so the GPU
+ * time of a run (GPUs x time) fits int64 too. */
+static int check_time_bounds(const struct ts_classes *cs, const struct ts_trace *t, int gpus,
+			     struct ts_error *err)
 {
-	struct curve_point *pt = malloc((p->n ? p->n : 1) * sizeof(*pt));
-	if (!pt)
-		return ts_err_set(err, TS_ENOMEM, "out of memory interpolating");
-	for (int32_t c = 0; c < cs->n; c++) {
-		struct ts_class *k = &cs->cls[c];
-		for (int b = 0; b < TS_NBATCH; b++)
-			for (int d = 0; d < TS_NDEG; d++) {
-				if (k->step[b][d] >= 0)
-					continue;
-				size_t n = gather_curve(p, sel, k->model, 1 << d, 1 << b, pt);
-				if (n < 2)
-					continue;
-				double ms = interpolate_curve(pt, n, (double)k->tokens, &k->cv[b][d]);
-				k->step[b][d] = ns_from_ms(ms);
-				k->interpolated[b][d] = true;
-			}
+	ts_ns total = t->n ? t->req[t->n - 1].arrival : 0, work;
+	ts_ns limit = gpus > 1 && ((ts_ns)1 << 62) / gpus < TS_TIME_MAX ? ((ts_ns)1 << 62) / gpus
+									: TS_TIME_MAX;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ts_request *r = &t->req[i];
+		const struct ts_class *k = &cs->cls[r->cls];
+		ts_ns step = slowest_step(k);
+		if (__builtin_mul_overflow((ts_ns)r->steps, step, &work) || work > TS_TIME_MAX)
+			return ts_err_set(err, TS_ERANGE,
+					  "%s: request_id %lld: %d steps of up to %.6g ms (model '%s' "
+					  "%dx%d, profile %s) take %.3g years, more than the %.0f years "
+					  "of simulated time tetriserve represents",
+					  t->path ? t->path : "trace", (long long)r->id, r->steps,
+					  (double)step / 1e6, cs->models[k->model], k->height, k->width,
+					  cs->profile_path, (double)r->steps * (double)step / 3.15576e16,
+					  (double)TS_TIME_MAX / 3.15576e16);
+		if (__builtin_add_overflow(total, work, &total) || total > limit)
+			return ts_err_set(err, TS_ERANGE,
+					  "%s: its requests run one after another at their slowest "
+					  "steps would end more than %.1f years after it starts (passed "
+					  "at request_id %lld): more simulated time than tetriserve "
+					  "represents on %d GPUs",
+					  t->path ? t->path : "trace", (double)limit / 3.15576e16,
+					  (long long)r->id, gpus > 1 ? gpus : 1);
 	}
-	free(pt);
 	return 0;
 }
 
@@ -400,24 +444,28 @@ int ts_classes_build(struct ts_classes *out, struct ts_trace *t,
 	out->profile_path = p->path;
 	out->interpolated_cells = opts->interpolate;
 	const char *gpu;
-	int rc = resolve_gpu(p, opts->gpu, &gpu, err);
+	struct name_index ni = { 0 };
+	int32_t *sel = NULL;
+	int rc = name_index_build(&ni, p, err);
 	if (!rc)
-		rc = resolve_models(out, t, p, gpu, opts->model, err);
+		rc = resolve_gpu(&ni, opts->gpu, &gpu, err);
+	if (!rc)
+		rc = resolve_models(out, t, &ni, gpu, opts->model, err);
 	if (!rc)
 		rc = collect_classes(out, t, err);
 	if (!rc)
 		rc = sort_classes(out, t, err);
+	if (!rc && !(sel = select_rows(out, &ni, gpu, opts->max_degree)))
+		rc = ts_err_set(err, TS_ENOMEM, "out of memory building classes");
+	free(ni.ix);
 	if (rc)
 		goto out_free;
-	int32_t *sel = select_rows(out, p, gpu, opts->max_degree);
-	if (!sel) {
-		rc = ts_err_set(err, TS_ENOMEM, "out of memory building classes");
-		goto out_free;
-	}
 	fill_measured(out, p, sel);
 	if (opts->interpolate)
-		rc = fill_interpolated(out, p, sel, err);
+		rc = ts_classes_interpolate(out, p, sel, err);
 	free(sel);
+	if (!rc)
+		rc = check_time_bounds(out, t, opts->max_degree, err);
 	if (!rc)
 		return 0;
 out_free:
@@ -446,7 +494,8 @@ int ts_classes_require(const struct ts_classes *cs, int32_t c, int degree,
 			  cs->models[k->model], k->height, k->width, degree,
 			  cs->interpolated_cells
 				  ? "--interpolate cannot estimate it (fewer than two resolutions measured at that degree)"
-				  : "pass --interpolate to estimate it");
+				  : "measure it, or pass --interpolate to estimate it (from two or more "
+				    "resolutions the profile measures at that degree)");
 }
 
 void ts_classes_free(struct ts_classes *cs)

@@ -23,7 +23,11 @@ struct ts_classes_opts {
  * and batch b is estimated by log-log interpolation of step time against
  * token count between the nearest measured resolutions at the same (k, b)
  * (extrapolating from the two nearest when outside), and marked interpolated.
- * Errors: a model not in the profile, an ambiguous model or GPU. */
+ * Errors: a model not in the profile, an ambiguous model or GPU; an
+ * estimate outside the step times a profile row may hold (TS_ERANGE naming
+ * the cell); a request whose steps at its slowest cell, or a trace whose
+ * requests one after another from its last arrival, take more than
+ * TS_TIME_MAX (TS_ERANGE naming the request). */
 int ts_classes_build(struct ts_classes *out, struct ts_trace *t,
 		     const struct ts_profile *p, const struct ts_classes_opts *opts,
 		     struct ts_error *err);

@@ -19,33 +19,61 @@ uint64_t ts_fnv1a64(const void *data, size_t n)
 	return h;
 }
 
-/* Reads all of f into a fresh NUL-terminated buffer; size_hint may be 0
- * (pipes). Returns 0, TS_EIO or TS_ENOMEM. */
+/* Fails on the first NUL byte of buf[from, to): a text CSV holds none, and
+ * stopping at it keeps /dev/zero (or a binary file) from being read whole. */
+static int check_no_nul(const char *buf, size_t from, size_t to, const char *path,
+			struct ts_error *err)
+{
+	const char *nul = memchr(buf + from, '\0', to - from);
+	if (!nul)
+		return 0;
+	size_t line = 1;
+	for (const char *p = buf; p < nul; p++)
+		line += *p == '\n';
+	return ts_err_set(err, TS_EPARSE, "%s:%zu: the line holds a NUL byte (not a text CSV?)", path,
+			  line);
+}
+
+/* Reads all of f (at most TS_CSV_MAX_BYTES) into a fresh NUL-terminated
+ * buffer; size_hint may be 0 (pipes). Returns 0, TS_EIO, TS_EPARSE (a NUL
+ * byte), TS_ERANGE (too large) or TS_ENOMEM. */
 static int read_all(FILE *f, size_t size_hint, char **out, size_t *len,
 		    const char *path, struct ts_error *err)
 {
 	size_t cap = size_hint + 1 > 4096 ? size_hint + 1 : 4096;
 	size_t used = 0;
+	int rc = 0;
+	if (cap > TS_CSV_MAX_BYTES + 1)
+		cap = TS_CSV_MAX_BYTES + 1;
 	char *buf = malloc(cap);
 	if (!buf)
 		return ts_err_set(err, TS_ENOMEM, "%s: out of memory reading the file", path);
 	for (;;) {
 		size_t want = cap - 1 - used;
 		size_t got = fread(buf + used, 1, want, f);
+		rc = check_no_nul(buf, used, used + got, path, err);
 		used += got;
-		if (got < want) /* end of file, or an error checked below */
+		if (rc || got < want) /* end of file, or an error checked below */
 			break;
-		char *bigger = realloc(buf, cap * 2);
+		if (cap - 1 >= TS_CSV_MAX_BYTES) {
+			rc = ts_err_set(err, TS_ERANGE, "%s: larger than %.0f MiB, the most a trace or "
+					"profile may hold", path, TS_CSV_MAX_BYTES / 1048576.0);
+			break;
+		}
+		size_t bigger_cap = cap * 2 > TS_CSV_MAX_BYTES + 1 ? TS_CSV_MAX_BYTES + 1 : cap * 2;
+		char *bigger = realloc(buf, bigger_cap);
 		if (!bigger) {
-			free(buf);
-			return ts_err_set(err, TS_ENOMEM, "%s: out of memory reading the file", path);
+			rc = ts_err_set(err, TS_ENOMEM, "%s: out of memory reading the file", path);
+			break;
 		}
 		buf = bigger;
-		cap *= 2;
+		cap = bigger_cap;
 	}
-	if (ferror(f)) {
+	if (!rc && ferror(f))
+		rc = ts_err_set(err, TS_EIO, "%s: read error: %s", path, strerror(errno));
+	if (rc) {
 		free(buf);
-		return ts_err_set(err, TS_EIO, "%s: read error", path);
+		return rc;
 	}
 	buf[used] = '\0';
 	*out = buf;
@@ -61,6 +89,10 @@ int ts_csv_open(struct ts_csv *c, const char *path, struct ts_error *err)
 		return ts_err_set(err, TS_EIO, "%s: cannot open: %s", path, strerror(errno));
 	struct stat st;
 	size_t hint = 0;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return ts_err_set(err, TS_EIO, "%s: is a directory, not a CSV file", path);
+	}
 	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
 		hint = (size_t)st.st_size;
 	int rc = read_all(f, hint, &c->buf, &c->len, path, err);

@@ -17,6 +17,10 @@
 #include "core/ts_types.h"
 
 #define TS_CSV_MAX_FIELDS 64
+/* The largest file a trace or profile may be (2 GiB - 1, about 55 million
+ * trace rows): memory stays proportional to the input, and line numbers fit
+ * an int. */
+#define TS_CSV_MAX_BYTES ((size_t)0x7fffffff)
 
 struct ts_csv {
 	char *buf;          /* file contents plus a trailing NUL, owned */
@@ -44,8 +48,10 @@ struct ts_csv_col {
 uint64_t ts_fnv1a64(const void *data, size_t n);
 
 /* Reads the file at path into *c (which the call initialises) and hashes it.
- * Returns TS_EIO naming the path and the system error, or TS_ENOMEM. On
- * error *c holds nothing to free. */
+ * Returns TS_EIO naming the path and the system error (a directory says
+ * so), TS_EPARSE at the first NUL byte (naming its line: not a text file,
+ * e.g. /dev/zero, which is not read on), TS_ERANGE past TS_CSV_MAX_BYTES,
+ * or TS_ENOMEM. On error *c holds nothing to free. */
 int ts_csv_open(struct ts_csv *c, const char *path, struct ts_error *err);
 
 /* Advances to the next row that is neither blank nor a comment. Returns 1

@@ -61,8 +61,6 @@ static int parse_pow2(const struct ts_csv *c, const struct ts_csv_col *col, int 
 
 /* Parses a number > 0 (or >= 0 when zero_ok); an empty optional field
  * leaves *out at its default. */
-#define STEP_MS_MIN 1e-6
-#define STEP_MS_MAX 1e9
 
 static int parse_positive(const struct ts_csv *c, const struct ts_csv_col *col,
 			  bool zero_ok, double *out, struct ts_error *err)
@@ -130,15 +128,21 @@ static int parse_profile_row(const struct ts_csv *c, const struct ts_csv_col *co
 		rc = parse_positive(c, &col[P_STEP], false, &r->step_ms, err);
 	/* a step of 1 ns .. 1e9 ms: whole nanoseconds, and sums of millions of
 	 * steps stay inside int64 */
-	if (!rc && (r->step_ms < STEP_MS_MIN || r->step_ms > STEP_MS_MAX))
+	if (!rc && (r->step_ms < TS_PROFILE_STEP_MS_MIN || r->step_ms > TS_PROFILE_STEP_MS_MAX))
 		rc = ts_csv_field_error(c, &col[P_STEP], err, "%s: must be between %g and %g ms",
-					ts_csv_text(c, &col[P_STEP]), STEP_MS_MIN, STEP_MS_MAX);
+					ts_csv_text(c, &col[P_STEP]), TS_PROFILE_STEP_MS_MIN,
+					TS_PROFILE_STEP_MS_MAX);
 	if (!rc)
 		rc = parse_positive(c, &col[P_P50], false, &r->p50_ms, err);
 	if (!rc)
 		rc = parse_positive(c, &col[P_P99], false, &r->p99_ms, err);
 	if (!rc)
 		rc = parse_positive(c, &col[P_CV], true, &r->cv, err);
+	/* a deviation of more than ten means is no measurement; the simulator's
+	 * noise draws stay far inside int64 below it */
+	if (!rc && r->cv > TS_PROFILE_CV_MAX)
+		rc = ts_csv_field_error(c, &col[P_CV], err, "%s: must be at most %g",
+					ts_csv_text(c, &col[P_CV]), TS_PROFILE_CV_MAX);
 	if (!rc)
 		rc = parse_optional_ints(c, col, r, err);
 	if (!rc)

@@ -7,6 +7,14 @@
 #include "core/ts_types.h"
 #include "io/trace.h"
 
+/* The step times a profile row may hold, ms: whole nanoseconds, and a
+ * request of many steps stays within TS_TIME_MAX (checked when the trace
+ * meets the profile, io/classes.h). */
+#define TS_PROFILE_STEP_MS_MIN 1e-6
+#define TS_PROFILE_STEP_MS_MAX 1e9
+/* The largest coefficient of variation a row may hold. */
+#define TS_PROFILE_CV_MAX 10.0
+
 struct ts_profile_row {
 	char model[48];
 	char gpu[48];
@@ -31,8 +39,9 @@ struct ts_profile {
  * (model,gpu,height,width,sp,step_ms required; p50_ms,p99_ms,cv,samples,batch,
  * source optional; source is "measured" (also when empty or absent) or
  * "modelled"), '#' comments allowed. A duplicate (model,gpu,height,width,sp,batch)
- * cell, a non-power-of-two sp, or a non-positive step_ms is TS_EPARSE naming
- * path:line and field. */
+ * cell, a non-power-of-two sp, a step_ms outside TS_PROFILE_STEP_MS_MIN..MAX,
+ * or a cv outside 0..TS_PROFILE_CV_MAX is TS_EPARSE naming path:line and
+ * field. */
 int ts_profile_load(struct ts_profile *p, const char *path, struct ts_error *err);
 
 /* Frees what *p owns; safe on a zeroed struct. */

@@ -1,5 +1,6 @@
 #include "io/trace.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,16 +79,65 @@ static int parse_steps(const struct ts_csv *c, const struct ts_csv_col *col,
 	return 0;
 }
 
-static int parse_model(struct ts_trace *t, const struct ts_csv *c,
+/* The model names seen while loading, hashed (open addressing over
+ * indices into t->models), so a trace of many distinct names loads in
+ * linear time. */
+struct name_table {
+	int32_t *slot;   /* model index, -1 empty */
+	size_t size;     /* power of two, at least twice the names */
+};
+
+static size_t name_hash(const char *s, size_t size)
+{
+	return (size_t)ts_fnv1a64(s, strlen(s)) & (size - 1);
+}
+
+static int32_t *name_slot(const struct name_table *nt, const struct ts_trace *t, const char *name)
+{
+	size_t i = name_hash(name, nt->size);
+	while (nt->slot[i] >= 0 && strcmp(t->models[nt->slot[i]], name) != 0)
+		i = (i + 1) & (nt->size - 1);
+	return &nt->slot[i];
+}
+
+/* Doubles the table when it is half full (and makes the first one). */
+static int name_table_grow(struct name_table *nt, const struct ts_trace *t)
+{
+	if (nt->size && (size_t)t->nmodels * 2 < nt->size)
+		return 0;
+	struct name_table big = { .size = nt->size ? nt->size * 2 : 64 };
+	big.slot = malloc(big.size * sizeof(*big.slot));
+	if (!big.slot)
+		return TS_ENOMEM;
+	memset(big.slot, 0xff, big.size * sizeof(*big.slot));
+	for (int32_t m = 0; m < t->nmodels; m++)
+		*name_slot(&big, t, t->models[m]) = m;
+	free(nt->slot);
+	*nt = big;
+	return 0;
+}
+
+static int parse_model(struct ts_trace *t, struct name_table *nt, const struct ts_csv *c,
 		       const struct ts_csv_col *col, int32_t *out, struct ts_error *err)
 {
 	const char *name = ts_csv_text(c, col);
 	if (*name == '\0')
 		return ts_csv_field_error(c, col, err, "empty model name");
-	int32_t idx = ts_trace_model_index(t, name);
-	if (idx < 0)
+	if (name_table_grow(nt, t))
 		return ts_err_set(err, TS_ENOMEM, "%s:%d: out of memory", c->path, c->line);
-	*out = idx;
+	int32_t *slot = name_slot(nt, t, name);
+	if (*slot < 0) {
+		char *copy = strdup(name);
+		char **bigger = copy ? realloc(t->models, (size_t)(t->nmodels + 1) * sizeof(*bigger)) : NULL;
+		if (!bigger) {
+			free(copy);
+			return ts_err_set(err, TS_ENOMEM, "%s:%d: out of memory", c->path, c->line);
+		}
+		t->models = bigger;
+		t->models[t->nmodels] = copy;
+		*slot = t->nmodels++;
+	}
+	*out = *slot;
 	return 0;
 }
 
@@ -106,7 +156,7 @@ static int parse_cancel(const struct ts_csv *c, const struct ts_csv_col *col, ts
 }
 
 /* Parses the current row into *r. */
-static int parse_row(struct ts_trace *t, const struct ts_csv *c,
+static int parse_row(struct ts_trace *t, struct name_table *nt, const struct ts_csv *c,
 		     const struct ts_csv_col *col, struct ts_request *r,
 		     struct ts_error *err)
 {
@@ -133,7 +183,7 @@ static int parse_row(struct ts_trace *t, const struct ts_csv *c,
 		return rc;
 	r->model = 0;
 	if (col[C_MODEL].idx >= 0) {
-		rc = parse_model(t, c, &col[C_MODEL], &r->model, err);
+		rc = parse_model(t, nt, c, &col[C_MODEL], &r->model, err);
 		if (rc)
 			return rc;
 	}
@@ -281,17 +331,19 @@ static int read_rows(struct ts_trace *t, struct ts_csv *c, const struct ts_csv_c
 		     struct line_list *lines, struct ts_error *err)
 {
 	int rc;
+	struct name_table nt = { 0 };
 	while ((rc = ts_csv_next(c, err)) == 1) {
 		struct ts_request r;
-		rc = parse_row(t, c, col, &r, err);
+		rc = parse_row(t, &nt, c, col, &r, err);
 		if (rc)
-			return rc;
+			break;
 		rc = ts_trace_append(t, &r, err);
 		if (!rc && line_list_push(lines, c->line))
 			rc = ts_err_set(err, TS_ENOMEM, "%s: out of memory", c->path);
 		if (rc)
-			return rc;
+			break;
 	}
+	free(nt.slot);
 	return rc;
 }
 
@@ -411,6 +463,6 @@ int ts_trace_write(const struct ts_trace *t, FILE *f, struct ts_error *err)
 	if (!bad)
 		bad = fflush(f) == EOF;
 	if (bad || ferror(f))
-		return ts_err_set(err, TS_EIO, "writing trace: write error");
+		return ts_err_set(err, TS_EIO, "writing trace: %s", errno ? strerror(errno) : "write error");
 	return 0;
 }

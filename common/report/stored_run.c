@@ -37,6 +37,16 @@ static int add_request(void *ctx, const struct ts_request_row *row, struct ts_er
 }
 
 /* The options' modelled_cells (0 when absent: runs before the step-time model). */
+/* Rounds of a run stored without its rounds rows (sim/exec without
+ * --store-rounds): the count its summary recorded, 0 when it has none. */
+static int64_t summary_rounds(const char *summary)
+{
+	json_t *o = summary ? json_loads(summary, 0, NULL) : NULL;
+	json_int_t n = json_integer_value(json_object_get(o, "rounds"));
+	json_decref(o);
+	return n;
+}
+
 static int64_t modelled_cells(const char *options)
 {
 	json_t *o = options ? json_loads(options, 0, NULL) : NULL;
@@ -61,7 +71,7 @@ int ts_stored_run_load(struct ts_reader *r, int64_t id, struct ts_stored_run *ou
 		b.res.makespan = t.makespan;
 		b.res.launches = t.launches;
 		b.res.moves = t.moves;
-		b.res.rounds = t.rounds;
+		b.res.rounds = t.rounds ? t.rounds : summary_rounds(out->row.summary);
 		rc = ts_summary_compute(&out->sum, &b.trace, &b.res,
 					out->row.gpus > 0 ? out->row.gpus : 1, err);
 	if (!rc)

@@ -155,7 +155,10 @@ static int rssp_set_degrees(struct rssp *p, const struct rssp_entry *e, int n,
 		p->degree[c] = rssp_degree_for(e, n, cl->height, cl->width, env->gpus);
 		int rc = ts_classes_require(env->cls, c, p->degree[c], err);
 		if (rc)
-			return rc;
+			return ts_err_prefix(err, "its map '%s' puts %dx%d on SP %d, so give the map "
+					     "degrees the profile has (--rssp-map or :map=, e.g. "
+					     "256/1+512/1+1024/2+2048/4) or measure that cell",
+					     p->o.map, cl->height, cl->width, p->degree[c]);
 	}
 	return 0;
 }

@@ -1,5 +1,7 @@
 /* store.c: the results store on SQLite: one connection, persistent prepared
- * statements, rows of the current run batched into write transactions. */
+ * statements, rows of the current run buffered and committed in short write
+ * transactions (every TS_STORE_BATCH_ROWS rows or STORE_COMMIT_MS of wall
+ * time, whichever comes first). */
 #include "store/store.h"
 
 #include <errno.h>
@@ -10,15 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "core/clock.h"
 #include "io/profile.h"
 #include "store/store_rows.h"
 #include "store/store_schema.h"
 #include "store/store_sql.h"
 
-/* Rows per write transaction: a killed process loses at most this many. */
-#define STORE_BATCH_ROWS 4096
-/* Milliseconds to wait for another process that holds the write lock. */
+/* Wall time a buffered row waits at most for its commit while rows keep
+ * coming (a killed process loses the rows of at most this long). */
+#define STORE_COMMIT_MS 100
+/* Milliseconds to wait for another process that holds the write lock: it
+ * holds it only to insert one commit's rows, far less than this. */
 #define STORE_BUSY_TIMEOUT_MS 10000
 /* Pause between tries to switch a new file to WAL (see enable_wal). */
 #define STORE_WAL_RETRY_MS 5
@@ -28,12 +34,11 @@ struct ts_store {
 	char *path;
 	sqlite3_stmt *ins_run;
 	sqlite3_stmt *end_run;
-	sqlite3_stmt *ins_round;
 	sqlite3_stmt *ins_cell;
-	struct ts_store_rows rows; /* buffered requests and segments */
+	struct ts_store_rows rows; /* rows waiting for their commit */
 	int64_t run_id;  /* the open run, 0 when none */
 	bool run_is_profile; /* the open run's backend is "profile" */
-	int pending;     /* rows written since the last commit */
+	int64_t first_ns; /* monotonic time of the oldest buffered row */
 };
 
 static const char ins_run_sql[] =
@@ -44,9 +49,6 @@ static const char ins_run_sql[] =
 static const char end_run_sql[] =
 	"UPDATE runs SET summary = ?2, ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
 	" completed = 1 WHERE run_id = ?1";
-static const char ins_round_sql[] =
-	"INSERT INTO rounds(run_id, t_ns, active, launched, plan_wall_ns)"
-	" VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char ins_cell_sql[] =
 	"INSERT INTO profile_cells(run_id, model, gpu, height, width, sp, batch, step_ms,"
 	" p50_ms, p99_ms, cv, samples, peak_mem_gib, source)"
@@ -109,7 +111,6 @@ static int prepare_statements(struct ts_store *s, struct ts_error *err)
 	} list[] = {
 		{ ins_run_sql, &s->ins_run },
 		{ end_run_sql, &s->end_run },
-		{ ins_round_sql, &s->ins_round },
 		{ ins_cell_sql, &s->ins_cell },
 	};
 	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
@@ -118,6 +119,28 @@ static int prepare_statements(struct ts_store *s, struct ts_error *err)
 			return ret;
 	}
 	return ts_store_rows_prepare(&s->rows, s->db, s->path, err);
+}
+
+/* Before SQLite tries: a writer needs to write the file and its folder (the
+ * WAL and its index live beside it), and SQLite's own words for a refusal
+ * ("unable to open database file", "attempt to write a readonly database")
+ * do not say which. */
+static int check_writable(const char *path, struct ts_error *err)
+{
+	char *copy = strdup(path);
+	const char *dir = copy ? dirname(copy) : ".";
+	struct stat st;
+	int ret = 0;
+
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) != 0)
+		ret = ts_err_set(err, TS_EIO, "%s: cannot write results store: directory '%s' is not "
+				 "writable (%s); report, timeline, validate and merge can still read "
+				 "results there", path, dir, strerror(errno));
+	else if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+		ret = ts_err_set(err, TS_EIO, "%s: cannot write results store: the file is read-only "
+				 "(%s)", path, strerror(errno));
+	free(copy);
+	return ret;
 }
 
 int ts_store_open(struct ts_store **out, const char *path, struct ts_error *err)
@@ -129,6 +152,9 @@ int ts_store_open(struct ts_store **out, const char *path, struct ts_error *err)
 	*out = NULL;
 	if (!path || !*path)
 		return ts_err_set(err, TS_EINVAL, "results store: empty database path");
+	ret = check_writable(path, err);
+	if (ret)
+		return ret;
 	struct ts_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return ts_err_set(err, TS_ENOMEM, "%s: out of memory opening results store", path);
@@ -162,35 +188,54 @@ out_close:
 	return ret;
 }
 
-/* Inserts the buffered rows and commits the open write transaction, if any. */
-static int commit_pending(struct ts_store *s, struct ts_error *err)
+/* One write transaction: BEGIN IMMEDIATE (waiting for another writer's
+ * commit at most STORE_BUSY_TIMEOUT_MS), the buffered rows, then `extra`
+ * (a statement already bound, or NULL), COMMIT. Rows that SQLite refuses
+ * roll the transaction back; a failed `extra` still commits the rows. */
+static int commit_rows(struct ts_store *s, sqlite3_stmt *extra, const char *extra_what,
+		       struct ts_error *err)
 {
-	s->pending = 0;
-	int ret = ts_store_rows_drain(&s->rows, s->run_id, err);
+	int extra_ret = TS_OK;
+	int ret = ts_store_sql_exec(s->db, s->path, "BEGIN IMMEDIATE",
+				    "beginning a write transaction", err);
 	if (ret)
-		return ret;
-	if (sqlite3_get_autocommit(s->db))
-		return TS_OK;
-	return ts_store_sql_exec(s->db, s->path, "COMMIT", "committing rows", err);
+		return ret;   /* the rows stay buffered for a later try (a flush) */
+	ret = ts_store_rows_drain(&s->rows, s->run_id, err);
+	if (!ret && extra && sqlite3_step(extra) != SQLITE_DONE)
+		extra_ret = ts_store_sql_err(s->db, s->path, err, "%s", extra_what);
+	if (!ret)
+		ret = ts_store_sql_exec(s->db, s->path, "COMMIT", "committing rows", err);
+	if (ret && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret ? ret : extra_ret;
 }
 
-/* Checks that a run is open and that a write transaction holds its rows. */
+/* Commits the buffered rows, if any. */
+static int commit_pending(struct ts_store *s, struct ts_error *err)
+{
+	if (ts_store_rows_pending(&s->rows) == 0)
+		return TS_OK;
+	return commit_rows(s, NULL, NULL, err);
+}
+
+/* Checks that a run is open before a row is buffered. */
 static int begin_row(struct ts_store *s, const char *what, struct ts_error *err)
 {
 	if (!s->run_id)
 		return ts_err_set(err, TS_EINVAL,
 				  "%s: %s written with no open run (call ts_store_run_begin first)",
 				  s->path, what);
-	if (!sqlite3_get_autocommit(s->db))
-		return TS_OK;
-	return ts_store_sql_exec(s->db, s->path, "BEGIN IMMEDIATE",
-				 "beginning a write transaction", err);
+	if (ts_store_rows_pending(&s->rows) == 0)
+		s->first_ns = ts_clock_ns();
+	return TS_OK;
 }
 
-/* Counts a row written and commits every STORE_BATCH_ROWS rows. */
+/* After a row was buffered: commits when the buffers are full or the
+ * oldest row has waited STORE_COMMIT_MS. */
 static int count_row(struct ts_store *s, struct ts_error *err)
 {
-	if (++s->pending >= STORE_BATCH_ROWS)
+	if (ts_store_rows_pending(&s->rows) >= TS_STORE_BATCH_ROWS ||
+	    ts_clock_ns() - s->first_ns >= STORE_COMMIT_MS * TS_NS_PER_MS)
 		return commit_pending(s, err);
 	return TS_OK;
 }
@@ -279,7 +324,7 @@ int ts_store_segment(struct ts_store *s, const struct ts_segment *seg, struct ts
 	ret = begin_row(s, "segment", err);
 	if (ret)
 		return ret;
-	ret = ts_store_rows_add_segment(&s->rows, s->run_id, seg, err);
+	ret = ts_store_rows_add_segment(&s->rows, seg, err);
 	if (ret)
 		return ret;
 	return count_row(s, err);
@@ -301,7 +346,7 @@ int ts_store_request(struct ts_store *s, const struct ts_request *r, ts_ns start
 		.arrival = r->arrival, .start = start, .finish = finish, .deadline = r->deadline,
 		.dropped = dropped, .status = ts_request_status_of(finish, dropped, r->deadline),
 	};
-	ret = ts_store_rows_add_request(&s->rows, s->run_id, &row, err);
+	ret = ts_store_rows_add_request(&s->rows, &row, err);
 	if (ret)
 		return ret;
 	return count_row(s, err);
@@ -312,21 +357,9 @@ int ts_store_round(struct ts_store *s, const struct ts_round_rec *rr, struct ts_
 	if (!s || !rr)
 		return ts_err_set(err, TS_EINVAL, "ts_store_round: NULL store or round");
 	int ret = begin_row(s, "round", err);
-	if (ret)
-		return ret;
-	sqlite3_stmt *st = s->ins_round;
-	sqlite3_bind_int64(st, 1, s->run_id);
-	sqlite3_bind_int64(st, 2, rr->t);
-	sqlite3_bind_int(st, 3, rr->active);
-	sqlite3_bind_int(st, 4, rr->launched);
-	sqlite3_bind_int64(st, 5, rr->plan_wall_ns);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		ret = ts_store_sql_err(s->db, s->path, err, "inserting a round of run %lld",
-				       (long long)s->run_id);
-	sqlite3_reset(st);
-	if (ret)
-		return ret;
-	return count_row(s, err);
+	if (!ret)
+		ret = ts_store_rows_add_round(&s->rows, rr, err);
+	return ret ? ret : count_row(s, err);
 }
 
 /* A text field of a profile row: set and NUL-terminated within its array. */
@@ -412,16 +445,15 @@ int ts_store_profile_cell(struct ts_store *s, const struct ts_profile_row *row,
 	ret = begin_row(s, "profile cell", err);
 	if (ret)
 		return ret;
+	/* a cell takes seconds to measure: it commits at once */
+	char what[160];
+	snprintf(what, sizeof(what), "inserting profile cell %.48s %dx%d sp %d batch %d of run %lld",
+		 row->model, row->height, row->width, row->sp, row->batch, (long long)s->run_id);
 	bind_profile_row(s->ins_cell, s->run_id, row, peak_mem_gib);
-	if (sqlite3_step(s->ins_cell) != SQLITE_DONE)
-		ret = ts_store_sql_err(s->db, s->path, err, "inserting profile cell %.48s %dx%d sp %d "
-				       "batch %d of run %lld", row->model, row->height, row->width,
-				       row->sp, row->batch, (long long)s->run_id);
+	ret = commit_rows(s, s->ins_cell, what, err);
 	sqlite3_reset(s->ins_cell);
 	sqlite3_clear_bindings(s->ins_cell);
-	if (ret)
-		return ret;
-	return count_row(s, err);
+	return ret;
 }
 
 int ts_store_flush(struct ts_store *s, struct ts_error *err)
@@ -438,18 +470,13 @@ int ts_store_run_end(struct ts_store *s, const char *summary_json, struct ts_err
 	if (!s->run_id)
 		return ts_err_set(err, TS_EINVAL, "%s: ts_store_run_end with no open run", s->path);
 	/* The completed flag commits in the same transaction as the last rows. */
-	int ret = ts_store_rows_drain(&s->rows, s->run_id, err);
-	if (ret)
-		return ret;
+	char what[64];
+	snprintf(what, sizeof(what), "ending run %lld", (long long)s->run_id);
 	sqlite3_bind_int64(s->end_run, 1, s->run_id);
 	bind_text_or_null(s->end_run, 2, summary_json);
-	if (sqlite3_step(s->end_run) != SQLITE_DONE)
-		ret = ts_store_sql_err(s->db, s->path, err, "ending run %lld", (long long)s->run_id);
+	int ret = commit_rows(s, s->end_run, what, err);
 	sqlite3_reset(s->end_run);
 	sqlite3_clear_bindings(s->end_run);
-	if (ret)
-		return ret;
-	ret = commit_pending(s, err);
 	if (ret)
 		return ret;
 	s->run_id = 0;
@@ -461,12 +488,11 @@ void ts_store_close(struct ts_store *s)
 {
 	if (!s)
 		return;
-	if (s->db && commit_pending(s, NULL) != TS_OK)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (s->db && s->rows.rounds_one)
+		commit_pending(s, NULL);
 	ts_store_rows_finalize(&s->rows);
 	sqlite3_finalize(s->ins_run);
 	sqlite3_finalize(s->end_run);
-	sqlite3_finalize(s->ins_round);
 	sqlite3_finalize(s->ins_cell);
 	sqlite3_close_v2(s->db);
 	free(s->path);

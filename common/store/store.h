@@ -31,13 +31,16 @@ struct ts_run_info {
  * file of a newer schema version (left untouched). */
 int ts_store_open(struct ts_store **out, const char *path, struct ts_error *err);
 
-/* Inserts a runs row (completed = 0, start wall time = now) and starts a
- * transaction for its rows; *run_id receives the new id. */
+/* Inserts and commits a runs row (completed = 0, start wall time = now);
+ * *run_id receives the new id. */
 int ts_store_run_begin(struct ts_store *s, const struct ts_run_info *info,
 		       int64_t *run_id, struct ts_error *err);
 
-/* Appends a segment of the current run. Rows are committed in batches (every
- * few thousand rows), so a killed process loses at most the last batch. */
+/* Appends a segment of the current run. Rows wait in memory and are
+ * committed in one short write transaction once TS_STORE_BATCH_ROWS (4096)
+ * have gathered or the oldest has waited 100 ms, whichever comes first (the
+ * write lock is held only while they are inserted, so concurrent writers
+ * never wait long); a killed process loses only the rows not yet committed. */
 int ts_store_segment(struct ts_store *s, const struct ts_segment *seg, struct ts_error *err);
 
 /* Appends the outcome of one request of the current run: start, finish
@@ -47,7 +50,7 @@ int ts_store_segment(struct ts_store *s, const struct ts_segment *seg, struct ts
 int ts_store_request(struct ts_store *s, const struct ts_request *r, ts_ns start,
 		     ts_ns finish, ts_ns dropped, struct ts_error *err);
 
-/* Appends one planning round of the current run. */
+/* Appends one planning round of the current run (committed like segments). */
 int ts_store_round(struct ts_store *s, const struct ts_round_rec *rr, struct ts_error *err);
 
 /* Appends one measured step-latency cell to the current run, which must
@@ -57,8 +60,8 @@ int ts_store_round(struct ts_store *s, const struct ts_round_rec *rr, struct ts_
  * profile CSV could not hold (model or gpu empty or not NUL-terminated;
  * height, width, sp or batch < 1; step_ms, or p50_ms/p99_ms when present,
  * not finite and > 0; cv not finite and >= 0; samples < 0) is TS_EINVAL
- * naming the cell and the field. Rows are committed like the
- * other rows of a run (in batches, at flush and at run end). */
+ * naming the cell and the field. A cell is committed at once, with the
+ * rows buffered before it. */
 int ts_store_profile_cell(struct ts_store *s, const struct ts_profile_row *row,
 			  double peak_mem_gib, struct ts_error *err);
 
@@ -82,10 +85,13 @@ struct ts_merge_counts {
  * at out (created if needed), with its requests, segments, rounds and
  * profile cells, skipping runs out already holds (same backend, policy and
  * parameters, trace and profile content hashes, GPU count, seed and
- * options) and incomplete runs. Each input is first migrated to the current
- * schema, then merged in one transaction: all of it or nothing. Every input
+ * options) and incomplete runs. An input of an older schema is first
+ * migrated to the current one (that needs write access to it); one of the
+ * current schema is only read (read-only, immutable on read-only storage).
+ * Each input is merged in one transaction: all of it or nothing. Every input
  * is checked to be readable before out is created; an input that is out
- * itself is refused. */
+ * itself is refused; a failed merge into a file it created removes that
+ * file. */
 int ts_store_merge(const char *out, const char *const *src, int n, struct ts_merge_counts *mc,
 		   struct ts_error *err);
 

@@ -3,10 +3,13 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/store_read.h"
+#include "store/store_schema.h"
 #include "store/store_sql.h"
 
 /* A completed run of the source that has an identical completed twin in the
@@ -118,34 +121,55 @@ static int check_source_version(sqlite3 *db, const char *src, struct ts_error *e
 }
 
 /* Brings a source written by an older tetriserve to the current schema (the
- * store migrates on open), so its tables match the destination's. */
+ * store migrates on open), so its tables match the destination's. A source
+ * of the current schema is only read (it may be on read-only storage). */
 static int migrate_source(const char *src, const char *out, struct ts_error *err)
 {
 	struct stat a, b;
+	struct ts_reader *r;
 	if (stat(src, &a) != 0 || access(src, R_OK) != 0)
 		return ts_err_set(err, TS_EIO, "%s: cannot read the input file", src);
 	if (stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		return ts_err_set(err, TS_EINVAL, "%s is the output file itself", src);
+	int rc = ts_reader_open(&r, src, err);
+	int64_t version = rc ? 0 : ts_reader_schema_version(r);
+	ts_reader_close(r);
+	if (rc || version == TS_STORE_SCHEMA_VERSION)
+		return rc;
 	struct ts_store *store;
-	int rc = ts_store_open(&store, src, err);
+	rc = ts_store_open(&store, src, err);
 	if (!rc)
 		ts_store_close(store);
 	return rc;
+}
+
+/* ATTACH src read-only; immutable when its folder is read-only (nobody
+ * can be writing it, and SQLite could not make its WAL index there). */
+static int attach_source(sqlite3 *db, const char *src, struct ts_error *err)
+{
+	sqlite3_stmt *st;
+	/* immutable would skip rows still in a WAL: then plain read-only (which
+	 * fails in a read-only folder, saying so) */
+	char *uri = ts_store_ro_uri(src, ts_store_folder_read_only(src) && !ts_store_wal_has_data(src));
+	if (!uri)
+		return ts_err_set(err, TS_ENOMEM, "out of memory");
+	int rc = sqlite3_prepare_v2(db, "ATTACH ?1 AS src", -1, &st, NULL) != SQLITE_OK;
+	if (!rc) {
+		sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) != SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	free(uri);
+	return rc ? ts_store_sql_err(db, src, err, "attaching") : 0;
 }
 
 /* Merges one source file inside one transaction: all of it or nothing. */
 static int merge_file(sqlite3 *db, const char *src, const char *out, struct ts_merge_counts *mc,
 		      struct ts_error *err)
 {
-	sqlite3_stmt *st;
 	int rc = migrate_source(src, out, err);
-	if (rc)
-		return rc;
-	if (sqlite3_prepare_v2(db, "ATTACH ?1 AS src", -1, &st, NULL) != SQLITE_OK)
-		return ts_store_sql_err(db, src, err, "attaching");
-	sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ts_store_sql_err(db, src, err, "attaching");
-	sqlite3_finalize(st);
+	if (!rc)
+		rc = attach_source(db, src, err);
 	if (rc)
 		return rc;
 	rc = check_source_version(db, src, err);
@@ -167,7 +191,7 @@ static int open_destination(sqlite3 **db, const char *out, struct ts_error *err)
 	if (rc)
 		return rc;
 	ts_store_close(store);
-	if (sqlite3_open_v2(out, db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(out, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
 		rc = ts_store_sql_err(*db, out, err, "opening");
 		sqlite3_close(*db);
 		*db = NULL;
@@ -186,16 +210,32 @@ static int check_inputs(const char *const *src, int n, struct ts_error *err)
 	return 0;
 }
 
+/* Removes the output file this merge created (and SQLite's files beside it). */
+static void remove_created(const char *out)
+{
+	size_t n = strlen(out) + 5;
+	char *side = malloc(n);
+	unlink(out);
+	for (int i = 0; side && i < 2; i++) {
+		snprintf(side, n, "%s%s", out, i ? "-shm" : "-wal");
+		unlink(side);
+	}
+	free(side);
+}
+
 int ts_store_merge(const char *out, const char *const *src, int n, struct ts_merge_counts *mc,
 		   struct ts_error *err)
 {
 	sqlite3 *db = NULL;
 	*mc = (struct ts_merge_counts){ 0 };
 	int rc = check_inputs(src, n, err);
+	bool created = !rc && access(out, F_OK) != 0;
 	if (!rc)
 		rc = open_destination(&db, out, err);
 	for (int i = 0; !rc && i < n; i++)
 		rc = merge_file(db, src[i], out, mc, err);
 	sqlite3_close(db);
+	if (rc && created)
+		remove_created(out);   /* a failed merge into a new file leaves none */
 	return rc;
 }

@@ -21,27 +21,11 @@ struct ts_reader {
 	int64_t version;  /* the file's schema version (older files are read as they are) */
 };
 
-/* "file:PATH?mode=ro" (or ...&immutable=1) with the characters a URI
- * reserves escaped; malloc'ed. */
-static char *read_only_uri(const char *path, bool immutable)
-{
-	size_t n = strlen(path);
-	char *uri = malloc(3 * n + 40);
-	if (!uri)
-		return NULL;
-	/* an absolute path gets an empty authority, so "//x/..." is not a host */
-	char *p = uri + sprintf(uri, path[0] == '/' ? "file://" : "file:");
-	for (const char *c = path; *c; c++)
-		p += (*c == '%' || *c == '?' || *c == '#') ? sprintf(p, "%%%02X", (unsigned char)*c)
-							   : sprintf(p, "%c", *c);
-	sprintf(p, "?mode=ro%s", immutable ? "&immutable=1" : "");
-	return uri;
-}
 
 /* Opens and checks the schema version; the connection is usable when 0. */
 static int open_uri(struct ts_reader *r, bool immutable, struct ts_error *err)
 {
-	char *uri = read_only_uri(r->path, immutable);
+	char *uri = ts_store_ro_uri(r->path, immutable);
 	if (!uri)
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
 	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
@@ -58,33 +42,6 @@ static int open_uri(struct ts_reader *r, bool immutable, struct ts_error *err)
 	return rc;
 }
 
-/* PATH-wal exists and holds data: committed rows an immutable open would
- * not see. */
-static bool wal_has_data(const char *path)
-{
-	size_t n = strlen(path) + 5;
-	char *wal = malloc(n);
-	if (!wal)
-		return true; /* cannot tell: never risk reading without it */
-	snprintf(wal, n, "%s-wal", path);
-	struct stat st;
-	bool data = stat(wal, &st) == 0 && st.st_size > 0;
-	free(wal);
-	return data;
-}
-
-/* The folder of path is not writable (so SQLite cannot make the WAL index). */
-static bool folder_read_only(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return false;
-	char *slash = strrchr(copy, '/');
-	const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
-	bool ro = access(dir, W_OK) != 0;
-	free(copy);
-	return ro;
-}
 
 int ts_reader_open(struct ts_reader **out, const char *path, struct ts_error *err)
 {
@@ -97,11 +54,11 @@ int ts_reader_open(struct ts_reader **out, const char *path, struct ts_error *er
 		return ts_err_set(err, TS_ENOMEM, "out of memory");
 	}
 	int rc = open_uri(r, false, err);
-	if (rc && folder_read_only(path) && wal_has_data(path))
+	if (rc && ts_store_folder_read_only(path) && ts_store_wal_has_data(path))
 		ts_err_prefix(err, "%s-wal holds rows not yet in the file and its folder is read-only: "
 			      "open the file once where it is writable (e.g. tetriserve report on a copy of "
 			      "both files); then", path);
-	else if (rc && folder_read_only(path)) {
+	else if (rc && ts_store_folder_read_only(path)) {
 		/* no WAL data: the file alone is the whole database */
 		sqlite3_close(r->db);
 		r->db = NULL;
@@ -127,6 +84,11 @@ void ts_reader_close(struct ts_reader *r)
 const char *ts_reader_path(const struct ts_reader *r)
 {
 	return r->path;
+}
+
+int64_t ts_reader_schema_version(const struct ts_reader *r)
+{
+	return r->version;
 }
 
 /* Prepares sql with ?1 = a and (when the statement has it) ?2 = b. */

@@ -27,6 +27,9 @@ void ts_reader_close(struct ts_reader *r);
 /* The path the reader was opened with. */
 const char *ts_reader_path(const struct ts_reader *r);
 
+/* The schema version of the file (PRAGMA user_version, 1..current). */
+int64_t ts_reader_schema_version(const struct ts_reader *r);
+
 /* A runs row; text members are malloc'ed, NULL for SQL NULL. */
 struct ts_run_row {
 	int64_t run_id;

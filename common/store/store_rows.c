@@ -1,3 +1,4 @@
+/* store_rows.c: the buffered rows of a run and their inserts (store_rows.h). */
 #include "store/store_rows.h"
 
 #include <stdio.h>
@@ -16,6 +17,9 @@ static const char requests_head[] =
 static const char segments_head[] =
 	"INSERT INTO segments(run_id, request_id, kind, gpus, gpu_list, degree,"
 	" first_step, nsteps, batch, start_ns, end_ns) VALUES ";
+static const char rounds_sql[] =
+	"INSERT INTO rounds(run_id, t_ns, active, launched, plan_wall_ns)"
+	" VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /* Builds head followed by nrows groups "(?,?,...)" of cols parameters. */
 static char *insert_sql(const char *head, int cols, int nrows)
@@ -56,6 +60,11 @@ int ts_store_rows_prepare(struct ts_store_rows *rows, sqlite3 *db, const char *p
 {
 	rows->db = db;
 	rows->path = path;
+	rows->requests = malloc(TS_STORE_BATCH_ROWS * sizeof(*rows->requests));
+	rows->segments = malloc(TS_STORE_BATCH_ROWS * sizeof(*rows->segments));
+	rows->rounds = malloc(TS_STORE_BATCH_ROWS * sizeof(*rows->rounds));
+	if (!rows->requests || !rows->segments || !rows->rounds)
+		return ts_err_set(err, TS_ENOMEM, "%s: out of memory for the row buffers", path);
 	int ret = prepare_insert(rows, requests_head, REQUEST_COLS, TS_STORE_ROWS_PER_INSERT,
 				 &rows->requests_many, err);
 	if (!ret)
@@ -65,6 +74,8 @@ int ts_store_rows_prepare(struct ts_store_rows *rows, sqlite3 *db, const char *p
 				     &rows->segments_many, err);
 	if (!ret)
 		ret = prepare_insert(rows, segments_head, SEGMENT_COLS, 1, &rows->segments_one, err);
+	if (!ret)
+		ret = ts_store_sql_prepare(db, path, rounds_sql, &rows->rounds_one, err);
 	return ret;
 }
 
@@ -74,9 +85,16 @@ void ts_store_rows_finalize(struct ts_store_rows *rows)
 	sqlite3_finalize(rows->requests_one);
 	sqlite3_finalize(rows->segments_many);
 	sqlite3_finalize(rows->segments_one);
+	sqlite3_finalize(rows->rounds_one);
 	rows->requests_many = rows->requests_one = NULL;
-	rows->segments_many = rows->segments_one = NULL;
-	rows->nrequests = rows->nsegments = 0;
+	rows->segments_many = rows->segments_one = rows->rounds_one = NULL;
+	free(rows->requests);
+	free(rows->segments);
+	free(rows->rounds);
+	rows->requests = NULL;
+	rows->segments = NULL;
+	rows->rounds = NULL;
+	rows->nrequests = rows->nsegments = rows->nrounds = 0;
 }
 
 /* Binds a time, or NULL when it is negative (never happened). */
@@ -112,7 +130,7 @@ static void bind_segment(struct ts_store_rows *rows, sqlite3_stmt *st, int col,
 			 int64_t run_id, int i)
 {
 	const struct ts_segment *seg = &rows->segments[i];
-	char *list = rows->gpu_lists[i];
+	char *list = rows->gpu_lists[i % TS_STORE_ROWS_PER_INSERT];
 	int len = ts_gpus_format(seg->gpus, list, TS_STORE_GPU_LIST_MAX);
 	sqlite3_bind_int64(st, col + 1, run_id);
 	sqlite3_bind_int64(st, col + 2, seg->request_id);
@@ -164,68 +182,95 @@ static const struct row_table requests_table = { "requests", REQUEST_COLS, bind_
 static const struct row_table segments_table = { "segments", SEGMENT_COLS, bind_segment,
 						 segment_row_id };
 
-/* Inserts the n buffered rows of table t: one statement when the buffer is
- * full, else one single-row statement each. */
+/* Inserts the n buffered rows of table t: a statement of
+ * TS_STORE_ROWS_PER_INSERT rows while that many are left, then one
+ * single-row statement each. */
 static int insert_buffered(struct ts_store_rows *rows, const struct row_table *t, int n,
 			   sqlite3_stmt *many, sqlite3_stmt *one, int64_t run_id,
 			   struct ts_error *err)
 {
-	if (n == TS_STORE_ROWS_PER_INSERT) {
-		for (int i = 0; i < n; i++)
-			t->bind(rows, many, i * t->cols, run_id, i);
-		return step_insert(rows, many, t->name, t->request_id(rows, 0),
-				   t->request_id(rows, n - 1), run_id, err);
+	int i = 0, ret = TS_OK;
+
+	for (; !ret && n - i >= TS_STORE_ROWS_PER_INSERT; i += TS_STORE_ROWS_PER_INSERT) {
+		for (int j = 0; j < TS_STORE_ROWS_PER_INSERT; j++)
+			t->bind(rows, many, j * t->cols, run_id, i + j);
+		ret = step_insert(rows, many, t->name, t->request_id(rows, i),
+				  t->request_id(rows, i + TS_STORE_ROWS_PER_INSERT - 1), run_id, err);
 	}
-	for (int i = 0; i < n; i++) {
+	for (; !ret && i < n; i++) {
 		t->bind(rows, one, 0, run_id, i);
-		int64_t id = t->request_id(rows, i);
-		int ret = step_insert(rows, one, t->name, id, id, run_id, err);
+		ret = step_insert(rows, one, t->name, t->request_id(rows, i), t->request_id(rows, i),
+				  run_id, err);
+	}
+	return ret;
+}
+
+static int insert_rounds(struct ts_store_rows *rows, int64_t run_id, struct ts_error *err)
+{
+	sqlite3_stmt *st = rows->rounds_one;
+
+	for (int i = 0; i < rows->nrounds; i++) {
+		const struct ts_round_rec *rr = &rows->rounds[i];
+		sqlite3_bind_int64(st, 1, run_id);
+		sqlite3_bind_int64(st, 2, rr->t);
+		sqlite3_bind_int(st, 3, rr->active);
+		sqlite3_bind_int(st, 4, rr->launched);
+		sqlite3_bind_int64(st, 5, rr->plan_wall_ns);
+		int ret = sqlite3_step(st) == SQLITE_DONE ? TS_OK :
+			ts_store_sql_err(rows->db, rows->path, err, "inserting a round of run %lld",
+					 (long long)run_id);
+		sqlite3_reset(st);
 		if (ret)
 			return ret;
 	}
 	return TS_OK;
 }
 
-static int insert_requests(struct ts_store_rows *rows, int64_t run_id, struct ts_error *err)
+/* Room for one more row in the buffers of the commit being built. */
+static int room(const struct ts_store_rows *rows, const char *what, struct ts_error *err)
 {
-	int n = rows->nrequests;
-	rows->nrequests = 0;
-	return insert_buffered(rows, &requests_table, n, rows->requests_many,
-			       rows->requests_one, run_id, err);
-}
-
-static int insert_segments(struct ts_store_rows *rows, int64_t run_id, struct ts_error *err)
-{
-	int n = rows->nsegments;
-	rows->nsegments = 0;
-	return insert_buffered(rows, &segments_table, n, rows->segments_many,
-			       rows->segments_one, run_id, err);
-}
-
-int ts_store_rows_add_request(struct ts_store_rows *rows, int64_t run_id,
-			      const struct ts_store_request_row *row, struct ts_error *err)
-{
-	rows->requests[rows->nrequests++] = *row;
-	if (rows->nrequests < TS_STORE_ROWS_PER_INSERT)
+	if (ts_store_rows_pending(rows) < TS_STORE_BATCH_ROWS)
 		return TS_OK;
-	return insert_requests(rows, run_id, err);
+	return ts_err_set(err, TS_EINVAL, "%s: %s row beyond the %d rows of one commit", rows->path,
+			  what, TS_STORE_BATCH_ROWS);
 }
 
-int ts_store_rows_add_segment(struct ts_store_rows *rows, int64_t run_id,
-			      const struct ts_segment *seg, struct ts_error *err)
+int ts_store_rows_add_request(struct ts_store_rows *rows, const struct ts_store_request_row *row,
+			      struct ts_error *err)
 {
-	rows->segments[rows->nsegments++] = *seg;
-	if (rows->nsegments < TS_STORE_ROWS_PER_INSERT)
-		return TS_OK;
-	return insert_segments(rows, run_id, err);
+	int ret = room(rows, "request", err);
+	if (!ret)
+		rows->requests[rows->nrequests++] = *row;
+	return ret;
+}
+
+int ts_store_rows_add_segment(struct ts_store_rows *rows, const struct ts_segment *seg,
+			      struct ts_error *err)
+{
+	int ret = room(rows, "segment", err);
+	if (!ret)
+		rows->segments[rows->nsegments++] = *seg;
+	return ret;
+}
+
+int ts_store_rows_add_round(struct ts_store_rows *rows, const struct ts_round_rec *rr,
+			    struct ts_error *err)
+{
+	int ret = room(rows, "round", err);
+	if (!ret)
+		rows->rounds[rows->nrounds++] = *rr;
+	return ret;
 }
 
 int ts_store_rows_drain(struct ts_store_rows *rows, int64_t run_id, struct ts_error *err)
 {
-	int ret = insert_requests(rows, run_id, err);
-	if (ret) {
-		rows->nsegments = 0;
-		return ret;
-	}
-	return insert_segments(rows, run_id, err);
+	int ret = insert_buffered(rows, &requests_table, rows->nrequests, rows->requests_many,
+				  rows->requests_one, run_id, err);
+	if (!ret)
+		ret = insert_buffered(rows, &segments_table, rows->nsegments, rows->segments_many,
+				      rows->segments_one, run_id, err);
+	if (!ret)
+		ret = insert_rounds(rows, run_id, err);
+	rows->nrequests = rows->nsegments = rows->nrounds = 0;
+	return ret;
 }

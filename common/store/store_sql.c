@@ -2,6 +2,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int ts_store_sql_err(sqlite3 *db, const char *path, struct ts_error *err,
 		     const char *fmt, ...)
@@ -48,4 +52,44 @@ int ts_store_sql_int(sqlite3 *db, const char *path, const char *sql,
 		ret = ts_store_sql_err(db, path, err, "running \"%s\"", sql);
 	sqlite3_finalize(st);
 	return ret;
+}
+
+char *ts_store_ro_uri(const char *path, bool immutable)
+{
+	size_t n = strlen(path);
+	char *uri = malloc(3 * n + 40);
+	if (!uri)
+		return NULL;
+	/* an absolute path gets an empty authority, so "//x/..." is not a host */
+	char *p = uri + sprintf(uri, path[0] == '/' ? "file://" : "file:");
+	for (const char *c = path; *c; c++)
+		p += (*c == '%' || *c == '?' || *c == '#') ? sprintf(p, "%%%02X", (unsigned char)*c)
+							   : sprintf(p, "%c", *c);
+	sprintf(p, "?mode=ro%s", immutable ? "&immutable=1" : "");
+	return uri;
+}
+
+bool ts_store_folder_read_only(const char *path)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return false;
+	char *slash = strrchr(copy, '/');
+	const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+	bool ro = access(dir, W_OK) != 0;
+	free(copy);
+	return ro;
+}
+
+bool ts_store_wal_has_data(const char *path)
+{
+	size_t n = strlen(path) + 5;
+	char *wal = malloc(n);
+	if (!wal)
+		return true; /* cannot tell: never risk reading without it */
+	snprintf(wal, n, "%s-wal", path);
+	struct stat st;
+	bool data = stat(wal, &st) == 0 && st.st_size > 0;
+	free(wal);
+	return data;
 }

@@ -4,6 +4,7 @@
 #define TS_STORE_SQL_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -36,5 +37,19 @@ static inline int64_t ts_store_u64_bits(uint64_t v)
 	memcpy(&r, &v, sizeof(r));
 	return r;
 }
+
+/* "file:PATH?mode=ro" (or ...&immutable=1) with the characters a URI
+ * reserves escaped, for sqlite3_open_v2 with SQLITE_OPEN_URI or ATTACH;
+ * malloc'ed, NULL when out of memory. Immutable is for files on read-only
+ * storage, where nobody can be writing them. */
+char *ts_store_ro_uri(const char *path, bool immutable);
+
+/* Whether the folder of path is not writable (SQLite cannot make the WAL
+ * index there, so a reader opens the file immutable). */
+bool ts_store_folder_read_only(const char *path);
+
+/* PATH-wal exists and holds data: committed rows that an immutable open
+ * of PATH would not see (true when it cannot tell). */
+bool ts_store_wal_has_data(const char *path);
 
 #endif

@@ -27,7 +27,8 @@ def points(quick, seeds):
             rate = d.RATE_PER_MIN * load * gpus / d.GPUS
             pts += expand_seeds(
                 seeds, trace={"rate": rate, "mix": "uniform", "duration": d.duration(quick)},
-                sim={"gpus": gpus, "slo-scale": SCALE}, policies=("tetriserve",),
+                sim={"gpus": gpus, "slo-scale": SCALE, "store-rounds": True},
+                policies=("tetriserve",),
                 tag=f"g{gpus}-l{load}", params={"gpus": gpus, "load": load})
     return pts
 

@@ -52,7 +52,7 @@ static void test_elastic(void)
 
 	world_begin(&w, false);
 	tf_add(&w.t, 0, 2, 50, 30.0);
-	TS_CHECK(world_start(&w, 8, 0, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 8, 0, "solo=off", NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0);
 	TS_CHECK(w.plan.n == 1 && w.plan.launch[0].gpus == 0xFF);
 	/* q steps back to back: as many 38 ms steps as fit a 275 ms round */
@@ -129,14 +129,17 @@ static void test_busy_boundary(void)
 	for (int wait = 0; wait < 2; wait++) {
 		struct world w;
 		world_begin(&w, true);
-		for (int i = 0; i < 4; i++)
-			tf_add(&w.t, 0, 0, 10, 3.0);
-		TS_CHECK(world_start(&w, 1, 0, wait ? "busy_boundary=wait" : NULL, NULL) == 0);
-		TS_CHECK(world_plan(&w, 0) == 0 && w.plan.round);
+		for (int i = 0; i < 4; i++) /* request 0 at 0, the others while it runs */
+			tf_add(&w.t, i ? 0.1 : 0, 0, 10, 3.0);
+		TS_CHECK(world_start(&w, 1, 0, wait ? "busy_boundary=wait:solo=off" : "solo=off", NULL) == 0);
+		TS_CHECK(world_plan(&w, 0) == 0 && w.plan.round && w.plan.n == 1);
 		/* request 0 runs one step across the boundary, the others wait */
 		w.v.busy = 1;
 		w.st[0] = (struct ts_req_state){ .steps_inflight = 1, .gpus = 1, .start = 0, .finish = -1,
 						 .inflight_end = end, .dropped = -1 };
+		w.v.now = ts_ns_from_s(0.1);
+		for (int32_t i = 1; i < 4; i++)
+			ts_policy_tetriserve.on_arrival(w.pol, &w.v, i);
 		TS_CHECK(world_plan(&w, tau) == 0 && w.plan.n == 0);
 		TS_CHECK(wait ? !w.plan.round && w.plan.wake_at == -1
 			      : w.plan.round && w.plan.wake_at == 2 * tau);
@@ -153,7 +156,8 @@ static void test_busy_boundary(void)
 }
 
 /* The queue empties on the last launch end; a due boundary waits for a
- * launch about to end; the next arrival starts a fresh round. */
+ * launch about to end; the next arrival starts a fresh round (solo launches
+ * off: the last request is alone). */
 static void test_rounds(void)
 {
 	struct world w;
@@ -163,7 +167,7 @@ static void test_rounds(void)
 	tf_add(&w.t, 0, 2, 50, 30.0);
 	tf_add(&w.t, 0, 0, 10, 30.0);
 	tf_add(&w.t, 5.0, 0, 10, 30.0);
-	TS_CHECK(world_start(&w, 8, 0, NULL, NULL) == 0);
+	TS_CHECK(world_start(&w, 8, 0, "solo=off", NULL) == 0);
 	TS_CHECK(world_plan(&w, 0) == 0 && w.plan.round && w.plan.wake_at == tau);
 	/* both run; request 0 is expected to end just after the boundary */
 	w.v.busy = 0xFF;

@@ -91,7 +91,7 @@ static void test_drain_slack(void)
 		struct world w;
 		world_begin(&w, false);
 		tf_add(&w.t, 0, 2, 50, 30.0);
-		TS_CHECK(world_start(&w, 8, 0, NULL, NULL) == 0);
+		TS_CHECK(world_start(&w, 8, 0, "solo=off", NULL) == 0);
 		TS_CHECK(world_plan(&w, 0) == 0 && w.plan.round && w.plan.wake_at == tau);
 		w.v.busy = 0xFE;
 		w.st[0] = (struct ts_req_state){ .steps_inflight = 7, .gpus = 0xFE, .start = 0, .finish = -1,

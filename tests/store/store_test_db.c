@@ -89,3 +89,15 @@ void store_test_text(const char *path, const char *sql, char *buf, size_t size)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
+
+bool store_test_write_lock(const char *path, int wait_ms)
+{
+	sqlite3 *db = NULL;
+	bool got = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+		   sqlite3_busy_timeout(db, wait_ms) == SQLITE_OK &&
+		   sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	if (got)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	return got;
+}

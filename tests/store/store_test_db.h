@@ -25,4 +25,8 @@ double store_test_double(const char *path, const char *sql);
 /* Same, as text copied into buf (size bytes); "" on NULL, "<error>" on failure. */
 void store_test_text(const char *path, const char *sql, char *buf, size_t size);
 
+/* Whether a writer of the file at path gets the write lock (BEGIN
+ * IMMEDIATE) within wait_ms; it lets go at once. */
+bool store_test_write_lock(const char *path, int wait_ms);
+
 #endif

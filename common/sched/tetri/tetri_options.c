@@ -34,6 +34,11 @@ const struct ts_policy_option ts_tetri_option_table[] = {
 	  .choices = boundary_names, .def = "start",
 	  .help = "a due round boundary while every GPU is busy: start the round at once (no "
 		  "packing or batching until the next one), or wait for the first call with an idle GPU" },
+	{ .key = "solo", .kind = TS_OPT_SWITCH, .offset = offsetof(struct tetri_opts, solo),
+	  .def = "on",
+	  .help = "a request alone on the node with nothing arriving before it ends runs its "
+		  "remaining steps in one launch (the same steps on the same GPUs at the same "
+		  "times as round by round, in one launch instead of one or two a round)" },
 	{ 0 },
 };
 
@@ -112,22 +117,50 @@ static int build_degs(struct tetri *tp, struct ts_error *err)
 	return 0;
 }
 
+/* The degree of a solo launch of class c (tetri_policy.c): the fastest
+ * degree, when elastic scale-up on an idle node takes every degree a plan
+ * may start at there (each doubling faster than the last); else 0. */
+static int32_t solo_degree(const struct tetri *tp, int32_t c)
+{
+	const struct ts_tetri_degs *d = &tp->degs[c];
+
+	if (!tp->o.elastic || d->np == 0)
+		return 0;
+	for (int32_t i = 0; i < d->np; i++) {
+		int32_t k = d->deg[i];
+		ts_ns t = d->t[i], t2;
+		while (2 * k <= tp->gpus && (t2 = ts_class_step(tp->cs, c, 2 * k, 1)) > 0 && t2 < t) {
+			k *= 2;
+			t = t2;
+		}
+		if (k != d->deg[0])
+			return 0;
+	}
+	return d->deg[0];
+}
+
 static int alloc_scratch(struct tetri *tp, struct ts_error *err)
 {
 	size_t n = tp->nreq + 1;
 
-	tp->active = calloc(n, sizeof(*tp->active));
-	tp->pos = malloc(n * sizeof(*tp->pos));
-	tp->keys = calloc(n, sizeof(*tp->keys));
-	tp->keys_tmp = calloc(n, sizeof(*tp->keys_tmp));
+	tp->queued = calloc(n, sizeof(*tp->queued));
+	tp->deadline = calloc(n, sizeof(*tp->deadline));
+	tp->late_at = calloc(n, sizeof(*tp->late_at));
+	tp->solo_deg = calloc((size_t)tp->cs->n + 1, sizeof(*tp->solo_deg));
 	tp->cand = calloc(TS_TETRI_WINDOW + TS_MAX_GPUS, sizeof(*tp->cand));
 	tp->items = calloc(TS_TETRI_WINDOW, sizeof(*tp->items));
 	tp->pick = calloc(TS_TETRI_WINDOW, sizeof(*tp->pick));
-	if (!tp->active || !tp->pos || !tp->keys || !tp->keys_tmp || !tp->cand || !tp->items ||
-	    !tp->pick)
+	if (!tp->queued || !tp->deadline || !tp->late_at || !tp->solo_deg || !tp->cand ||
+	    !tp->items || !tp->pick || tetri_iheap_init(&tp->ok, n, tp->deadline) ||
+	    tetri_iheap_init(&tp->turn, n, tp->late_at) ||
+	    tetri_iheap_init(&tp->late, n, tp->deadline))
 		return ts_err_set(err, TS_ENOMEM, "tetriserve: queue for %zu requests", tp->nreq);
-	for (size_t i = 0; i < n; i++)
-		tp->pos[i] = -1;
+	tp->late_step_min = INT64_MAX;
+	for (int32_t c = 0; c < tp->cs->n; c++) {
+		tp->solo_deg[c] = solo_degree(tp, c);
+		if (tp->degs[c].all_t[0] < tp->late_step_min)
+			tp->late_step_min = tp->degs[c].all_t[0];
+	}
 	return ts_tetri_pack_init(&tp->pack, TS_TETRI_WINDOW, tp->gpus, err);
 }
 
@@ -207,10 +240,13 @@ void ts_tetri_close(void *self)
 	free(tp->pick);
 	free(tp->items);
 	free(tp->cand);
-	free(tp->keys_tmp);
-	free(tp->keys);
-	free(tp->pos);
-	free(tp->active);
+	tetri_iheap_free(&tp->late);
+	tetri_iheap_free(&tp->turn);
+	tetri_iheap_free(&tp->ok);
+	free(tp->solo_deg);
+	free(tp->late_at);
+	free(tp->deadline);
+	free(tp->queued);
 	free(tp->degs);
 	free(tp->desc);
 	free(tp);

@@ -9,7 +9,8 @@
  *     whose next step does not fit may run that one step across it).
  * This file: the queue, the round clock and the pipeline; the launch-building
  * stages are in tetri_launch.c, the options and construction in
- * tetri_options.c. Pure: no clock, no I/O, no allocation after init. */
+ * tetri_options.c, the queues' heap in tetri_queue.c. Pure: no clock, no
+ * I/O, no allocation after init. */
 #include "sched/tetri/tetri_policy.h"
 
 #include <stdlib.h>
@@ -20,35 +21,63 @@
 
 /* ---- queue ---- */
 
+/* Puts idle request r in the queue of idle requests it belongs to: ok (and
+ * turn), to be moved to late by collect once now passes late_at[r]. */
+static void queue_idle(struct tetri *tp, const struct ts_sched_view *v, int32_t r)
+{
+	const struct ts_request *q = &v->req[r];
+	int64_t need;
+
+	if (__builtin_mul_overflow((int64_t)(q->steps - v->st[r].steps_done),
+				   tp->degs[q->cls].tmin, &need) ||
+	    __builtin_sub_overflow(q->deadline, need, &tp->late_at[r]))
+		tp->late_at[r] = INT64_MIN;  /* cannot make it: late from the start */
+	tp->deadline[r] = q->deadline;
+	tetri_iheap_push(&tp->ok, r);
+	tetri_iheap_push(&tp->turn, r);
+}
+
+static void unqueue_idle(struct tetri *tp, int32_t r)
+{
+	tetri_iheap_remove(&tp->ok, r);
+	tetri_iheap_remove(&tp->turn, r);
+	tetri_iheap_remove(&tp->late, r);
+}
+
 static void tetri_on_arrival(void *self, const struct ts_sched_view *v, int32_t r)
 {
 	struct tetri *tp = self;
 
-	(void)v;
-	if (r < 0 || (size_t)r >= tp->nreq || tp->pos[r] >= 0)
+	if (r < 0 || (size_t)r >= tp->nreq || tp->queued[r])
 		return;
-	tp->pos[r] = tp->nactive;
-	tp->active[tp->nactive++] = r;
+	tp->queued[r] = 1;
+	tp->nactive++;
+	if (r >= tp->arrived)
+		tp->arrived = r + 1;
+	queue_idle(tp, v, r);
 }
 
 /* Takes request r out of the queue (it finished or was dropped). */
 static void tetri_remove(struct tetri *tp, int32_t r)
 {
-	int32_t i, last;
-
-	if (r < 0 || (size_t)r >= tp->nreq || tp->pos[r] < 0)
+	if (r < 0 || (size_t)r >= tp->nreq || !tp->queued[r])
 		return;
-	i = tp->pos[r];
-	last = tp->active[--tp->nactive];
-	tp->active[i] = last;
-	tp->pos[last] = i;
-	tp->pos[r] = -1;
+	unqueue_idle(tp, r);
+	tp->queued[r] = 0;
+	tp->nactive--;
 }
 
 static void tetri_on_launch_end(void *self, const struct ts_sched_view *v, int32_t r)
 {
-	if (v->st[r].finish >= 0)
-		tetri_remove(self, r);
+	struct tetri *tp = self;
+
+	if (r < 0 || (size_t)r >= tp->nreq || !tp->queued[r])
+		return;
+	if (ts_req_done(&v->st[r]))
+		tetri_remove(tp, r);
+	else if (v->st[r].steps_inflight == 0 && !tetri_iheap_has(&tp->ok, r) &&
+		 !tetri_iheap_has(&tp->late, r))
+		queue_idle(tp, v, r);
 }
 
 static void tetri_on_drop(void *self, const struct ts_sched_view *v, int32_t r)
@@ -59,82 +88,84 @@ static void tetri_on_drop(void *self, const struct ts_sched_view *v, int32_t r)
 
 /* ---- candidates ---- */
 
-/* Candidate order: non-late first, then deadline, then index (total). */
-static bool key_before(const struct tetri_key *x, const struct tetri_key *y)
+/* Moves the idle requests that turned late by now from ok to late. */
+static void turn_late(struct tetri *tp, ts_ns now)
 {
-	if (x->late != y->late)
-		return x->late < y->late;
-	if (x->deadline != y->deadline)
-		return x->deadline < y->deadline;
-	return x->r < y->r;
+	int32_t r;
+
+	while ((r = tetri_iheap_top(&tp->turn)) >= 0 && tp->late_at[r] < now) {
+		tetri_iheap_pop(&tp->turn);
+		tetri_iheap_remove(&tp->ok, r);
+		tetri_iheap_push(&tp->late, r);
+	}
 }
 
-/* Bottom-up merge sort of a[0..n) through the preallocated tmp[0..n):
- * qsort() may call malloc() for large arrays, and plan must not allocate. */
-static void sort_keys(struct tetri_key *a, struct tetri_key *tmp, int32_t n)
+static void add_cand(struct tetri *tp, const struct ts_sched_view *v, int32_t r, bool late)
 {
-	struct tetri_key *src = a, *dst = tmp, *swap;
+	struct tetri_cand *c = &tp->cand[tp->ncand++];
 
-	for (int32_t w = 1; w < n; w *= 2) {
-		for (int32_t lo = 0; lo < n; lo += 2 * w) {
-			int32_t mid = lo + w < n ? lo + w : n;
-			int32_t hi = lo + 2 * w < n ? lo + 2 * w : n;
-			int32_t i = lo, j = mid, k = lo;
-			while (i < mid && j < hi)
-				dst[k++] = key_before(&src[j], &src[i]) ? src[j++] : src[i++];
-			while (i < mid)
-				dst[k++] = src[i++];
-			while (j < hi)
-				dst[k++] = src[j++];
-		}
-		swap = src;
-		src = dst;
-		dst = swap;
-	}
-	if (src != a)
-		memcpy(a, src, (size_t)n * sizeof(*a));
+	c->r = r;
+	c->left = v->req[r].steps - v->st[r].steps_done;
+	c->late = late;
+	c->started = false;
+	c->planned = false;
+	tp->nontl += !late;
 }
 
-/* Sorts the idle requests and fills tp->cand: up to TS_TETRI_WINDOW non-late
- * ones, then up to one late one per GPU. With late=drop the late ones are
- * dropped instead. */
-static int collect(struct tetri *tp, const struct ts_sched_view *v, const struct ts_tetri_frame *f,
-		   struct ts_plan *out, struct ts_error *err)
+/* Moves the requests that turned late to their queue; with late=drop
+ * drops every late one instead. Returns 0 or TS_ENOMEM. */
+static int sweep_late(struct tetri *tp, ts_ns now, struct ts_plan *out, struct ts_error *err)
 {
-	int32_t nk = 0;
+	int32_t r;
 
-	for (int32_t i = 0; i < tp->nactive; i++) {
-		int32_t r = tp->active[i];
-		const struct ts_request *q = &v->req[r];
-		int32_t left = q->steps - v->st[r].steps_done;
-		if (v->st[r].steps_inflight > 0 || ts_req_done(&v->st[r]) || left <= 0)
-			continue;
-		bool late = f->now + (int64_t)left * tp->degs[q->cls].tmin > q->deadline;
-		if (late && tp->o.late == TETRI_LATE_DROP) {
-			if (ts_plan_drop(out, r, err))
-				return TS_ENOMEM;
-			continue;
-		}
-		tp->keys[nk++] = (struct tetri_key){ .deadline = q->deadline, .r = r, .late = late };
-	}
-	sort_keys(tp->keys, tp->keys_tmp, nk);
-	tp->ncand = tp->nontl = 0;
-	for (int32_t k = 0; k < nk; k++) {
-		const struct ts_request *q = &v->req[tp->keys[k].r];
-		struct tetri_cand *c;
-		if (!tp->keys[k].late && tp->nontl >= TS_TETRI_WINDOW)
-			continue;
-		if (tp->keys[k].late && tp->ncand - tp->nontl >= tp->gpus)
-			break;
-		c = &tp->cand[tp->ncand++];
-		c->r = tp->keys[k].r;
-		c->left = q->steps - v->st[c->r].steps_done;
-		c->late = tp->keys[k].late;
-		c->started = false;
-		c->planned = false;
-		tp->nontl += !c->late;
-	}
+	turn_late(tp, now);
+	while (tp->o.late == TETRI_LATE_DROP && (r = tetri_iheap_pop(&tp->late)) >= 0)
+		if (ts_plan_drop(out, r, err))
+			return TS_ENOMEM;
 	return 0;
+}
+
+/* Between boundaries, whether no launch can start: no idle request that is
+ * not late, and no late one whose step at its smallest degree (the one it
+ * starts at) fits before the boundary (fill_late would not start it). */
+static bool fill_futile(const struct tetri *tp, const struct ts_tetri_frame *f)
+{
+	return !f->boundary && tetri_iheap_top(&tp->ok) < 0 &&
+	       (tetri_iheap_top(&tp->late) < 0 || f->end - f->now < tp->late_step_min);
+}
+
+/* Fills tp->cand with the idle requests: up to TS_TETRI_WINDOW non-late
+ * ones, then up to one late one per GPU, each group by (deadline, index),
+ * taking them out of their queues (requeue puts back those not started).
+ * Call sweep_late first. */
+static void collect(struct tetri *tp, const struct ts_sched_view *v)
+{
+	int32_t r;
+
+	tp->ncand = tp->nontl = 0;
+	while (tp->nontl < TS_TETRI_WINDOW && (r = tetri_iheap_pop(&tp->ok)) >= 0) {
+		tetri_iheap_remove(&tp->turn, r);
+		add_cand(tp, v, r, false);
+	}
+	while (tp->ncand - tp->nontl < tp->gpus && (r = tetri_iheap_pop(&tp->late)) >= 0)
+		add_cand(tp, v, r, true);
+}
+
+/* Puts the candidates that did not start back in their queues. */
+static void requeue(struct tetri *tp)
+{
+	for (int32_t i = 0; i < tp->ncand; i++) {
+		const struct tetri_cand *c = &tp->cand[i];
+		if (c->started)
+			continue;
+		if (c->late) {
+			tetri_iheap_push(&tp->late, c->r);
+			continue;
+		}
+		tetri_iheap_push(&tp->ok, c->r);
+		tetri_iheap_push(&tp->turn, c->r);
+	}
+	tp->ncand = tp->nontl = 0;
 }
 
 /* At a due boundary: is a launch of the last round about to end (within
@@ -144,8 +175,8 @@ static bool round_draining(const struct tetri *tp, const struct ts_sched_view *v
 {
 	ts_ns slack = tp->tau / 20;
 
-	for (int32_t i = 0; i < tp->nactive; i++) {
-		const struct ts_req_state *s = &v->st[tp->active[i]];
+	for (uint64_t busy = v->busy; busy; busy &= busy - 1) {
+		const struct ts_req_state *s = &v->st[tp->run_req[__builtin_ctzll(busy)]];
 		if (s->steps_inflight > 0 && s->inflight_end >= 0 && s->inflight_end <= v->now + slack)
 			return true;
 	}
@@ -172,12 +203,49 @@ static bool frame_for_call(struct tetri *tp, const struct ts_sched_view *v, stru
 	return true;
 }
 
+/* The solo launch (docs/SCHEDULER.md): a request alone in the queue, at
+ * the degree every call gives it on an idle node (solo_deg), on GPUs that
+ * hold its latent, runs all its remaining steps in this launch when nothing
+ * arrives (and its client does not give up) before they end: the calls of
+ * the rounds in between would launch its steps back to back on the same
+ * GPUs, so only the number of launches changes, not when and where each
+ * step runs. The next call comes with its end (no timer). */
+static void solo_extend(struct tetri *tp, const struct ts_sched_view *v, struct ts_plan *out)
+{
+	struct tetri_job *j = &tp->job[0];
+	const struct ts_request *q = &v->req[j->l.req[0]];
+	uint64_t prev = v->st[j->l.req[0]].gpus;
+	ts_ns end;
+
+	if (tp->njob != 1 || tp->nactive != 1 || j->l.nreq != 1 || j->late ||
+	    ts_gpus_count(j->l.gpus) != tp->solo_deg[j->cls] || (prev && (j->l.gpus & ~prev)))
+		return;
+	if (__builtin_mul_overflow((int64_t)j->left, j->t_step, &end) ||
+	    __builtin_add_overflow(end, v->now, &end))
+		return;
+	if ((size_t)tp->arrived < v->nreq && v->req[tp->arrived].arrival <= end)
+		return;
+	if (q->cancel_after > 0 && q->arrival + q->cancel_after <= end)
+		return;
+	j->l.nsteps = j->left;
+	out->wake_at = -1;
+}
+
+/* Notes which request each GPU of this call's launches runs. */
+static void note_running(struct tetri *tp)
+{
+	for (int32_t i = 0; i < tp->njob; i++)
+		for (uint64_t g = tp->job[i].l.gpus; g; g &= g - 1)
+			tp->run_req[__builtin_ctzll(g)] = tp->job[i].l.req[0];
+}
+
 static int tetri_plan(void *self, const struct ts_sched_view *v, struct ts_plan *out,
 		      struct ts_error *err)
 {
 	struct tetri *tp = self;
 	struct ts_tetri_frame f;
 	uint64_t idle;
+	int rc;
 
 	out->wake_at = -1;
 	if (tp->nactive == 0) {
@@ -194,8 +262,11 @@ static int tetri_plan(void *self, const struct ts_sched_view *v, struct ts_plan 
 	if (idle == 0)
 		return 0;
 	tp->njob = 0;
-	if (collect(tp, v, &f, out, err))
+	if (sweep_late(tp, f.now, out, err))
 		return TS_ENOMEM;
+	if (fill_futile(tp, &f))
+		return 0;
+	collect(tp, v);
 	if (f.boundary)
 		ts_tetri_pack_round(tp, v, &f, &idle);
 	ts_tetri_fill_waiting(tp, v, &f, &idle);
@@ -207,7 +278,12 @@ static int tetri_plan(void *self, const struct ts_sched_view *v, struct ts_plan 
 	ts_tetri_fill_late(tp, v, &f, &idle);
 	if (tp->o.elastic)
 		ts_tetri_scale_up(tp, &f, &idle, true);
-	return ts_tetri_emit(tp, out, err);
+	if (tp->o.solo)
+		solo_extend(tp, v, out);
+	note_running(tp);
+	rc = ts_tetri_emit(tp, out, err);
+	requeue(tp);
+	return rc;
 }
 
 const struct ts_policy_ops ts_policy_tetriserve = {

@@ -11,6 +11,7 @@
 #include "core/ts_types.h"
 #include "sched/policy.h"
 #include "sched/tetri/tetri_gpuplan.h"
+#include "sched/tetri/tetri_queue.h"
 #include "sched/tetri/tetri_round.h"
 
 /* The options of a tetriserve spec (tetri_options.c has their table). */
@@ -22,6 +23,7 @@ struct tetri_opts {
 	bool batching;     /* selective batching of identical requests */
 	int late;          /* enum tetri_late: what becomes of a request that cannot make it */
 	int busy_boundary; /* enum tetri_busy_boundary: a due boundary while every GPU is busy */
+	bool solo;         /* a request alone with nothing arriving before its end: one launch */
 };
 
 enum tetri_late { TETRI_LATE_SERVE, TETRI_LATE_DROP };
@@ -46,13 +48,6 @@ struct tetri_job {
 	bool late;
 };
 
-/* Sort key of an idle request: non-late first, then deadline, then index. */
-struct tetri_key {
-	ts_ns deadline;
-	int32_t r;
-	int32_t late;
-};
-
 struct tetri {
 	int32_t gpus;
 	uint64_t all;                /* mask of GPUs 0..gpus-1 */
@@ -61,17 +56,25 @@ struct tetri {
 	struct tetri_opts o;
 	const struct ts_classes *cs;
 	struct ts_tetri_degs *degs;  /* per class, batch 1 */
-	/* the queue: arrived, unfinished requests; pos[r] = index or -1 */
-	int32_t *active;
+	/* the queue: arrived, unfinished requests (they arrive in index order);
+	 * the idle ones in heaps, so a call costs O(log n) per request it looks
+	 * at, not O(n) (tetri_policy.c) */
+	int8_t *queued;              /* queued[r]: arrived and not done */
 	int32_t nactive;
-	int32_t *pos;
+	int32_t arrived;             /* requests arrived so far */
 	size_t nreq;
+	ts_ns *deadline;             /* deadline[r]: the key of ok and late */
+	ts_ns *late_at;              /* late_at[r]: idle r is late once now passes it */
+	struct tetri_iheap ok;       /* idle, not late when last looked at, by deadline */
+	struct tetri_iheap turn;     /* the same requests by late_at */
+	struct tetri_iheap late;     /* idle and late, by deadline */
+	int32_t run_req[TS_MAX_GPUS]; /* request of the last launch on each GPU */
+	int32_t *solo_deg;           /* per class: the degree of a solo launch, 0: none */
+	ts_ns late_step_min;         /* least step time of a class at its smallest degree */
 	/* round clock */
 	bool in_round;
 	ts_ns round_end;
 	/* per-call scratch, allocated in init */
-	struct tetri_key *keys;
-	struct tetri_key *keys_tmp;  /* merge-sort scratch */
 	struct tetri_cand *cand;
 	int32_t ncand, nontl;        /* candidates; the first nontl are not late */
 	struct ts_tetri_item *items;
