@@ -56,7 +56,7 @@ static void resv_insert(struct admit_resv *s, ts_ns t, int32_t o)
 	}
 }
 
-/* Per GPU, the earliest later use by two different placed requests. */
+/* Per GPU, the earliest uses after now by two different placed requests. */
 static void build_resv(struct admit *a)
 {
 	for (int32_t g = 0; g < a->gpus; g++)

@@ -25,7 +25,7 @@ struct admit_opts {
 	int late;           /* enum admit_late: what becomes of an evicted request */
 	int chunk_steps;    /* a launch lasts about this many steps of the reference request */
 	double chunk_ms;    /* > 0: the launch length in ms, overriding chunk_steps */
-	bool fill;          /* idle GPUs run work ahead of its plan */
+	bool fill;          /* launches widen onto idle GPUs nobody else's plan needs meanwhile */
 	bool grow;          /* plans may start on part of their block and grow into it */
 	int widen;          /* a request that does not fit tries the last `widen` placed on other widths */
 	int budget;         /* placements one call may spend on repairs and evictions */
@@ -68,7 +68,7 @@ struct admit {
 	int32_t *active;
 	int32_t nactive;
 	int32_t *pos;
-	bool *evicted;              /* per request: will not meet its deadline, never admitted again */
+	bool *evicted;              /* per request: hopeless or evicted; never admitted again */
 	size_t nreq;
 	/* per-call scratch, allocated in init */
 	ts_ns now;
@@ -111,9 +111,10 @@ int32_t ts_admit_chunk_steps(const struct admit *a, ts_ns t_step, int32_t limit)
  * by the evict option whenever a request does not fit; fills a->pl. */
 void ts_admit_place_all(struct admit *a, const struct ts_sched_view *v);
 
-/* Launches: placed requests whose plan starts now; then, with fill, work
- * ahead of plan and wider launches on idle GPUs that nobody needs before
- * the launch ends; then deferred requests, one step each, likewise. */
+/* Launches into a->job: placed requests whose plan starts now, for a
+ * chunk; with fill, those launches widen onto idle GPUs for the steps that
+ * end before anyone else's plan needs them; then deferred requests, one
+ * step each, likewise. */
 void ts_admit_launch_all(struct admit *a, const struct ts_sched_view *v);
 
 #endif
