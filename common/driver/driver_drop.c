@@ -75,8 +75,10 @@ static int cancel_one(struct driver *d, int32_t r, struct ts_error *err)
 		return ts_drv_drop(d, r, ts_drv_wall(d), err);
 	int32_t id = slot_of(d, r);
 	/* alone in its launch: cut it at the next step boundary; in a batch the
-	 * others go on, and r leaves when the batch ends (driver_launch.c) */
-	if (id >= 0 && d->slot[id].l.nreq == 1 && cfg->backend.ops->cancel)
+	 * others go on, and r leaves when the batch ends (driver_launch.c). A
+	 * launch the backend has already reported (held until model time
+	 * reaches its end) is not cut again: its end drops r if due. */
+	if (id >= 0 && !d->slot[id].ended && d->slot[id].l.nreq == 1 && cfg->backend.ops->cancel)
 		return cfg->backend.ops->cancel(cfg->backend.self, id, d->view.now, err);
 	return 0;
 }

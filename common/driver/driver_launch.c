@@ -158,9 +158,10 @@ static ts_ns cancel_time(const struct driver *d, int32_t r)
 }
 
 /* Where request r stands after its part of the launch that ended at model
- * time end with completion c: finished (its last step ended by its client's
- * cancel time, if any), dropped (the launch ended at or after the cancel
- * time without finishing it by then), or waiting for more steps. */
+ * time end with completion c: finished (its last step ended, in model time
+ * and as recorded, by its client's cancel time, if any), dropped (the
+ * launch ended at or after the cancel time without finishing it by then),
+ * or waiting for more steps. */
 static int settle_request(struct driver *d, int32_t r, const struct ts_completion *c, ts_ns end,
 			  struct ts_error *err)
 {
@@ -172,7 +173,10 @@ static int settle_request(struct driver *d, int32_t r, const struct ts_completio
 	s->steps_inflight = 0;
 	s->inflight_end = -1;
 	bool complete = s->steps_done == d->view.req[r].steps;
-	if (cancel_time(d, r) <= end && !(complete && end == cancel_time(d, r)))
+	/* the later of the model end and the recorded one: a request is never
+	 * recorded finished after its client gave up */
+	ts_ns by = end > c->end ? end : c->end;
+	if (cancel_time(d, r) <= by && !(complete && by == cancel_time(d, r)))
 		return ts_drv_drop(d, r, c->end, err);
 	if (complete) {
 		s->finish = c->end;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/ts_strbuf.h"
+#include "sched/admit/admit_policy.h"
 #include "sched/baselines.h"
 #include "sched/plugin.h"
 
@@ -41,6 +42,7 @@ static const struct ts_policy_ops *const registry[] = {
 	&ts_policy_fixed_sp,
 	&ts_policy_rssp,
 	&ts_policy_tetriserve,
+	&ts_policy_admit,
 };
 
 /* Names kept for specs written before the policies took options. */

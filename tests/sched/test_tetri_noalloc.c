@@ -1,11 +1,12 @@
 /* test_tetri_noalloc.c: the tetriserve plan call allocates no memory, at
- * round boundaries and between them. This program replaces malloc, calloc
+ * round boundaries and between them; nor does the admit policy's. This program replaces malloc, calloc
  * and realloc with counting wrappers around glibc's own (__libc_*), so even
  * a buffer freed within the call (as glibc's qsort uses for large arrays)
  * is seen. */
 #include <stdio.h>
 #include <string.h>
 
+#include "sched/admit/admit_policy.h"
 #include "sched/tetri/tetri_policy.h"
 #include "test_util.h"
 #include "tetri_fixture.h"
@@ -42,6 +43,33 @@ void *realloc(void *p, size_t n)
 	return __libc_realloc(p, n);
 }
 
+/* admit on the same queue: calls as time passes (drops included) into
+ * driver buffers large enough for them. */
+static void test_admit(const struct ts_trace *t, const struct ts_classes *cs, struct ts_req_state *st)
+{
+	struct ts_error err = { 0 };
+	struct ts_plan plan = { .launch = malloc(64 * sizeof(struct ts_launch)), .cap = 64,
+				.drop = malloc(t->n * sizeof(int32_t)), .capdrop = (int32_t)t->n };
+	struct ts_policy_env env = { .gpus = 8, .trace = t, .cls = cs };
+	struct ts_sched_view v = { .gpus = 8, .req = t->req, .st = st, .cls = cs, .nreq = t->n };
+	void *pol = NULL;
+	long before;
+
+	TS_CHECK(ts_policy_admit.init(&pol, NULL, &env, &err) == 0);
+	for (int32_t i = 0; i < (int32_t)t->n; i++)
+		ts_policy_admit.on_arrival(pol, &v, i);
+	before = alloc_calls;
+	for (int k = 0; k < 40; k++) {
+		v.now = k * 100 * TS_NS_PER_MS;
+		plan.n = plan.ndrop = 0;
+		TS_CHECK(ts_policy_admit.plan(pol, &v, &plan, &err) == 0 && plan.n > 0);
+	}
+	TS_CHECK_MSG(alloc_calls == before, "admit: %ld allocations in 40 plan calls", alloc_calls - before);
+	ts_policy_admit.close(pol);
+	free(plan.launch);
+	free(plan.drop);
+}
+
 int main(void)
 {
 	struct ts_classes cs;
@@ -76,6 +104,7 @@ int main(void)
 	}
 	TS_CHECK_MSG(alloc_calls == before, "%ld allocations in 40 plan calls", alloc_calls - before);
 	ts_policy_tetriserve.close(pol);
+	test_admit(&t, &cs, st);
 	free(plan.launch);
 	free(st);
 	free(t.req);

@@ -1,6 +1,7 @@
 /* Requests that leave without finishing: a client's cancel time (the
  * trace's cancel_s) on hand-worked schedules, tetriserve:late=drop, and on
- * random traces with cancels under every policy: no segment after a drop,
+ * random traces with cancels and noise under every policy (admit's drops
+ * included): no segment after a drop,
  * every request finished, dropped or neither, the driver's counts equal
  * to the rows. */
 #include "sim_fixture.h"
@@ -108,6 +109,7 @@ static void test_random_cancels(void)
 	static const char *specs[] = {
 		"fixed-sp:1", "fixed-sp:2:order=edf:late=defer", "fixed-sp:4:late=drop",
 		"rssp:order=edf:late=defer", "tetriserve", "tetriserve:late=drop",
+		"admit", "admit:late=defer", "admit:evict=newest:fill=off",
 	};
 	struct ts_trace t;
 	fx_random_trace(&t, 300, 40, 11);

@@ -84,7 +84,7 @@ static void test_registry(void)
 	free(params);
 	TS_CHECK(ts_policy_find("tetriserve", &params, &err) && params == NULL);
 	TS_CHECK(ts_policy_find("fixed", &params, &err) == NULL && strstr(err.msg, "unknown policy 'fixed'") &&
-		 strstr(err.msg, "fixed-sp, rssp, tetriserve, edf-fixed"));
+		 strstr(err.msg, "fixed-sp, rssp, tetriserve, admit, edf-fixed"));
 	TS_CHECK(ts_policy_name_known("rssp", 4) && !ts_policy_name_known("rss", 3));
 }
 
