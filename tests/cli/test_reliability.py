@@ -172,11 +172,14 @@ def test_read_only_folder(tmp):
     os.chmod(tmp, 0o755)
     os.chmod(os.path.dirname(tmp), 0o755)
     drop = as_other_user()
-    # A copy of the binary: the checkout may lie in a folder only its owner
-    # may enter (CI's does), and user nobody must reach the executable.
+    # Copies of the binary and the profile: the checkout may lie in a folder
+    # only its owner may enter (CI's does), and user nobody must reach them.
     exe = os.path.join(tmp, "tetriserve")
     shutil.copy(EXE, exe)
     os.chmod(exe, 0o755)
+    profile = os.path.join(tmp, "profile.csv")
+    shutil.copy(PROFILE, profile)
+    os.chmod(profile, 0o644)
     if subprocess.run([exe, "--version"], capture_output=True, preexec_fn=drop).returncode != 0:
         print("test_read_only_folder: skipped: the binary does not run as user nobody")
         return
@@ -191,7 +194,7 @@ def test_read_only_folder(tmp):
             check(r.returncode == 0 and r.stdout, f"{args[0]} reads a results file in a folder it "
                   f"cannot write: {r.stderr}")
         r = subprocess.run([exe, "sim", "--trace", os.path.join(tmp, "small.csv"), "--profile",
-                            PROFILE, "--policy", "fixed-sp:1", "--db", os.path.join(ro, "new.db")],
+                            profile, "--policy", "fixed-sp:1", "--db", os.path.join(ro, "new.db")],
                            capture_output=True, text=True, preexec_fn=drop)
         check(r.returncode == 1 and "not writable" in r.stderr and "Permission denied" in r.stderr,
               f"sim --db in a read-only folder names the permission: {r.stderr}")
