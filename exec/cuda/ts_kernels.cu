@@ -1,5 +1,6 @@
-/* ts_kernels.cu: element-wise and layout kernels of the DiT step. Every
- * kernel computes in fp32 and stores bf16 (or fp32 for the latent). */
+/* ts_kernels.cu: element-wise kernels of the DiT step and the latent/token
+ * layouts (attention's layouts: ts_attn_layout.cu). Every kernel computes
+ * in fp32 and stores bf16 (or fp32 for the latent). */
 #include <cuda_bf16.h>
 #include <math.h>
 
@@ -9,15 +10,7 @@ extern "C" {
 #include "ts_kernels.h"
 }
 
-typedef __nv_bfloat16 bf16;
-
-#define TS_THREADS 256
-
-static unsigned int ts_blocks(size_t n, unsigned int per_block)
-{
-	size_t b = (n + per_block - 1) / per_block;
-	return (unsigned int)(b < 1 ? 1 : (b > 65535u * 16u ? 65535u * 16u : b));
-}
+#include "ts_kernels_common.cuh"
 
 /* ---- seeded synthetic data --------------------------------------------- */
 
@@ -94,13 +87,6 @@ __device__ static void ts_store8(bf16 *p, const float *f)
 	for (int i = 0; i < 4; i++)
 		h[i] = __floats2bfloat162_rn(f[2 * i], f[2 * i + 1]);
 	*(uint4 *)p = u;
-}
-
-__device__ static float ts_warp_sum(float v)
-{
-	for (int o = 16; o > 0; o >>= 1)
-		v += __shfl_xor_sync(0xffffffffu, v, o);
-	return v;
 }
 
 /* One warp per row; three passes over the row (mean, variance, output):
@@ -390,143 +376,6 @@ extern "C" int ts_k_euler_dev(float *x, const float *v, size_t n, size_t sample_
 	k_euler<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(x, v, n, sample_elems,
 										   sigma, stride);
 	TS_CUDA_LAUNCHED("k_euler", err);
-	return 0;
-}
-
-/* ---- attention layouts ---------------------------------------------------- */
-
-/* Row (sample s, local token t) of a two-segment token layout. */
-__device__ static int64_t ts_seg_row(int64_t s, int64_t t, int64_t txt_tokens,
-				     int64_t txt_sample_rows, int64_t img_sample_rows,
-				     int *is_img)
-{
-	*is_img = t >= txt_tokens;
-	return *is_img ? s * img_sample_rows + (t - txt_tokens) : s * txt_sample_rows + t;
-}
-
-/* Up to 4 elements of one head vector per lane (head_dim <= 128). */
-#define TS_QK_MAX 4
-
-__device__ static void ts_rms_norm_lane(float *v, int e, const bf16 *w, int d0, int head_dim)
-{
-	float sq = 0.0f;
-	for (int i = 0; i < e; i++)
-		sq += v[i] * v[i];
-	float r = rsqrtf(ts_warp_sum(sq) / head_dim + 1e-6f);
-	for (int i = 0; i < e; i++)
-		v[i] = v[i] * r * __bfloat162float(w[d0 + i]);
-}
-
-/* FLUX RoPE: the pair (d, d+1) of axis a rotates by pos[a] * theta^(-2j/dim_a),
- * j the pair's index within its axis. */
-__device__ static void ts_rope_lane(float *v, int e, int d0, const int64_t pos[3],
-				    const int axes[3], float theta)
-{
-	for (int i = 0; i < e; i += 2) {
-		int pair = (d0 + i) / 2, a = 0, start = 0;
-		while (a < 2 && pair >= start + axes[a] / 2) {
-			start += axes[a] / 2;
-			a++;
-		}
-		int j = pair - start;
-		float ang = (float)pos[a] * powf(theta, -2.0f * (float)j / (float)axes[a]);
-		float sn, cs;
-		sincosf(ang, &sn, &cs);
-		float x0 = v[i], x1 = v[i + 1];
-		v[i] = x0 * cs - x1 * sn;
-		v[i + 1] = x0 * sn + x1 * cs;
-	}
-}
-
-__global__ static void k_qkv_prepare(struct ts_qkv_prep p)
-{
-	int64_t tokens = p.txt_tokens + p.img_tokens;
-	int64_t w = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
-	int lane = threadIdx.x & 31;
-	if (w >= (int64_t)p.batch * tokens * p.heads)
-		return;
-	int h = (int)(w % p.heads);
-	int64_t t = (w / p.heads) % tokens, s = w / p.heads / tokens;
-	int is_img;
-	int64_t row = ts_seg_row(s, t, p.txt_tokens, p.txt_sample_rows, p.img_sample_rows, &is_img);
-	const bf16 *src = (const bf16 *)(is_img ? p.src_img : p.src_txt) + row * p.src_ld;
-	int e = p.head_dim / 32, d0 = lane * e;
-	int hl_n = p.heads / p.ranks, r = h / hl_n, hl = h % hl_n;
-	int64_t dst = (((int64_t)r * p.batch + s) * tokens + t) * hl_n * p.head_dim +
-		      (int64_t)hl * p.head_dim + d0;
-	int64_t pos[3] = {0, 0, 0};
-	if (is_img) {
-		int64_t gi = p.img_off + t - p.txt_tokens;
-		pos[1] = gi / p.img_cols;
-		pos[2] = gi % p.img_cols;
-	}
-	int64_t stride = (int64_t)p.heads * p.head_dim;
-	const bf16 *norm[2] = {(const bf16 *)(is_img ? p.qn_img : p.qn_txt),
-			       (const bf16 *)(is_img ? p.kn_img : p.kn_txt)};
-	bf16 *out[3] = {(bf16 *)p.q, (bf16 *)p.k, (bf16 *)p.v};
-	for (int which = 0; which < 3; which++) {
-		float v[TS_QK_MAX];
-		const bf16 *in = src + which * stride + (int64_t)h * p.head_dim + d0;
-		for (int i = 0; i < e; i++)
-			v[i] = __bfloat162float(in[i]);
-		if (which < 2 && norm[which])
-			ts_rms_norm_lane(v, e, norm[which], d0, p.head_dim);
-		if (which < 2 && p.rope && is_img)
-			ts_rope_lane(v, e, d0, pos, p.rope_axes, p.rope_theta);
-		for (int i = 0; i < e; i++)
-			out[which][dst + i] = __float2bfloat16(v[i]);
-	}
-}
-
-extern "C" int ts_k_qkv_prepare(const struct ts_qkv_prep *p, void *stream, struct ts_error *err)
-{
-	if ((p->head_dim != 64 && p->head_dim != 128) || p->ranks < 1 || p->heads % p->ranks)
-		return ts_err_set(err, TS_EINVAL, "qkv_prepare: head_dim %d (64 or 128) or heads %d not divisible by %d ranks",
-				  p->head_dim, p->heads, p->ranks);
-	if (p->rope && (p->img_cols < 1 ||
-			p->rope_axes[0] + p->rope_axes[1] + p->rope_axes[2] != p->head_dim))
-		return ts_err_set(err, TS_EINVAL, "qkv_prepare: RoPE axes do not sum to head_dim %d",
-				  p->head_dim);
-	int64_t warps = (int64_t)p->batch * (p->txt_tokens + p->img_tokens) * p->heads;
-	k_qkv_prepare<<<(unsigned int)((warps + 7) / 8), TS_THREADS, 0, (cudaStream_t)stream>>>(*p);
-	TS_CUDA_LAUNCHED("k_qkv_prepare", err);
-	return 0;
-}
-
-__global__ static void k_attn_unscatter(struct ts_attn_unscatter p)
-{
-	int64_t tokens = p.txt_tokens + p.img_tokens;
-	int per_head = p.head_dim / 8;
-	int64_t n = (int64_t)p.batch * tokens * p.heads * per_head;
-	int hl_n = p.heads / p.ranks;
-	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-	     i += (int64_t)gridDim.x * blockDim.x) {
-		int c = (int)(i % per_head) * 8;
-		int h = (int)((i / per_head) % p.heads);
-		int64_t t = (i / per_head / p.heads) % tokens;
-		int64_t s = i / per_head / p.heads / tokens;
-		int r = h / hl_n, hl = h % hl_n;
-		const bf16 *src = (const bf16 *)p.src +
-				  (((int64_t)r * p.batch + s) * tokens + t) * hl_n * p.head_dim +
-				  (int64_t)hl * p.head_dim + c;
-		int is_img;
-		int64_t row = ts_seg_row(s, t, p.txt_tokens, p.txt_sample_rows,
-					 p.img_sample_rows, &is_img);
-		bf16 *dst = (bf16 *)(is_img ? p.dst_img : p.dst_txt) + row * p.dst_ld +
-			    (int64_t)h * p.head_dim + c;
-		*(uint4 *)dst = *(const uint4 *)src;
-	}
-}
-
-extern "C" int ts_k_attn_unscatter(const struct ts_attn_unscatter *p, void *stream,
-				   struct ts_error *err)
-{
-	if (p->head_dim % 8 || p->ranks < 1 || p->heads % p->ranks || p->dst_ld % 8)
-		return ts_err_set(err, TS_EINVAL, "attn_unscatter: head_dim %d, heads %d, ranks %d, ld %lld not aligned",
-				  p->head_dim, p->heads, p->ranks, (long long)p->dst_ld);
-	size_t n = (size_t)p->batch * (p->txt_tokens + p->img_tokens) * p->heads * (p->head_dim / 8);
-	k_attn_unscatter<<<ts_blocks(n, TS_THREADS), TS_THREADS, 0, (cudaStream_t)stream>>>(*p);
-	TS_CUDA_LAUNCHED("k_attn_unscatter", err);
 	return 0;
 }
 

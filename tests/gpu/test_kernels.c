@@ -279,35 +279,53 @@ static void ref_qkv(const struct ts_qkv_prep *p, const float *txt, const float *
 
 static void check_unscatter(const struct ts_qkv_prep *p, const float *txt, const float *img);
 
-/* q/k RMSNorm + RoPE + scatter for 2 ranks, text and image segments; then
- * the inverse layout must give the v projections back exactly. */
-static void test_qkv_prepare_and_unscatter(void)
+/* One qkv_prepare case: shapes, ranks and RoPE as given (B samples of tt
+ * text and ti image tokens, H heads of D dims), against ref_qkv; then the
+ * inverse layout must give the v projections back exactly. */
+struct qkv_case {
+	int D, H, B, ranks, rope, img_cols;
+	int64_t tt, ti, img_off;
+	int misalign; /* sources one element off their allocation: the element-wise path */
+};
+
+/* The n values of x on the device, one element into the allocation when
+ * misalign (*base: the allocation, to free). */
+static void *qkv_source(const float *x, size_t n, int misalign, void **base)
+{
+	float *h = calloc(n + 1, sizeof(float));
+	memcpy(h + misalign, x, n * sizeof(float));
+	*base = gt_to_dev_bf16(h, n + 1);
+	free(h);
+	return (char *)*base + 2 * misalign;
+}
+
+static void check_qkv_case(const struct qkv_case *c)
 {
 	struct ts_qkv_prep p = {0};
-	const int D = 128, H = 4, B = 2;
-	const int64_t tt = 3, ti = 7, ld = 3 * H * D;
+	const int D = c->D, H = c->H, B = c->B, hl_n = c->H / c->ranks;
+	const int64_t tt = c->tt, ti = c->ti, ld = 3 * H * D;
 	p.src_ld = ld;
 	p.txt_sample_rows = tt;
 	p.img_sample_rows = ti;
 	p.batch = B;
 	p.heads = H;
 	p.head_dim = D;
-	p.ranks = 2;
+	p.ranks = c->ranks;
 	p.txt_tokens = tt;
 	p.img_tokens = ti;
-	p.rope = 1;
-	p.img_off = 5;
-	p.img_cols = 4;
-	p.rope_axes[0] = 16, p.rope_axes[1] = 56, p.rope_axes[2] = 56;
+	p.rope = c->rope;
+	p.img_off = c->img_off;
+	p.img_cols = c->img_cols;
+	p.rope_axes[0] = D / 8, p.rope_axes[1] = D * 7 / 16, p.rope_axes[2] = D * 7 / 16;
 	p.rope_theta = 10000.0f;
 	float *txt = gt_random((size_t)B * tt * ld, 2.0f, &rng), *img = gt_random((size_t)B * ti * ld, 2.0f, &rng);
 	float *nw = gt_random(4 * D, 0.2f, &rng);
 	for (int i = 0; i < 4 * D; i++)
 		nw[i] += 1.0f;
-	void *dtxt = gt_to_dev_bf16(txt, (size_t)B * tt * ld), *dimg = gt_to_dev_bf16(img, (size_t)B * ti * ld);
-	void *dnw = gt_to_dev_bf16(nw, 4 * D);
+	void *dtxt, *dimg, *dnw = gt_to_dev_bf16(nw, 4 * D);
+	p.src_txt = qkv_source(txt, (size_t)B * tt * ld, c->misalign, &dtxt);
+	p.src_img = qkv_source(img, (size_t)B * ti * ld, c->misalign, &dimg);
 	size_t n = (size_t)B * (tt + ti) * H * D;
-	p.src_txt = dtxt, p.src_img = dimg;
 	p.qn_txt = dnw, p.kn_txt = (char *)dnw + 2 * D, p.qn_img = (char *)dnw + 4 * D,
 	p.kn_img = (char *)dnw + 6 * D;
 	p.q = gt_dev_poisoned(n * 2), p.k = gt_dev_poisoned(n * 2), p.v = gt_dev_poisoned(n * 2);
@@ -316,16 +334,18 @@ static void test_qkv_prepare_and_unscatter(void)
 	double *ref = malloc(sizeof(double) * n);
 	for (int which = 0; which < 3; which++) {
 		for (int s = 0; s < B; s++)
-			for (int t = 0; t < tt + ti; t++)
+			for (int64_t t = 0; t < tt + ti; t++)
 				for (int h = 0; h < H; h++) {
-					int is_img = t >= tt, r = h / 2, hl = h % 2;
+					int is_img = t >= tt, r = h / hl_n, hl = h % hl_n;
 					const float *qn = nw + (is_img ? 2 * D : 0), *kn = nw + (is_img ? 3 * D : D);
-					size_t at = ((((size_t)r * B + s) * (tt + ti) + t) * 2 + hl) * D;
+					size_t at = ((((size_t)r * B + s) * (tt + ti) + t) * hl_n + hl) * D;
 					ref_qkv(&p, txt, img, qn, kn, s, t, h, which, ref + at);
 				}
 		double e = gt_rel_err(out[which], ref, n);
-		TS_CHECK_MSG(e < ELT_TOL, "qkv_prepare (%c) rel err %g", "qkv"[which], e);
-		printf("qkv_prepare %c: rel err %.2e\n", "qkv"[which], e);
+		TS_CHECK_MSG(e < ELT_TOL, "qkv_prepare (%c; D %d, H %d, %lld image tokens, rope %d) rel err %g",
+			     "qkv"[which], D, H, (long long)ti, c->rope, e);
+		printf("qkv_prepare %c (D %d, H %d, ranks %d, %lld tokens%s): rel err %.2e\n", "qkv"[which],
+		       D, H, c->ranks, (long long)(tt + ti), c->misalign ? ", unaligned" : "", e);
 	}
 	check_unscatter(&p, txt, img);
 	free(txt), free(img), free(nw), free(ref);
@@ -335,13 +355,32 @@ static void test_qkv_prepare_and_unscatter(void)
 	ts_dev_free(p.v);
 }
 
+/* q/k RMSNorm + RoPE + scatter: a small FLUX-like case of 2 ranks; a long
+ * one, where a warp prepares several heads and RoPE positions run to 160
+ * rows (the angles FLUX 2048² sees); an SD3-like one (head_dim 64, no
+ * RoPE, 3 ranks); the small ones again from unaligned sources. */
+static void test_qkv_prepare_and_unscatter(void)
+{
+	const struct qkv_case cases[] = {
+		{.D = 128, .H = 4, .B = 2, .ranks = 2, .rope = 1, .img_cols = 4, .tt = 3, .ti = 7, .img_off = 5},
+		{.D = 128, .H = 4, .B = 1, .ranks = 2, .rope = 1, .img_cols = 128, .tt = 16, .ti = 20000,
+		 .img_off = 480},
+		{.D = 64, .H = 6, .B = 2, .ranks = 3, .rope = 0, .img_cols = 4, .tt = 5, .ti = 9, .img_off = 0},
+		{.D = 128, .H = 4, .B = 2, .ranks = 2, .rope = 1, .img_cols = 4, .tt = 3, .ti = 7, .img_off = 5,
+		 .misalign = 1},
+		{.D = 64, .H = 6, .B = 2, .ranks = 3, .rope = 0, .img_cols = 4, .tt = 5, .ti = 9, .misalign = 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_qkv_case(&cases[i]);
+}
+
 /* Unscatter v back into [txt rows | img rows] with all heads: the v
  * projections of the source, exactly. */
 static void check_unscatter(const struct ts_qkv_prep *p, const float *txt, const float *img)
 {
 	const int H = p->heads, D = p->head_dim, B = p->batch;
 	const int64_t tt = p->txt_tokens, ti = p->img_tokens, ld = p->src_ld;
-	struct ts_attn_unscatter u = {p->v, NULL, NULL, H * D, tt, ti, B, H, D, 2, tt, ti};
+	struct ts_attn_unscatter u = {p->v, NULL, NULL, H * D, tt, ti, B, H, D, p->ranks, tt, ti};
 	u.dst_txt = gt_dev_poisoned((size_t)B * tt * H * D * 2);
 	u.dst_img = gt_dev_poisoned((size_t)B * ti * H * D * 2);
 	DEV(ts_k_attn_unscatter(&u, NULL, &err));
