@@ -205,6 +205,8 @@ extern "C" int ts_k_qkv_prepare(const struct ts_qkv_prep *p, void *stream, struc
 	if (p->rope)
 		qkv_inv_freq(p, k.inv_freq);
 	int64_t warps = (int64_t)p->batch * (p->txt_tokens + p->img_tokens) * (p->heads / k.heads_per_warp);
+	if (warps == 0)
+		return 0; /* no tokens: nothing to prepare (a grid of 0 blocks is an error) */
 	unsigned int blocks = (unsigned int)((warps + TS_THREADS / 32 - 1) / (TS_THREADS / 32));
 	cudaStream_t st = (cudaStream_t)stream;
 	bool vec = qkv_lane_aligned(p);

@@ -286,6 +286,8 @@ struct qkv_case {
 	int D, H, B, ranks, rope, img_cols;
 	int64_t tt, ti, img_off;
 	int misalign; /* sources one element off their allocation: the element-wise path */
+	int ld_pad;   /* source row length 3*H*D + ld_pad (2: the element-wise path) */
+	int pad_rows; /* rows between samples beyond the tokens (a sample's rows are strided) */
 };
 
 /* The n values of x on the device, one element into the allocation when
@@ -303,10 +305,11 @@ static void check_qkv_case(const struct qkv_case *c)
 {
 	struct ts_qkv_prep p = {0};
 	const int D = c->D, H = c->H, B = c->B, hl_n = c->H / c->ranks;
-	const int64_t tt = c->tt, ti = c->ti, ld = 3 * H * D;
+	const int64_t tt = c->tt, ti = c->ti, ld = 3 * H * D + c->ld_pad;
+	const int64_t txt_rows = tt + c->pad_rows, img_rows = ti + c->pad_rows;
 	p.src_ld = ld;
-	p.txt_sample_rows = tt;
-	p.img_sample_rows = ti;
+	p.txt_sample_rows = txt_rows;
+	p.img_sample_rows = img_rows;
 	p.batch = B;
 	p.heads = H;
 	p.head_dim = D;
@@ -318,13 +321,14 @@ static void check_qkv_case(const struct qkv_case *c)
 	p.img_cols = c->img_cols;
 	p.rope_axes[0] = D / 8, p.rope_axes[1] = D * 7 / 16, p.rope_axes[2] = D * 7 / 16;
 	p.rope_theta = 10000.0f;
-	float *txt = gt_random((size_t)B * tt * ld, 2.0f, &rng), *img = gt_random((size_t)B * ti * ld, 2.0f, &rng);
+	float *txt = gt_random((size_t)B * txt_rows * ld, 2.0f, &rng);
+	float *img = gt_random((size_t)B * img_rows * ld, 2.0f, &rng);
 	float *nw = gt_random(4 * D, 0.2f, &rng);
 	for (int i = 0; i < 4 * D; i++)
 		nw[i] += 1.0f;
 	void *dtxt, *dimg, *dnw = gt_to_dev_bf16(nw, 4 * D);
-	p.src_txt = qkv_source(txt, (size_t)B * tt * ld, c->misalign, &dtxt);
-	p.src_img = qkv_source(img, (size_t)B * ti * ld, c->misalign, &dimg);
+	p.src_txt = qkv_source(txt, (size_t)B * txt_rows * ld, c->misalign, &dtxt);
+	p.src_img = qkv_source(img, (size_t)B * img_rows * ld, c->misalign, &dimg);
 	size_t n = (size_t)B * (tt + ti) * H * D;
 	p.qn_txt = dnw, p.kn_txt = (char *)dnw + 2 * D, p.qn_img = (char *)dnw + 4 * D,
 	p.kn_img = (char *)dnw + 6 * D;
@@ -356,9 +360,11 @@ static void check_qkv_case(const struct qkv_case *c)
 }
 
 /* q/k RMSNorm + RoPE + scatter: a small FLUX-like case of 2 ranks; a long
- * one, where a warp prepares several heads and RoPE positions run to 160
- * rows (the angles FLUX 2048² sees); an SD3-like one (head_dim 64, no
- * RoPE, 3 ranks); the small ones again from unaligned sources. */
+ * one, where a warp prepares 2 heads and RoPE positions run to 160 rows
+ * (the angles FLUX 2048² sees); an SD3-like one (head_dim 64, no RoPE, 3
+ * ranks); the small ones again from unaligned sources; rows longer than
+ * q|k|v by 2 elements (element-wise path) with samples strided apart; and
+ * head_dim 64 with RoPE, 2 samples, 3 heads a warp across 2 heads a rank. */
 static void test_qkv_prepare_and_unscatter(void)
 {
 	const struct qkv_case cases[] = {
@@ -369,6 +375,10 @@ static void test_qkv_prepare_and_unscatter(void)
 		{.D = 128, .H = 4, .B = 2, .ranks = 2, .rope = 1, .img_cols = 4, .tt = 3, .ti = 7, .img_off = 5,
 		 .misalign = 1},
 		{.D = 64, .H = 6, .B = 2, .ranks = 3, .rope = 0, .img_cols = 4, .tt = 5, .ti = 9, .misalign = 1},
+		{.D = 128, .H = 4, .B = 2, .ranks = 2, .rope = 1, .img_cols = 4, .tt = 3, .ti = 7, .img_off = 5,
+		 .ld_pad = 2, .pad_rows = 3},
+		{.D = 64, .H = 6, .B = 2, .ranks = 3, .rope = 1, .img_cols = 64, .tt = 8, .ti = 8192,
+		 .img_off = 100, .pad_rows = 1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check_qkv_case(&cases[i]);
@@ -387,12 +397,16 @@ static void check_unscatter(const struct ts_qkv_prep *p, const float *txt, const
 	float *bt = gt_from_dev_bf16(u.dst_txt, (size_t)B * tt * H * D);
 	float *bi = gt_from_dev_bf16(u.dst_img, (size_t)B * ti * H * D);
 	int mism = 0;
-	for (int64_t r = 0; r < B * tt; r++)
+	for (int64_t r = 0; r < B * tt; r++) {
+		int64_t at = (r / tt * p->txt_sample_rows + r % tt) * ld + 2 * H * D;
 		for (int c = 0; c < H * D; c++)
-			mism += bt[r * H * D + c] != txt[r * ld + 2 * H * D + c];
-	for (int64_t r = 0; r < B * ti; r++)
+			mism += bt[r * H * D + c] != txt[at + c];
+	}
+	for (int64_t r = 0; r < B * ti; r++) {
+		int64_t at = (r / ti * p->img_sample_rows + r % ti) * ld + 2 * H * D;
 		for (int c = 0; c < H * D; c++)
-			mism += bi[r * H * D + c] != img[r * ld + 2 * H * D + c];
+			mism += bi[r * H * D + c] != img[at + c];
+	}
 	TS_CHECK_MSG(mism == 0, "attn_unscatter(qkv_prepare(v)) != v at %d elements", mism);
 	free(bt), free(bi);
 	ts_dev_free(u.dst_txt), ts_dev_free(u.dst_img);
