@@ -10,7 +10,15 @@
 /* The bundled inputs, relative to the data folder (ts_cli_data_dir()). */
 #define TS_DEFAULT_TRACE_REL "traces/default.csv"
 #define TS_DEFAULT_PROFILE_REL "traces/profiles/flux-dev_H200_engine.csv"
-#define TS_DEFAULT_POLICIES "fixed-sp:1,fixed-sp:2,fixed-sp:4,rssp,tetriserve"
+/* The paper's baselines (first come, first served, late requests served in
+ * full), the same fixed degrees as an operator would run them (earliest
+ * deadline first, hopeless requests set aside: docs/SCHEDULER.md), and
+ * tetriserve serving or dropping late requests: a default table that
+ * flatters nobody. */
+#define TS_DEFAULT_POLICIES                                                              \
+	"fixed-sp:1,fixed-sp:2,fixed-sp:4,rssp,fixed-sp:1:order=edf:late=defer,"          \
+	"fixed-sp:2:order=edf:late=defer,fixed-sp:4:order=edf:late=defer,tetriserve,"     \
+	"tetriserve:late=drop"
 
 /* The folder holding the bundled traces/ and traces/profiles/: the
  * environment variable TETRISERVE_DATA_DIR when set and not empty, else the
