@@ -83,10 +83,11 @@ static void divergence_cause(const struct ts_comparison *c, char *buf, size_t le
 	}
 	const struct ts_cmp_offwindow *o = &c->cause;
 	ts_compare_launch_text(&o->l, true, l, sizeof(l));
-	snprintf(buf, len, "the hardware launch of request %lld, %s, took %.3f ms against %.3f ms modelled "
+	snprintf(buf, len, "the hardware launch of request %lld, %s, %s %.3f ms against %.3f ms modelled "
 		 "(%+.1f%%, outside the window): decisions after it follow the hardware's times",
-		 (long long)o->l.req, l, o->observed_ms, o->modelled_ms,
-		 100 * (o->observed_ms - o->modelled_ms) / o->modelled_ms);
+		 (long long)o->l.req, l,
+		 o->issued ? "ended (as the driver saw it, from issuing it: a late start counts)" : "took",
+		 o->observed_ms, o->modelled_ms, 100 * (o->observed_ms - o->modelled_ms) / o->modelled_ms);
 }
 
 /* Where the schedules first differ: the GPU set or step count of a launch,

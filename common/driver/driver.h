@@ -23,6 +23,17 @@ struct ts_driver_config {
 	struct ts_window window;                /* zeros: TS_WINDOW_ABS_NS, TS_WINDOW_REL */
 };
 
+/* A launch whose time from the driver issuing it to the backend reporting
+ * it left the window around its modelled time: its model end followed the
+ * backend's clock (a loaded host starting or reporting it late counts). */
+struct ts_window_miss {
+	int64_t request_id;       /* its first request */
+	int32_t first_step, nsteps;
+	uint64_t gpus;
+	ts_ns start;              /* model time it was issued at */
+	ts_ns observed, modelled; /* issue to report on the backend's clock; the model's */
+};
+
 struct ts_run_result {
 	struct ts_req_state *st;  /* one per trace request (owned; ts_run_result_free) */
 	size_t n;
@@ -33,6 +44,8 @@ struct ts_run_result {
 	int64_t rounds;
 	int64_t moves;            /* launches that moved a latent (to a GPU outside its last set) */
 	int64_t dropped;          /* requests dropped by the policy or cancelled by their client */
+	int64_t window_misses;    /* launches whose model end followed the backend's clock */
+	struct ts_window_miss first_miss; /* the first of them; valid when window_misses > 0 */
 };
 
 /* Runs the trace to the end: every request arrives at its time and runs

@@ -5,14 +5,29 @@
 
 #include "driver/driver_internal.h"
 
+/* Counts held launch f as a window miss (the first one is kept). */
+static void note_window_miss(struct driver *d, const struct inflight *f, ts_ns modelled, ts_ns observed)
+{
+	if (d->res->window_misses++ == 0)
+		d->res->first_miss = (struct ts_window_miss){
+			.request_id = d->view.req[f->l.req[0]].id, .first_step = d->view.st[f->l.req[0]].steps_done,
+			.nsteps = f->c.nsteps, .gpus = f->l.gpus, .start = f->start, .observed = observed,
+			.modelled = modelled };
+}
+
 /* The model end of held launch f: its modelled end when the backend's
- * observed duration lies within the window, else its start plus that
- * duration; never before now. A cut launch is modelled by the steps it ran. */
-static ts_ns model_end(const struct driver *d, const struct inflight *f)
+ * observed duration (from the driver issuing it to the backend reporting
+ * it) lies within the window, else its start plus that duration, counted
+ * as a window miss; never before now. A cut launch is modelled by the
+ * steps it ran. */
+static ts_ns model_end(struct driver *d, const struct inflight *f)
 {
 	ts_ns modelled = f->move + (ts_ns)f->c.nsteps * f->step;
 	ts_ns observed = f->c.end - f->wall;
-	ts_ns end = f->start + (ts_window_holds(&d->window, modelled, observed) ? modelled : observed);
+	bool in = ts_window_holds(&d->window, modelled, observed);
+	if (!in)
+		note_window_miss(d, f, modelled, observed);
+	ts_ns end = f->start + (in ? modelled : observed);
 	return end < d->view.now ? d->view.now : end;
 }
 

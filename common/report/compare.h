@@ -65,10 +65,14 @@ struct ts_cmp_reqdiff {
 
 /* A launch of run b whose duration (its move and steps) fell outside the
  * driver's window (driver/timing.h) around the modelled one: its steps at
- * run a's mean step time of the cell, its move at the default move model. */
+ * run a's mean step time of the cell, its move at the default move model;
+ * or, when `issued`, the launch the driver itself recorded as its first
+ * window miss (run b's summary), timed from the driver issuing it to the
+ * backend reporting it, so a launch the executor started late counts. */
 struct ts_cmp_offwindow {
 	struct ts_cmp_launch l;
 	double observed_ms, modelled_ms;
+	bool issued;
 };
 
 struct ts_comparison {
@@ -83,7 +87,8 @@ struct ts_comparison {
 	size_t ndiff;
 	struct ts_cmp_launch *launch_b;  /* run b's launches, by request then first step */
 	size_t nlaunch_b;
-	int64_t offwindow;           /* launches of run b outside the window (cells run a used) */
+	int64_t offwindow;           /* launches of run b outside the window: by their durations
+				      * (cells run a used), or the driver's count when larger */
 	bool has_cause;              /* cause: the last of them that ended before the schedules diverged */
 	struct ts_cmp_offwindow cause;
 };

@@ -1,6 +1,7 @@
 /* compare_launch.c: the launches of two runs side by side (see compare.h):
  * where the schedules differ, which launches of run b (the hardware run)
  * ran outside the driver's window, and why a request differs. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,6 +119,13 @@ static const struct ts_cmp_cell *cell_of(const struct ts_comparison *c, const st
 	return NULL;
 }
 
+/* The time before which a cause must have ended: run b's first differing
+ * launch (or the divergence), INT64_MAX when the schedules are the same. */
+static ts_ns divergence_time(const struct ts_comparison *c)
+{
+	return !c->div.nreq ? INT64_MAX : c->div.has_b ? c->div.b.start : c->div.t;
+}
+
 /* Run b's launches outside the window, and the last of them that ended
  * before run b's first differing launch started. */
 static void find_offwindow(struct ts_comparison *c)
@@ -125,7 +133,7 @@ static void find_offwindow(struct ts_comparison *c)
 	const struct ts_window w = { .abs_ns = TS_WINDOW_ABS_NS, .rel = TS_WINDOW_REL };
 	struct ts_move_model mm;
 	ts_move_model_defaults(&mm);
-	ts_ns before = !c->div.nreq ? INT64_MAX : c->div.has_b ? c->div.b.start : c->div.t;
+	ts_ns before = divergence_time(c);
 	for (size_t i = 0; i < c->nlaunch_b; i++) {
 		const struct ts_cmp_launch *l = &c->launch_b[i];
 		const struct ts_cmp_cell *k = cell_of(c, l);
@@ -145,6 +153,47 @@ static void find_offwindow(struct ts_comparison *c)
 	}
 }
 
+/* The cause recorded by the driver of run b (its summary's first window
+ * miss), when the launches' durations named none: the driver times a launch
+ * from issuing it, so it also sees one the executor started late (a loaded
+ * host), which the segments do not show. Its count raises offwindow. */
+static void driver_window_miss(const json_t *sum, struct ts_comparison *c)
+{
+	json_int_t n = json_integer_value(json_object_get(sum, "window_misses"));
+	if (n > c->offwindow)
+		c->offwindow = n;
+	const json_t *m = json_object_get(sum, "first_window_miss");
+	if (c->has_cause || !json_is_object(m))
+		return;
+	double observed = json_number_value(json_object_get(m, "observed_ms"));
+	double modelled = json_number_value(json_object_get(m, "modelled_ms"));
+	ts_ns start = llround(json_number_value(json_object_get(m, "start_s")) * 1e9);
+	if (start + llround(modelled * 1e6) > divergence_time(c))
+		return;
+	c->has_cause = true;
+	c->cause = (struct ts_cmp_offwindow){
+		.l = { .req = json_integer_value(json_object_get(m, "request")),
+		       .gpus = (uint64_t)json_integer_value(json_object_get(m, "gpus")),
+		       .first = (int32_t)json_integer_value(json_object_get(m, "first_step")),
+		       .nsteps = (int32_t)json_integer_value(json_object_get(m, "steps")),
+		       .start = start, .end = start + llround(observed * 1e6) },
+		.observed_ms = observed, .modelled_ms = modelled, .issued = true };
+}
+
+/* Reads run b's stored summary for driver_window_miss (files written before
+ * the driver recorded misses have none: nothing changes). */
+static int read_driver_misses(struct ts_reader *r, int64_t b, struct ts_comparison *c, struct ts_error *err)
+{
+	struct ts_run_row row = { 0 };
+	int rc = ts_reader_run(r, b, &row, err);
+	json_t *sum = !rc && row.summary ? json_loads(row.summary, 0, NULL) : NULL;
+	if (sum)
+		driver_window_miss(sum, c);
+	json_decref(sum);
+	ts_run_row_free(&row);
+	return rc;
+}
+
 int ts_cmp_launches(struct ts_reader *r, int64_t a, int64_t b, const struct vec *sizes,
 		    struct ts_comparison *c, struct ts_error *err)
 {
@@ -158,8 +207,10 @@ int ts_cmp_launches(struct ts_reader *r, int64_t a, int64_t b, const struct vec 
 	free(la.v.a);
 	c->launch_b = lb.v.a;
 	c->nlaunch_b = lb.v.n;
-	if (!rc)
+	if (!rc) {
 		find_offwindow(c);
+		rc = read_driver_misses(r, b, c, err);
+	}
 	return rc;
 }
 

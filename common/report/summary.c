@@ -81,6 +81,8 @@ int ts_summary_compute(struct ts_summary *s, const struct ts_trace *t,
 	s->launches = res->launches;
 	s->moves = res->moves;
 	s->rounds = res->rounds;
+	s->window_misses = res->window_misses;
+	s->first_miss = res->first_miss;
 	return 0;
 }
 
@@ -105,9 +107,22 @@ static json_t *by_resolution_json(const struct ts_summary *s)
 	return obj;
 }
 
+/* The first window miss as JSON, null when there was none. */
+static json_t *window_miss_json(const struct ts_summary *s)
+{
+	const struct ts_window_miss *m = &s->first_miss;
+	if (s->window_misses == 0)
+		return json_null();
+	return json_pack("{s:I, s:i, s:i, s:I, s:f, s:f, s:f}", "request", (json_int_t)m->request_id,
+			 "first_step", m->first_step, "steps", m->nsteps, "gpus", (json_int_t)m->gpus,
+			 "start_s", ts_ns_to_s(m->start), "observed_ms", (double)m->observed / 1e6,
+			 "modelled_ms", (double)m->modelled / 1e6);
+}
+
 json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy)
 {
-	return json_pack("{s:s?, s:I, s:I, s:I, s:I, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:s?, s:I, s:I, s:I, s:I, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:o, s:o, s:I, s:I, s:I, s:I, "
+			 "s:I, s:o}",
 			 "policy", policy, "requests", (json_int_t)s->requests, "finished",
 			 (json_int_t)s->finished, "met", (json_int_t)s->met, "dropped",
 			 (json_int_t)s->dropped, "sar", num_or_null(s->sar),
@@ -117,7 +132,8 @@ json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy)
 			 "gpu_utilisation", num_or_null(s->gpu_util), "makespan_s",
 			 num_or_null(s->makespan_s), "launches", (json_int_t)s->launches,
 			 "latent_moves", (json_int_t)s->moves, "rounds", (json_int_t)s->rounds,
-			 "modelled_cells", (json_int_t)s->modelled_cells);
+			 "modelled_cells", (json_int_t)s->modelled_cells, "window_misses",
+			 (json_int_t)s->window_misses, "first_window_miss", window_miss_json(s));
 }
 
 char *ts_json_text(json_t *j)

@@ -29,6 +29,8 @@ struct ts_summary {
 	double makespan_s;
 	int64_t launches, moves, rounds;
 	int64_t modelled_cells; /* step-table cells the run took from modelled profile rows (0: all measured) */
+	int64_t window_misses;  /* launches whose model end followed the backend's clock (driver.h) */
+	struct ts_window_miss first_miss; /* the first of them; valid when window_misses > 0 */
 };
 
 /* Computes the summary of a run of trace t on `gpus` GPUs. Percentiles use
@@ -44,8 +46,10 @@ double ts_percentile_sorted(const double *v, size_t n, double p);
 
 /* s as a JSON object (policy, requests, finished, met, sar,
  * sar_by_resolution, latency_s, gpu_utilisation, makespan_s, launches,
- * latent_moves, rounds; NaN figures as null); a new reference, NULL when
- * out of memory. */
+ * latent_moves, rounds, modelled_cells, window_misses, first_window_miss:
+ * null or {request, first_step, steps, gpus (mask), start_s, observed_ms,
+ * modelled_ms}; NaN figures as null); a new reference, NULL when out of
+ * memory. */
 json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy);
 
 /* The compact text of j (numbers to 17 significant digits), malloc'ed;

@@ -288,6 +288,56 @@ static void test_decisions_follow_large_deviations(void)
 	free(cs.cls);
 }
 
+static ts_ns delay_of(void *user, int k)
+{
+	return ((const ts_ns *)user)[k];
+}
+
+/* The driver records the launches whose time from issue to report left the
+ * window, a late start included (a loaded host), and keeps the first: two
+ * requests of 2 and 3 steps (30 ms each) on GPUs 0 and 1, the second
+ * started 5 ms late (window: 2 ms); then the same with 1 ms, inside. */
+static void test_window_misses_recorded(void)
+{
+	struct ts_classes cs;
+	struct ts_trace t = { 0 };
+	struct scripted b;
+	struct ts_run_result res;
+	struct ts_error err = { 0 };
+	static const int steps[2] = { 2, 3 };
+	struct recorder rec = { .steps = steps, .nreq = 2 };
+	fx_classes(&cs);
+	fx_add(&t, 0, 0, 0, steps[0], 10);
+	fx_add(&t, 1, 0, 0, steps[1], 10);
+	for (int late = 0; late < 2; late++) {
+		ts_ns delays[2] = { 0, late ? 5 * TS_NS_PER_MS : TS_NS_PER_MS };
+		scripted_init(&b, &cs);
+		b.delay = delay_of;
+		b.user = delays;
+		memset(&rec, 0, sizeof(rec));
+		rec.steps = steps;
+		rec.nreq = 2;
+		struct ts_driver_config cfg = { .trace = &t, .cls = &cs, .gpus = 2,
+						.policy = { &rec_ops, &rec }, .backend = { &scripted_ops, &b } };
+		TS_CHECK_MSG(ts_driver_run(&cfg, &res, &err) == 0, "driver: %s", err.msg);
+		if (!late) {
+			TS_CHECK_MSG(res.window_misses == 0, "1 ms late: %lld misses", (long long)res.window_misses);
+		} else {
+			const struct ts_window_miss *m = &res.first_miss;
+			TS_CHECK_MSG(res.window_misses == 1, "5 ms late: %lld misses", (long long)res.window_misses);
+			TS_CHECK_MSG(m->request_id == 1 && m->first_step == 0 && m->nsteps == 3 && m->gpus == 2 &&
+					     m->start == 0 && m->modelled == 3 * T &&
+					     m->observed == 3 * T + 5 * TS_NS_PER_MS,
+				     "first miss: request %lld steps %d gpus 0x%llx start %lld observed %lld modelled %lld",
+				     (long long)m->request_id, m->nsteps, (unsigned long long)m->gpus,
+				     (long long)m->start, (long long)m->observed, (long long)m->modelled);
+		}
+		ts_run_result_free(&res);
+	}
+	free(t.req);
+	free(cs.cls);
+}
+
 int main(void)
 {
 	test_tied_launches_planned_together();
@@ -296,5 +346,6 @@ int main(void)
 	test_arrival_after_modelled_ends();
 	test_same_decisions_under_jitter();
 	test_decisions_follow_large_deviations();
+	test_window_misses_recorded();
 	return ts_test_result("model_time");
 }

@@ -4,7 +4,12 @@ the same run twice gives "the same launches", and so does a run with noise
 within the driver's window (decisions are made on model time); a run whose
 1024x1024 steps take 10% longer (a profile edited so) differs, and validate
 names the request and time that an independent walk over the segments
-tables finds as the earliest differing launch (GPU set, first step, steps)."""
+tables finds as the earliest differing launch (GPU set, first step, steps).
+A divergence that no launch's duration explains is called a fault of the
+model-time rule, unless the driver of the second run recorded a launch
+outside its window before it (its summary's first_window_miss: a launch
+the executor started late), which is then named as the cause."""
+import json
 import os
 import re
 import sqlite3
@@ -94,7 +99,45 @@ def main():
             check(abs(float(m.group(2)) - expect[0] / 1e9) < 1e-4,
                   f"first difference at {m.group(2)} s, expected {expect[0] / 1e9:.4f}")
             check(re.search(r"\n  sim:  .*\n  exec: ", r.stdout) is not None, "both runs' launches printed")
+        test_driver_recorded_cause(db, tmp)
     return result("validate_schedule")
+
+
+def test_driver_recorded_cause(db, tmp):
+    """Run 3 (a replay of run 1) gets one launch moved to other GPUs by hand:
+    nothing in the durations explains it; then its summary records an
+    earlier launch the driver saw outside the window."""
+    edited = os.path.join(tmp, "edited.db")
+    con = sqlite3.connect(db)
+    con.execute("VACUUM INTO ?", (edited,))
+    con.close()
+    con = sqlite3.connect(edited)
+    rows = con.execute("SELECT rowid, request_id, gpus, start_ns FROM segments WHERE run_id = 3 AND "
+                       "kind = 'steps' AND degree = 1 ORDER BY start_ns").fetchall()
+    check(len(rows) > 2, f"run 3 has launches on one GPU: {len(rows)}")
+    rowid, req, gpus, start = rows[len(rows) // 2]
+    other = 1 if gpus != 1 else 2
+    con.execute("UPDATE segments SET gpus = ?, gpu_list = ? WHERE rowid = ?",
+                (other, str(other.bit_length() - 1), rowid))
+    con.commit()
+    r = run("validate", "--db", edited, "--sim", "1", "--exec", "3")
+    check("fault of the model-time rule" in r.stdout,
+          f"an unexplained divergence is called a fault: {r.stdout[-1500:]}")
+    first = con.execute("SELECT request_id, first_step, nsteps, gpus, start_ns, end_ns FROM segments "
+                        "WHERE run_id = 3 AND kind = 'steps' ORDER BY start_ns LIMIT 1").fetchone()
+    modelled = (first[5] - first[4]) / 1e6
+    miss = {"request": first[0], "first_step": first[1], "steps": first[2], "gpus": first[3],
+            "start_s": first[4] / 1e9, "observed_ms": modelled + 7.5, "modelled_ms": modelled}
+    summary = json.loads(con.execute("SELECT summary FROM runs WHERE run_id = 3").fetchone()[0])
+    summary.update(window_misses=1, first_window_miss=miss)
+    con.execute("UPDATE runs SET summary = ? WHERE run_id = 3", (json.dumps(summary),))
+    con.commit()
+    con.close()
+    r = run("validate", "--db", edited, "--sim", "1", "--exec", "3")
+    want = f"cause: the hardware launch of request {first[0]}, "
+    check(want in r.stdout and "as the driver saw it" in r.stdout and "fault of" not in r.stdout
+          and "outside the driver's window: 1 of" in r.stdout,
+          f"the driver's recorded miss is named: {r.stdout[-1500:]}")
 
 
 if __name__ == "__main__":
