@@ -20,7 +20,10 @@ static void launches_cell(FILE *f, const struct pair *p)
 		fprintf(f, "identical");
 	else
 		fprintf(f, "differ for %lld requests", (long long)p->res.differ);
-	fprintf(f, " (%lld outside the window)", (long long)p->res.offwindow);
+	fprintf(f, " (%lld outside the window", (long long)p->res.offwindow);
+	if (p->res.driver_misses)
+		fprintf(f, "; %lld by the driver", (long long)p->res.driver_misses);
+	fputc(')', f);
 }
 
 static void table_row(FILE *f, const struct pair *p)

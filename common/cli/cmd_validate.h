@@ -23,7 +23,8 @@ struct ts_validate_result {
 	double median_err, p95_err;     /* NaN when no request finished in both */
 	size_t requests;                /* finished in both */
 	int64_t differ;                 /* requests whose launches differ */
-	int64_t offwindow;              /* hardware launches outside the driver's window */
+	int64_t offwindow;              /* hardware launches outside the driver's window, by duration */
+	int64_t driver_misses;          /* those the hardware run's driver recorded (issue to report) */
 	bool met_median, met_p95, met_sar;
 	char first_miss[1024];          /* "" when every target was met, else the first miss and its cause */
 };

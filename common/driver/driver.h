@@ -31,6 +31,7 @@ struct ts_window_miss {
 	int32_t first_step, nsteps;
 	uint64_t gpus;
 	ts_ns start;              /* model time it was issued at */
+	ts_ns issued;             /* the backend's clock when it was issued (the time segments use) */
 	ts_ns observed, modelled; /* issue to report on the backend's clock; the model's */
 };
 

@@ -11,8 +11,8 @@ static void note_window_miss(struct driver *d, const struct inflight *f, ts_ns m
 	if (d->res->window_misses++ == 0)
 		d->res->first_miss = (struct ts_window_miss){
 			.request_id = d->view.req[f->l.req[0]].id, .first_step = d->view.st[f->l.req[0]].steps_done,
-			.nsteps = f->c.nsteps, .gpus = f->l.gpus, .start = f->start, .observed = observed,
-			.modelled = modelled };
+			.nsteps = f->c.nsteps, .gpus = f->l.gpus, .start = f->start, .issued = f->wall,
+			.observed = observed, .modelled = modelled };
 }
 
 /* The model end of held launch f: its modelled end when the backend's

@@ -68,7 +68,8 @@ struct ts_cmp_reqdiff {
  * run a's mean step time of the cell, its move at the default move model;
  * or, when `issued`, the launch the driver itself recorded as its first
  * window miss (run b's summary), timed from the driver issuing it to the
- * backend reporting it, so a launch the executor started late counts. */
+ * backend reporting it, so a launch the executor started late counts (its
+ * l.start is the issue time on run b's clock). */
 struct ts_cmp_offwindow {
 	struct ts_cmp_launch l;
 	double observed_ms, modelled_ms;
@@ -87,8 +88,10 @@ struct ts_comparison {
 	size_t ndiff;
 	struct ts_cmp_launch *launch_b;  /* run b's launches, by request then first step */
 	size_t nlaunch_b;
-	int64_t offwindow;           /* launches of run b outside the window: by their durations
-				      * (cells run a used), or the driver's count when larger */
+	int64_t offwindow;           /* launches of run b outside the window by their durations
+				      * (cells run a used) */
+	int64_t driver_misses;       /* run b's window misses as its driver recorded them (issue
+				      * to report; 0 in files written before it recorded them) */
 	bool has_cause;              /* cause: the last of them that ended before the schedules diverged */
 	struct ts_cmp_offwindow cause;
 };

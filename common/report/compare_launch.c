@@ -153,22 +153,32 @@ static void find_offwindow(struct ts_comparison *c)
 	}
 }
 
+/* A number member of JSON object o, NaN when absent or not a number. */
+static double member_number(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
 /* The cause recorded by the driver of run b (its summary's first window
- * miss), when the launches' durations named none: the driver times a launch
- * from issuing it, so it also sees one the executor started late (a loaded
- * host), which the segments do not show. Its count raises offwindow. */
+ * miss), when the launches' durations named none and it ended (on run b's
+ * clock, by the earlier of its observed and modelled ends) by the
+ * divergence: the driver times a launch from issuing it, so it also sees
+ * one the executor started late (a loaded host), which the segments do not
+ * show. Its count is c->driver_misses. */
 static void driver_window_miss(const json_t *sum, struct ts_comparison *c)
 {
-	json_int_t n = json_integer_value(json_object_get(sum, "window_misses"));
-	if (n > c->offwindow)
-		c->offwindow = n;
+	const json_t *n = json_object_get(sum, "window_misses");
+	c->driver_misses = json_is_integer(n) ? json_integer_value(n) : 0;
 	const json_t *m = json_object_get(sum, "first_window_miss");
 	if (c->has_cause || !json_is_object(m))
 		return;
-	double observed = json_number_value(json_object_get(m, "observed_ms"));
-	double modelled = json_number_value(json_object_get(m, "modelled_ms"));
-	ts_ns start = llround(json_number_value(json_object_get(m, "start_s")) * 1e9);
-	if (start + llround(modelled * 1e6) > divergence_time(c))
+	double observed = member_number(m, "observed_ms"), modelled = member_number(m, "modelled_ms");
+	double issued = member_number(m, "issued_s");
+	if (!(observed >= 0) || !(modelled > 0) || !(issued >= 0))
+		return;
+	ts_ns at = llround(issued * 1e9);
+	if (at + llround(fmin(observed, modelled) * 1e6) > divergence_time(c))
 		return;
 	c->has_cause = true;
 	c->cause = (struct ts_cmp_offwindow){
@@ -176,7 +186,7 @@ static void driver_window_miss(const json_t *sum, struct ts_comparison *c)
 		       .gpus = (uint64_t)json_integer_value(json_object_get(m, "gpus")),
 		       .first = (int32_t)json_integer_value(json_object_get(m, "first_step")),
 		       .nsteps = (int32_t)json_integer_value(json_object_get(m, "steps")),
-		       .start = start, .end = start + llround(observed * 1e6) },
+		       .start = at, .end = at + llround(observed * 1e6) },
 		.observed_ms = observed, .modelled_ms = modelled, .issued = true };
 }
 

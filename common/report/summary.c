@@ -113,10 +113,10 @@ static json_t *window_miss_json(const struct ts_summary *s)
 	const struct ts_window_miss *m = &s->first_miss;
 	if (s->window_misses == 0)
 		return json_null();
-	return json_pack("{s:I, s:i, s:i, s:I, s:f, s:f, s:f}", "request", (json_int_t)m->request_id,
+	return json_pack("{s:I, s:i, s:i, s:I, s:f, s:f, s:f, s:f}", "request", (json_int_t)m->request_id,
 			 "first_step", m->first_step, "steps", m->nsteps, "gpus", (json_int_t)m->gpus,
-			 "start_s", ts_ns_to_s(m->start), "observed_ms", (double)m->observed / 1e6,
-			 "modelled_ms", (double)m->modelled / 1e6);
+			 "start_s", ts_ns_to_s(m->start), "issued_s", ts_ns_to_s(m->issued), "observed_ms",
+			 (double)m->observed / 1e6, "modelled_ms", (double)m->modelled / 1e6);
 }
 
 json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy)

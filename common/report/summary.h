@@ -47,9 +47,9 @@ double ts_percentile_sorted(const double *v, size_t n, double p);
 /* s as a JSON object (policy, requests, finished, met, sar,
  * sar_by_resolution, latency_s, gpu_utilisation, makespan_s, launches,
  * latent_moves, rounds, modelled_cells, window_misses, first_window_miss:
- * null or {request, first_step, steps, gpus (mask), start_s, observed_ms,
- * modelled_ms}; NaN figures as null); a new reference, NULL when out of
- * memory. */
+ * null or {request, first_step, steps, gpus (mask), start_s (model time),
+ * issued_s (backend clock), observed_ms, modelled_ms}; NaN figures as
+ * null); a new reference, NULL when out of memory. */
 json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy);
 
 /* The compact text of j (numbers to 17 significant digits), malloc'ed;

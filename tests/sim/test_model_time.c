@@ -296,7 +296,8 @@ static ts_ns delay_of(void *user, int k)
 /* The driver records the launches whose time from issue to report left the
  * window, a late start included (a loaded host), and keeps the first: two
  * requests of 2 and 3 steps (30 ms each) on GPUs 0 and 1, the second
- * started 5 ms late (window: 2 ms); then the same with 1 ms, inside. */
+ * started 5 ms late (its window: 5% of 90 ms, 4.5 ms); then the same with
+ * 1 ms, inside. */
 static void test_window_misses_recorded(void)
 {
 	struct ts_classes cs;
@@ -326,7 +327,7 @@ static void test_window_misses_recorded(void)
 			const struct ts_window_miss *m = &res.first_miss;
 			TS_CHECK_MSG(res.window_misses == 1, "5 ms late: %lld misses", (long long)res.window_misses);
 			TS_CHECK_MSG(m->request_id == 1 && m->first_step == 0 && m->nsteps == 3 && m->gpus == 2 &&
-					     m->start == 0 && m->modelled == 3 * T &&
+					     m->start == 0 && m->issued == 0 && m->modelled == 3 * T &&
 					     m->observed == 3 * T + 5 * TS_NS_PER_MS,
 				     "first miss: request %lld steps %d gpus 0x%llx start %lld observed %lld modelled %lld",
 				     (long long)m->request_id, m->nsteps, (unsigned long long)m->gpus,

@@ -126,18 +126,31 @@ def test_driver_recorded_cause(db, tmp):
     first = con.execute("SELECT request_id, first_step, nsteps, gpus, start_ns, end_ns FROM segments "
                         "WHERE run_id = 3 AND kind = 'steps' ORDER BY start_ns LIMIT 1").fetchone()
     modelled = (first[5] - first[4]) / 1e6
-    miss = {"request": first[0], "first_step": first[1], "steps": first[2], "gpus": first[3],
-            "start_s": first[4] / 1e9, "observed_ms": modelled + 7.5, "modelled_ms": modelled}
     summary = json.loads(con.execute("SELECT summary FROM runs WHERE run_id = 3").fetchone()[0])
-    summary.update(window_misses=1, first_window_miss=miss)
-    con.execute("UPDATE runs SET summary = ? WHERE run_id = 3", (json.dumps(summary),))
-    con.commit()
-    con.close()
-    r = run("validate", "--db", edited, "--sim", "1", "--exec", "3")
+
+    def record_miss(issued_ns):
+        miss = {"request": first[0], "first_step": first[1], "steps": first[2], "gpus": first[3],
+                "start_s": issued_ns / 1e9, "issued_s": issued_ns / 1e9, "observed_ms": modelled + 7.5,
+                "modelled_ms": modelled}
+        summary.update(window_misses=2, first_window_miss=miss)
+        con.execute("UPDATE runs SET summary = ? WHERE run_id = 3", (json.dumps(summary),))
+        con.commit()
+        return run("validate", "--db", edited, "--sim", "1", "--exec", "3")
+
+    r = record_miss(first[4])
     want = f"cause: the hardware launch of request {first[0]}, "
-    check(want in r.stdout and "as the driver saw it" in r.stdout and "fault of" not in r.stdout
-          and "outside the driver's window: 1 of" in r.stdout,
+    check(want in r.stdout and "the first the driver recorded outside its window" in r.stdout
+          and "fault of" not in r.stdout and "; 2 recorded by the driver" in r.stdout,
           f"the driver's recorded miss is named: {r.stdout[-1500:]}")
+    rep = json.loads(run("report", "--db", edited, "--format", "json").stdout)
+    stored = [x for x in rep if x["run_id"] == 3]
+    check(len(stored) == 1 and stored[0]["window_misses"] == 2 and
+          stored[0]["first_window_miss"]["request"] == first[0],
+          f"report shows the stored misses: {stored}")
+    r = record_miss(start + 1)
+    check("fault of the model-time rule" in r.stdout,
+          f"a miss after the divergence explains nothing: {r.stdout[-1500:]}")
+    con.close()
 
 
 if __name__ == "__main__":
