@@ -12,7 +12,8 @@ from collections import namedtuple
 
 from .mapsearch import SEARCH
 from .results import Spread
-from .tables import markdown
+from .defaults import MIXES
+from .tables import GAIN_HEADER, by_x_table, gain_rows, markdown
 
 EDF = ":order=edf:late=defer"
 RSSP_SEARCH = SEARCH + EDF
@@ -107,3 +108,23 @@ def map_table(res, settings) -> str:
         specs = sorted({p.spec(RSSP_SEARCH) for p in res.select(**params)} - {RSSP_SEARCH})
         rows.append([label, "; ".join(s.split(":")[1] for s in specs) or "-"])
     return markdown(["setting", "map chosen by rssp-search (tuning seeds)"], rows)
+
+
+def scale_sweep_tables(res, setup, heading_note="", fair_note="", gain_title="") -> str:
+    """The results.md section of one setup of an SLO-scale sweep (its name,
+    policies and degrees in `setup`): SAR per mix by scale, the fair
+    comparison with rssp-search's maps, and TetriServe against the best FCFS
+    fixed-SP baseline. The notes go after the heading's first sentence, inside
+    the fair comparison's parenthesis and after its gain table's title."""
+    scales = sorted({p.params["scale"] for p in res.select(setup=setup["name"])})
+    text = f"\n## {setup['name']}\n\nSAR, mean over seeds (min–max){heading_note}\n"
+    for mix in MIXES:
+        text += f"\n### {mix}\n\n" + by_x_table(res, setup["policies"], scales, "scale", "{:.1f}x",
+                                                 setup=setup["name"], mix=mix)
+    settings = [(f"{mix} {x:.1f}x", {"setup": setup["name"], "mix": mix, "scale": x})
+                for mix in MIXES for x in scales]
+    text += ("\nFair comparison (best fair = the better of the oracle-K EDF/defer fixed-sp and "
+             f"rssp-search{fair_note}):\n\n" + fair_table(res, settings, setup["degrees"]))
+    text += "\n" + map_table(res, settings)
+    text += f"\nTetriServe vs the best FCFS fixed-SP baseline{gain_title}:\n\n"
+    return text + markdown(GAIN_HEADER, gain_rows(res, setup["policies"], settings))

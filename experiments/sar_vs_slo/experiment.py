@@ -11,7 +11,6 @@ from experiments.runner import expand_seeds
 from experiments.runner import defaults as d
 from experiments.runner import fair
 from experiments.runner.plotting import sar_panels
-from experiments.runner.tables import GAIN_HEADER, by_x_table, gain_rows, markdown
 
 TITLE = "SAR vs SLO scale (uniform and skewed mixes; fair baselines; 8-GPU MODELLED)"
 SCALES = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5)
@@ -71,21 +70,10 @@ def plot(res, plt, outdir):
 
 
 def setup_table(res, s) -> str:
-    scales = sorted({p.params["scale"] for p in res.select(setup=s["name"])})
     note = (" Step times of SP = 8 are MODELLED (docs/STEP_MODEL.md), not measured."
             if s["profile"] == d.FLUX_SP8_MODELLED else "")
-    text = f"\n## {s['name']}\n\nSAR, mean over seeds (min–max).{note}\n"
-    for mix in d.MIXES:
-        text += f"\n### {mix}\n\n" + by_x_table(res, s["policies"], scales, "scale", "{:.1f}x",
-                                                 setup=s["name"], mix=mix)
-    settings = [(f"{mix} {x:.1f}x", {"setup": s["name"], "mix": mix, "scale": x})
-                for mix in d.MIXES for x in scales]
-    text += ("\nFair comparison (best fair = the better of the oracle-K EDF/defer fixed-sp and "
-             "rssp-search; K picked per cell after the fact):\n\n" + fair.fair_table(res, settings, s["degrees"]))
-    text += "\n" + fair.map_table(res, settings)
-    text += "\nTetriServe vs the best FCFS fixed-SP baseline (the paper's comparison):\n\n"
-    text += markdown(GAIN_HEADER, gain_rows(res, s["policies"], settings))
-    return text
+    return fair.scale_sweep_tables(res, s, "." + note, "; K picked per cell after the fact",
+                                   " (the paper's comparison)")
 
 
 def table(res):

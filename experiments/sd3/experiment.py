@@ -12,7 +12,7 @@ from experiments.runner import defaults as d
 from experiments.runner import fair, scaling
 from experiments.runner.plotting import sar_panels
 from experiments.runner.point import repo_path
-from experiments.runner.tables import GAIN_HEADER, by_x_table, gain_rows, markdown
+from experiments.runner.tables import markdown
 
 TITLE = "SD3-medium: SAR vs SLO scale, SLOs and rate carried over from FLUX (8-GPU MODELLED)"
 FLUX = "traces/profiles/flux-dev_H200_engine.csv"
@@ -74,20 +74,8 @@ def rule_table() -> str:
 
 
 def setup_table(res, s) -> str:
-    scales = sorted({p.params["scale"] for p in res.select(setup=s["name"])})
     note = " Step times of SP = 8 are MODELLED (docs/STEP_MODEL.md)." if "MODELLED" in s["name"] else ""
-    text = f"\n## {s['name']}\n\nSAR, mean over seeds (min–max); profile {s['profile']}.{note}\n"
-    for mix in d.MIXES:
-        text += f"\n### {mix}\n\n" + by_x_table(res, s["policies"], scales, "scale", "{:.1f}x",
-                                                 setup=s["name"], mix=mix)
-    settings = [(f"{mix} {x:.1f}x", {"setup": s["name"], "mix": mix, "scale": x})
-                for mix in d.MIXES for x in scales]
-    text += ("\nFair comparison (best fair = the better of the oracle-K EDF/defer fixed-sp and "
-             "rssp-search):\n\n" + fair.fair_table(res, settings, s["degrees"]))
-    text += "\n" + fair.map_table(res, settings)
-    text += "\nTetriServe vs the best FCFS fixed-SP baseline:\n\n"
-    text += markdown(GAIN_HEADER, gain_rows(res, s["policies"], settings))
-    return text
+    return fair.scale_sweep_tables(res, s, f"; profile {s['profile']}.{note}")
 
 
 def table(res):
