@@ -14,6 +14,7 @@
 #include "io/tracegen.h"
 #include "sched/tetri/tetri_policy.h"
 #include "sim_backend.h"
+#include "sim_run.h"
 #include "tetri_fixture.h"
 
 #define NREQ 300
@@ -22,27 +23,12 @@
 static double sar(const char *spec, const struct ts_trace *t, const struct ts_classes *cs, int gpus)
 {
 	struct ts_error err = { 0 };
-	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs };
-	struct ts_policy pol;
-	struct ts_sim_opts so;
-	struct ts_run_result res = { 0 };
-	void *sim = NULL;
+	struct ts_run_result res;
 	size_t met = 0;
-
-	ts_sim_opts_defaults(&so);
-	int rc = ts_policy_build(spec, &env, &pol, &err);
-	if (!rc)
-		rc = ts_sim_create(&sim, &so, cs, &err);
-	if (!rc) {
-		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = pol,
-						.backend = { &ts_sim_backend, sim } };
-		rc = ts_driver_run(&cfg, &res, &err);
-		for (size_t i = 0; !rc && i < res.n; i++)
-			met += res.st[i].finish >= 0 && res.st[i].finish <= t->req[i].deadline;
-		ts_run_result_free(&res);
-		ts_sim_backend.close(sim);
-	}
-	ts_policy_close(&pol);
+	int rc = ts_test_sim_run(spec, gpus, t, cs, NULL, NULL, NULL, &res, &err);
+	for (size_t i = 0; !rc && i < res.n; i++)
+		met += res.st[i].finish >= 0 && res.st[i].finish <= t->req[i].deadline;
+	ts_run_result_free(&res);
 	if (rc) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;

@@ -9,6 +9,7 @@
 #include "driver/driver.h"
 #include "sched/tetri/tetri_policy.h"
 #include "sim_backend.h"
+#include "sim_run.h"
 #include "test_util.h"
 #include "tetri_fixture.h"
 #include "tetri_world.h"
@@ -292,26 +293,7 @@ static const struct ts_sink_ops sink_ops = { .segment = sink_segment };
 static int sim_run(const char *spec, int gpus, const struct ts_trace *t, const struct ts_classes *cs,
 		   struct ts_run_result *res, struct seg_sink *sink, size_t *met, struct ts_error *err)
 {
-	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs };
-	struct ts_policy pol;
-	struct ts_sim_opts so;
-	void *sim = NULL;
-	int rc;
-
-	memset(res, 0, sizeof(*res));
-	rc = ts_policy_build(spec, &env, &pol, err);
-	if (rc)
-		return rc;
-	ts_sim_opts_defaults(&so);
-	rc = ts_sim_create(&sim, &so, cs, err);
-	if (!rc) {
-		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = pol,
-						.backend = { &ts_sim_backend, sim },
-						.sink = sink ? &sink_ops : NULL, .sink_self = sink };
-		rc = ts_driver_run(&cfg, res, err);
-		ts_sim_backend.close(sim);
-	}
-	ts_policy_close(&pol);
+	int rc = ts_test_sim_run(spec, gpus, t, cs, NULL, sink ? &sink_ops : NULL, sink, res, err);
 	*met = 0;
 	for (size_t i = 0; rc == 0 && i < res->n; i++)
 		*met += res->st[i].finish >= 0 && res->st[i].finish <= t->req[i].deadline;

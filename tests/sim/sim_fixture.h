@@ -13,6 +13,7 @@
 #include "io/classes.h"
 #include "io/profile.h"
 #include "sim_backend.h"
+#include "sim_run.h"
 
 /* Four square resolutions with step times shaped like FLUX on H100 (ms at
  * SP 1, 2, 4, 8): small images scale badly, large ones well. */
@@ -122,24 +123,7 @@ static inline int fx_run(const char *spec, int gpus, const struct ts_trace *t,
 			 struct ts_run_result *res, struct fx_sink *sink, struct ts_error *err)
 {
 	memset(sink, 0, sizeof(*sink));
-	memset(res, 0, sizeof(*res));
-	struct ts_policy_env env = { .gpus = gpus, .trace = t, .cls = cs };
-	struct ts_policy pol;
-	struct ts_backend sim = { .ops = &ts_sim_backend };
-	int rc = ts_policy_build(spec, &env, &pol, err);
-	if (rc)
-		return rc;
-	struct ts_sim_opts def;
-	ts_sim_opts_defaults(&def);
-	rc = ts_sim_create(&sim.self, so ? so : &def, cs, err);
-	if (!rc) {
-		struct ts_driver_config cfg = { .trace = t, .cls = cs, .gpus = gpus, .policy = pol,
-						.backend = sim, .sink = &fx_sink_ops, .sink_self = sink };
-		rc = ts_driver_run(&cfg, res, err);
-		ts_sim_backend.close(sim.self);
-	}
-	ts_policy_close(&pol);
-	return rc;
+	return ts_test_sim_run(spec, gpus, t, cs, so, &fx_sink_ops, sink, res, err);
 }
 
 #endif
