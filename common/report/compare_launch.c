@@ -1,7 +1,6 @@
 /* compare_launch.c: the launches of two runs side by side (see compare.h):
  * where the schedules differ, which launches of run b (the hardware run)
  * ran outside the driver's window, and why a request differs. */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "core/gpuset.h"
 #include "driver/timing.h"
 #include "report/compare_internal.h"
+#include "report/summary.h"
 
 struct launch_reader {
 	struct vec v;              /* of struct ts_cmp_launch */
@@ -153,54 +153,31 @@ static void find_offwindow(struct ts_comparison *c)
 	}
 }
 
-/* A number member of JSON object o, NaN when absent or not a number. */
-static double member_number(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-	return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-/* The cause recorded by the driver of run b (its summary's first window
- * miss), when the launches' durations named none and it ended (on run b's
- * clock, by the earlier of its observed and modelled ends) by the
- * divergence: the driver times a launch from issuing it, so it also sees
- * one the executor started late (a loaded host), which the segments do not
- * show. Its count is c->driver_misses. */
-static void driver_window_miss(const json_t *sum, struct ts_comparison *c)
-{
-	const json_t *n = json_object_get(sum, "window_misses");
-	c->driver_misses = json_is_integer(n) ? json_integer_value(n) : 0;
-	const json_t *m = json_object_get(sum, "first_window_miss");
-	if (c->has_cause || !json_is_object(m))
-		return;
-	double observed = member_number(m, "observed_ms"), modelled = member_number(m, "modelled_ms");
-	double issued = member_number(m, "issued_s");
-	if (!(observed >= 0) || !(modelled > 0) || !(issued >= 0))
-		return;
-	ts_ns at = llround(issued * 1e9);
-	if (at + llround(fmin(observed, modelled) * 1e6) > divergence_time(c))
-		return;
-	c->has_cause = true;
-	c->cause = (struct ts_cmp_offwindow){
-		.l = { .req = json_integer_value(json_object_get(m, "request")),
-		       .gpus = (uint64_t)json_integer_value(json_object_get(m, "gpus")),
-		       .first = (int32_t)json_integer_value(json_object_get(m, "first_step")),
-		       .nsteps = (int32_t)json_integer_value(json_object_get(m, "steps")),
-		       .start = at, .end = at + llround(observed * 1e6) },
-		.observed_ms = observed, .modelled_ms = modelled, .issued = true };
-}
-
-/* Reads run b's stored summary for driver_window_miss (files written before
- * the driver recorded misses have none: nothing changes). */
+/* The cause recorded by the driver of run b (the first window miss of its
+ * stored summary), when the launches' durations named none and it ended
+ * (on run b's clock, by the earlier of its observed and modelled ends) by
+ * the divergence: the driver times a launch from issuing it, so it also
+ * sees one the executor started late (a loaded host), which the segments
+ * do not show. Its count is c->driver_misses (0 in files written before the
+ * driver recorded misses). */
 static int read_driver_misses(struct ts_reader *r, int64_t b, struct ts_comparison *c, struct ts_error *err)
 {
 	struct ts_run_row row = { 0 };
+	struct ts_window_miss m;
 	int rc = ts_reader_run(r, b, &row, err);
-	json_t *sum = !rc && row.summary ? json_loads(row.summary, 0, NULL) : NULL;
-	if (sum)
-		driver_window_miss(sum, c);
-	json_decref(sum);
+	bool ok = !rc && ts_summary_window_misses(row.summary, &c->driver_misses, &m);
 	ts_run_row_free(&row);
+	if (!ok || c->has_cause)
+		return rc;
+	ts_ns earlier_end = m.issued + (m.observed < m.modelled ? m.observed : m.modelled);
+	if (earlier_end > divergence_time(c))
+		return rc;
+	c->has_cause = true;
+	c->cause = (struct ts_cmp_offwindow){
+		.l = { .req = m.request_id, .gpus = m.gpus, .first = m.first_step, .nsteps = m.nsteps,
+		       .start = m.issued, .end = m.issued + m.observed },
+		.observed_ms = (double)m.observed / 1e6, .modelled_ms = (double)m.modelled / 1e6,
+		.issued = true };
 	return rc;
 }
 

@@ -2,7 +2,6 @@
 #include "report/stored_run.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,28 +47,6 @@ static int64_t summary_rounds(const char *summary)
 	return n;
 }
 
-/* The driver's window misses as its summary recorded them (none in files
- * written before it recorded them). */
-static void summary_window_misses(const char *summary, struct ts_summary *s)
-{
-	json_t *o = summary ? json_loads(summary, 0, NULL) : NULL;
-	const json_t *m = json_object_get(o, "first_window_miss");
-	s->window_misses = json_integer_value(json_object_get(o, "window_misses"));
-	if (s->window_misses > 0 && json_is_object(m))
-		s->first_miss = (struct ts_window_miss){
-			.request_id = json_integer_value(json_object_get(m, "request")),
-			.first_step = (int32_t)json_integer_value(json_object_get(m, "first_step")),
-			.nsteps = (int32_t)json_integer_value(json_object_get(m, "steps")),
-			.gpus = (uint64_t)json_integer_value(json_object_get(m, "gpus")),
-			.start = llround(json_number_value(json_object_get(m, "start_s")) * 1e9),
-			.issued = llround(json_number_value(json_object_get(m, "issued_s")) * 1e9),
-			.observed = llround(json_number_value(json_object_get(m, "observed_ms")) * 1e6),
-			.modelled = llround(json_number_value(json_object_get(m, "modelled_ms")) * 1e6) };
-	else
-		s->window_misses = 0;
-	json_decref(o);
-}
-
 static int64_t modelled_cells(const char *options)
 {
 	json_t *o = options ? json_loads(options, 0, NULL) : NULL;
@@ -100,7 +77,9 @@ int ts_stored_run_load(struct ts_reader *r, int64_t id, struct ts_stored_run *ou
 	}
 	if (!rc) {
 		out->sum.modelled_cells = modelled_cells(out->row.options);
-		summary_window_misses(out->row.summary, &out->sum);
+		if (!ts_summary_window_misses(out->row.summary, &out->sum.window_misses,
+					      &out->sum.first_miss))
+			out->sum.window_misses = 0; /* a count without its first miss is not shown */
 	}
 	free(b.res.st);
 	ts_trace_free(&b.trace);

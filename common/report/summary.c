@@ -136,6 +136,34 @@ json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy)
 			 (json_int_t)s->window_misses, "first_window_miss", window_miss_json(s));
 }
 
+/* A number member of JSON object o, NaN when absent or not a number. */
+static double member_number(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+bool ts_summary_window_misses(const char *summary_json, int64_t *n, struct ts_window_miss *first)
+{
+	json_t *o = summary_json ? json_loads(summary_json, 0, NULL) : NULL;
+	const json_t *count = json_object_get(o, "window_misses");
+	const json_t *m = json_object_get(o, "first_window_miss");
+	*n = json_is_integer(count) ? json_integer_value(count) : 0;
+	double issued = member_number(m, "issued_s"), observed = member_number(m, "observed_ms");
+	double modelled = member_number(m, "modelled_ms");
+	bool ok = *n > 0 && json_is_object(m) && issued >= 0 && observed >= 0 && modelled > 0;
+	if (ok)
+		*first = (struct ts_window_miss){
+			.request_id = json_integer_value(json_object_get(m, "request")),
+			.first_step = (int32_t)json_integer_value(json_object_get(m, "first_step")),
+			.nsteps = (int32_t)json_integer_value(json_object_get(m, "steps")),
+			.gpus = (uint64_t)json_integer_value(json_object_get(m, "gpus")),
+			.start = llround(member_number(m, "start_s") * 1e9), .issued = llround(issued * 1e9),
+			.observed = llround(observed * 1e6), .modelled = llround(modelled * 1e6) };
+	json_decref(o);
+	return ok;
+}
+
 char *ts_json_text(json_t *j)
 {
 	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;

@@ -4,6 +4,7 @@
 #define TS_SUMMARY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "driver/driver.h"
@@ -51,6 +52,13 @@ double ts_percentile_sorted(const double *v, size_t n, double p);
  * issued_s (backend clock), observed_ms, modelled_ms}; NaN figures as
  * null); a new reference, NULL when out of memory. */
 json_t *ts_summary_to_json(const struct ts_summary *s, const char *policy);
+
+/* The driver's window misses of summary JSON text as ts_summary_to_json
+ * wrote them: the count into *n (0 for NULL text or files written before
+ * they were recorded) and the first into *first; whether a complete first
+ * miss was read (a non-negative issue time and observed time, a positive
+ * modelled time). */
+bool ts_summary_window_misses(const char *summary_json, int64_t *n, struct ts_window_miss *first);
 
 /* The compact text of j (numbers to 17 significant digits), malloc'ed;
  * takes j's reference (NULL j gives NULL, as does out of memory). */
