@@ -10,9 +10,10 @@ default) and dropped."""
 import math
 from collections import namedtuple
 
+from .defaults import MIXES, duration
 from .mapsearch import SEARCH
+from .point import expand_seeds
 from .results import Spread
-from .defaults import MIXES
 from .tables import GAIN_HEADER, by_x_table, gain_rows, markdown
 
 EDF = ":order=edf:late=defer"
@@ -128,3 +129,25 @@ def scale_sweep_tables(res, setup, heading_note="", fair_note="", gain_title="")
     text += "\n" + map_table(res, settings)
     text += f"\nTetriServe vs the best FCFS fixed-SP baseline{gain_title}:\n\n"
     return text + markdown(GAIN_HEADER, gain_rows(res, setup["policies"], settings))
+
+
+def scale_sweep_points(setups, quick, seeds, slo_factor=1.0, gpus_param=True) -> list:
+    """The points of an SLO-scale sweep: each setup (name, rate, gpus,
+    scales, policies, tag, profile) at every mix and scale (--quick: the
+    first and last scale), --slo-scale the scale times slo_factor; the
+    point parameters name setup, mix and scale, and gpus when gpus_param
+    (kept as each experiment first stored them, so cached points stay)."""
+    pts = []
+    for s in setups:
+        scales = s["scales"] if not quick else (s["scales"][0], s["scales"][-1])
+        for mix in MIXES:
+            for scale in scales:
+                params = {"setup": s["name"], "gpus": s["gpus"], "mix": mix, "scale": scale}
+                if not gpus_param:
+                    del params["gpus"]
+                pts += expand_seeds(
+                    seeds, trace={"rate": s["rate"], "mix": mix, "duration": duration(quick)},
+                    sim={"gpus": s["gpus"], "slo-scale": round(scale * slo_factor, 6)},
+                    policies=s["policies"],
+                    tag=f"{s['tag']}{mix}-x{scale}", profile=s["profile"], params=params)
+    return pts

@@ -7,7 +7,6 @@ scales 2.0-3.0, where 2048² first fits (10.1 s at SP 4 against 5 s needs
 cells of traces/profiles/flux-dev_H200_engine_sp8_modelled.csv.
 Each setup runs the paper's FCFS baselines and the fair ones (runner/fair.py)."""
 
-from experiments.runner import expand_seeds
 from experiments.runner import defaults as d
 from experiments.runner import fair
 from experiments.runner.plotting import sar_panels
@@ -50,17 +49,7 @@ SETUPS = (
 
 
 def points(quick, seeds):
-    pts = []
-    for s in SETUPS:
-        scales = s["scales"] if not quick else (s["scales"][0], s["scales"][-1])
-        for mix in d.MIXES:
-            for scale in scales:
-                pts += expand_seeds(
-                    seeds, trace={"rate": s["rate"], "mix": mix, "duration": d.duration(quick)},
-                    sim={"gpus": s["gpus"], "slo-scale": scale}, policies=s["policies"],
-                    tag=f"{s['tag']}{mix}-x{scale}", profile=s["profile"],
-                    params={"setup": s["name"], "gpus": s["gpus"], "mix": mix, "scale": scale})
-    return pts
+    return fair.scale_sweep_points(SETUPS, quick, seeds)
 
 
 def plot(res, plt, outdir):

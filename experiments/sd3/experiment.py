@@ -7,7 +7,6 @@ every SLO is multiplied by SLO_FACTOR and the rate by RATE_FACTOR, both
 computed from the profiles by the rules of runner/scaling.py (FLUX's
 fastest-time/SLO ratios; FLUX's GPU time per request)."""
 
-from experiments.runner import expand_seeds
 from experiments.runner import defaults as d
 from experiments.runner import fair, scaling
 from experiments.runner.plotting import sar_panels
@@ -41,17 +40,7 @@ SETUPS = (
 
 
 def points(quick, seeds):
-    pts = []
-    for s in SETUPS:
-        scales = s["scales"] if not quick else (s["scales"][0], s["scales"][-1])
-        for mix in d.MIXES:
-            for scale in scales:
-                pts += expand_seeds(
-                    seeds, trace={"rate": s["rate"], "mix": mix, "duration": d.duration(quick)},
-                    sim={"gpus": s["gpus"], "slo-scale": round(scale * SLO_FACTOR, 6)},
-                    policies=s["policies"], tag=f"{s['tag']}{mix}-x{scale}", profile=s["profile"],
-                    params={"setup": s["name"], "mix": mix, "scale": scale})
-    return pts
+    return fair.scale_sweep_points(SETUPS, quick, seeds, SLO_FACTOR, gpus_param=False)
 
 
 def plot(res, plt, outdir):
