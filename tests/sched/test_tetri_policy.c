@@ -268,32 +268,12 @@ static void test_init_and_describe(void)
 
 /* ---- end to end on the simulator ---- */
 
-struct seg_sink {
-	struct ts_segment *seg;
-	size_t n, cap;
-};
-
-static int sink_segment(void *self, const struct ts_segment *s, struct ts_error *err)
-{
-	struct seg_sink *k = self;
-
-	(void)err;
-	if (k->n == k->cap) {
-		k->cap = k->cap ? 2 * k->cap : 256;
-		k->seg = realloc(k->seg, k->cap * sizeof(*k->seg));
-	}
-	k->seg[k->n++] = *s;
-	return 0;
-}
-
-static const struct ts_sink_ops sink_ops = { .segment = sink_segment };
-
 /* Runs policy `spec` on the simulator; returns the driver's code, *met
  * the requests on time. */
 static int sim_run(const char *spec, int gpus, const struct ts_trace *t, const struct ts_classes *cs,
-		   struct ts_run_result *res, struct seg_sink *sink, size_t *met, struct ts_error *err)
+		   struct ts_run_result *res, struct fx_sink *sink, size_t *met, struct ts_error *err)
 {
-	int rc = ts_test_sim_run(spec, gpus, t, cs, NULL, sink ? &sink_ops : NULL, sink, res, err);
+	int rc = ts_test_sim_run(spec, gpus, t, cs, NULL, sink ? &fx_sink_ops : NULL, sink, res, err);
 	*met = 0;
 	for (size_t i = 0; rc == 0 && i < res->n; i++)
 		*met += res->st[i].finish >= 0 && res->st[i].finish <= t->req[i].deadline;
@@ -309,7 +289,7 @@ static void test_figure_scenario(void)
 	struct ts_trace t = { 0 };
 	struct ts_error err = { 0 };
 	struct ts_run_result res;
-	struct seg_sink sink = { 0 };
+	struct fx_sink sink = { 0 };
 	size_t met;
 	uint64_t widths = 0;
 
@@ -363,7 +343,7 @@ static void test_invariants(void)
 				 sw & 1 ? "off" : "on", sw & 2 ? "off" : "on", sw & 4 ? "off" : "on");
 			struct ts_error err = { 0 };
 			struct ts_run_result res, again;
-			struct seg_sink sink = { 0 };
+			struct fx_sink sink = { 0 };
 			size_t met, met2, batched = 0;
 			int rc = sim_run(spec, tr[k].gpus, &t, &cs, &res, &sink, &met, &err);
 			TS_CHECK_MSG(rc == 0, "trace %d switches %d: %s", k, sw, err.msg);

@@ -54,18 +54,12 @@ static void test_iheap(void)
 	gsl_rng_free(rng);
 }
 
-struct seg_sink {
-	struct ts_segment *seg;
-	size_t n, cap;
-};
-
 /* Keeps steps segments, merging one that continues the last of its
  * request on the same GPUs without a gap; moves as they come. */
 static int sink_segment(void *self, const struct ts_segment *s, struct ts_error *err)
 {
-	struct seg_sink *k = self;
+	struct fx_sink *k = self;
 
-	(void)err;
 	for (size_t i = k->n; s->kind == TS_SEG_STEPS && i-- > 0;) {
 		struct ts_segment *p = &k->seg[i];
 		if (p->request_id != s->request_id)
@@ -78,18 +72,13 @@ static int sink_segment(void *self, const struct ts_segment *s, struct ts_error 
 		}
 		break;
 	}
-	if (k->n == k->cap) {
-		k->cap = k->cap ? 2 * k->cap : 256;
-		k->seg = realloc(k->seg, k->cap * sizeof(*k->seg));
-	}
-	k->seg[k->n++] = *s;
-	return 0;
+	return fx_sink_segment(self, s, err);
 }
 
 static const struct ts_sink_ops sink_ops = { .segment = sink_segment };
 
 static int sim_run(const char *spec, int gpus, const struct ts_trace *t, const struct ts_classes *cs,
-		   struct ts_run_result *res, struct seg_sink *sink, struct ts_error *err)
+		   struct ts_run_result *res, struct fx_sink *sink, struct ts_error *err)
 {
 	memset(sink, 0, sizeof(*sink));
 	return ts_test_sim_run(spec, gpus, t, cs, NULL, &sink_ops, sink, res, err);
@@ -117,7 +106,7 @@ static int64_t compare_once(gsl_rng *rng, int it)
 	struct ts_classes cs;
 	struct ts_trace t = { 0 };
 	struct ts_run_result a, b;
-	struct seg_sink sa, sb;
+	struct fx_sink sa, sb;
 	struct ts_error err = { 0 };
 	int gpus = 1 + (int)gsl_rng_uniform_int(rng, 8);
 	double now = 0, rate = 0.5 + gsl_rng_uniform(rng) * 6;   /* seconds between arrivals */
@@ -182,7 +171,7 @@ static void test_solo_long(void)
 	struct ts_classes cs;
 	struct ts_trace t = { 0 };
 	struct ts_run_result res;
-	struct seg_sink sink;
+	struct fx_sink sink;
 	struct ts_error err = { 0 };
 
 	tf_classes(&cs, false);
